@@ -1,0 +1,73 @@
+//! Request bodies in (JSON, YAML, protobuf) and responses out.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use serde_json::Value;
+
+use crate::rest::ApiError;
+
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Bodies larger than this are refused, like the real server's 3 MiB object limit
+/// with headroom for patches of large objects.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+pub fn json_response(code: u16, value: &Value) -> Response<Body> {
+    raw_json_response(code, Bytes::from(serde_json::to_vec(value).unwrap_or_default()))
+}
+
+pub fn raw_json_response(code: u16, bytes: Bytes) -> Response<Body> {
+    let mut resp = Response::new(full(bytes));
+    *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    json_response(err.code, &err.status())
+}
+
+pub fn parse_yaml_or_json(body: &[u8]) -> Result<Value, ApiError> {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        return Ok(v);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the request body is not valid UTF-8"))?;
+    serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
+}
+
+/// Decodes a request body by its Content-Type.
+pub fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    let value = match mime {
+        "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))?,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => parse_yaml_or_json(body)?,
+        "application/vnd.kubernetes.protobuf" => super::protobuf::decode(body).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the request body must be an object"));
+    }
+    Ok(value)
+}
+
+/// Reads the whole request body, refusing oversized ones.
+pub async fn collect(body: hyper::body::Incoming) -> Result<Bytes, ApiError> {
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::new(413, "RequestEntityTooLarge", format!("the request body is larger than {MAX_BODY} bytes")))
+        }
+        Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
+    }
+}

@@ -1,0 +1,142 @@
+//! Discovery (`/api`, `/apis`, `/api/v1`, `/apis/{group}/{version}`), `/version` and
+//! the OpenAPI endpoints, all derived from the resource catalogue.
+//!
+//! Aggregated discovery is not served: answering with plain `application/json`
+//! makes kubectl and client-go fall back to these legacy documents.
+
+use serde_json::{Value, json};
+
+use crate::resources::{Catalogue, ResourceInfo};
+
+pub const KUBERNETES_VERSION: &str = "v1.35.0";
+
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "35",
+        "emulationMajor": "1",
+        "emulationMinor": "35",
+        "minCompatibilityMajor": "1",
+        "minCompatibilityMinor": "34",
+        "gitVersion": KUBERNETES_VERSION,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.25.0",
+        "compiler": "gc",
+        "platform": format!("{}/{}", std::env::consts::OS, if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH }),
+    })
+}
+
+pub fn core_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    })
+}
+
+fn group_entry(name: &str, versions: &[String]) -> Value {
+    let versions: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    json!({"name": name, "versions": versions, "preferredVersion": versions[0]})
+}
+
+pub fn group_list(catalogue: &Catalogue) -> Value {
+    let groups: Vec<Value> = catalogue.groups().iter().filter(|(g, _)| !g.is_empty()).map(|(g, vs)| group_entry(g, vs)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+pub fn group(catalogue: &Catalogue, name: &str) -> Option<Value> {
+    let groups = catalogue.groups();
+    let versions = groups.get(name).filter(|_| !name.is_empty())?;
+    let mut entry = group_entry(name, versions);
+    entry["kind"] = json!("APIGroup");
+    entry["apiVersion"] = json!("v1");
+    Some(entry)
+}
+
+/// (kind, group, version, verbs) of a subresource, when it differs from its parent's.
+fn subresource_shape(sub: &str, parent: &ResourceInfo) -> (String, Option<(&'static str, &'static str)>, Vec<&'static str>) {
+    match sub {
+        "status" | "ephemeralcontainers" | "resize" => (parent.kind.clone(), None, vec!["get", "patch", "update"]),
+        "scale" => ("Scale".into(), Some(("autoscaling", "v1")), vec!["get", "patch", "update"]),
+        "log" => ("Pod".into(), None, vec!["get"]),
+        "exec" => ("PodExecOptions".into(), None, vec!["create", "get"]),
+        "attach" => ("PodAttachOptions".into(), None, vec!["create", "get"]),
+        "portforward" => ("PodPortForwardOptions".into(), None, vec!["create", "get"]),
+        "eviction" => ("Eviction".into(), Some(("policy", "v1")), vec!["create"]),
+        "binding" => ("Binding".into(), None, vec!["create"]),
+        "token" => ("TokenRequest".into(), Some(("authentication.k8s.io", "v1")), vec!["create"]),
+        "finalize" => (parent.kind.clone(), None, vec!["update"]),
+        "proxy" => (format!("{}ProxyOptions", parent.kind), None, vec!["create", "delete", "get", "patch", "update"]),
+        _ => (parent.kind.clone(), None, vec!["get"]),
+    }
+}
+
+pub fn resource_list(catalogue: &Catalogue, group: &str, version: &str) -> Option<Value> {
+    let infos: Vec<ResourceInfo> = catalogue.all().into_iter().filter(|r| r.group == group && r.version == version).collect();
+    if infos.is_empty() {
+        return None;
+    }
+    let mut resources = Vec::new();
+    for r in &infos {
+        let mut entry = json!({
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": r.verbs,
+        });
+        if !r.short_names.is_empty() {
+            entry["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            entry["categories"] = json!(r.categories);
+        }
+        resources.push(entry);
+        for sub in &r.subresources {
+            let (kind, gv, verbs) = subresource_shape(sub, r);
+            let mut entry = json!({"name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": kind, "verbs": verbs});
+            if let Some((g, v)) = gv {
+                entry["group"] = json!(g);
+                entry["version"] = json!(v);
+            }
+            resources.push(entry);
+        }
+    }
+    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+}
+
+/// `/` lists the paths the server serves, as the real one does.
+pub fn root_paths(catalogue: &Catalogue) -> Value {
+    let mut paths = vec![
+        "/api".to_string(),
+        "/api/v1".into(),
+        "/apis".into(),
+        "/healthz".into(),
+        "/livez".into(),
+        "/readyz".into(),
+        "/version".into(),
+        "/openapi/v2".into(),
+        "/openapi/v3".into(),
+    ];
+    for (group, versions) in catalogue.groups() {
+        if group.is_empty() {
+            continue;
+        }
+        paths.push(format!("/apis/{group}"));
+        paths.extend(versions.iter().map(|v| format!("/apis/{group}/{v}")));
+    }
+    json!({"paths": paths})
+}
+
+/// An OpenAPI v2 document with no definitions: clients then validate nothing on
+/// the client side and leave validation to the server.
+pub fn openapi_v2() -> Value {
+    json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION}, "paths": {}, "definitions": {}})
+}
+
+pub fn openapi_v3() -> Value {
+    json!({"paths": {}})
+}

@@ -1,0 +1,49 @@
+//! Controllers of the simulated control plane. Each reacts to changes from the store
+//! and writes through the REST layer, so its writes obey the same rules as a
+//! client's.
+//!
+//! After falling behind the change feed (a burst of writes), every controller
+//! resynchronises from the full state, as real controllers do after a relist.
+
+mod crd;
+mod gc;
+mod namespace;
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::rest::Rest;
+use crate::store::Change;
+
+/// Registers what the stored state implies before the server takes requests
+/// (the CRDs' resources), then runs the controllers until the process ends.
+pub fn start(rest: Rest) -> tokio::task::JoinHandle<()> {
+    crd::register_all(&rest);
+    tokio::spawn(run(rest))
+}
+
+async fn run(rest: Rest) {
+    let Ok(subscription) = rest.store.subscribe(None) else { return };
+    let mut live = subscription.live;
+    resync(&rest);
+    loop {
+        match live.recv().await {
+            Ok(change) => handle(&rest, &change),
+            Err(RecvError::Lagged(_)) => resync(&rest),
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+fn handle(rest: &Rest, change: &Arc<Change>) {
+    crd::on_change(rest, change);
+    gc::on_change(rest, change);
+    namespace::on_change(rest, change);
+}
+
+fn resync(rest: &Rest) {
+    crd::register_all(rest);
+    gc::resync(rest);
+    namespace::resync(rest);
+}

@@ -1,0 +1,21 @@
+//! The kdeck sandbox: a Kubernetes-API-compatible server with a simulated control
+//! plane, used as the default local cluster and by every end-to-end test.
+//!
+//! Layers, from the wire inwards:
+//! - [`api`]: HTTP — authentication, routing, discovery, watch streams, tables, protobuf.
+//! - [`rest`]: the generic REST logic — validation, defaulting, patches, deletion.
+//! - [`store`]: objects, resourceVersions, change fan-out, persistence.
+//! - [`controllers`]: garbage collection, namespace deletion, CRD registration.
+
+pub mod api;
+pub mod controllers;
+mod fsutil;
+pub mod resources;
+pub mod rest;
+pub mod scenarios;
+mod server;
+pub mod store;
+pub mod time;
+pub mod tls;
+
+pub use server::{Credentials, Sandbox, SandboxConfig, SandboxError};

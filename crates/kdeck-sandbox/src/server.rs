@@ -1,0 +1,181 @@
+//! Opening a sandbox (state, certificates, tokens) and serving it over HTTPS.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::api::ApiServer;
+use crate::api::auth::Tokens;
+use crate::resources::{Catalogue, ResourceKey};
+use crate::rest::Rest;
+use crate::store::{Store, persist};
+use crate::tls::{Certificates, TlsError};
+use crate::{controllers, fsutil};
+
+const STATE_FILE: &str = "state.jsonl";
+const TOKENS_FILE: &str = "tokens.json";
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    State(#[from] persist::PersistError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("{0}")]
+    Seed(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    pub name: String,
+    pub data_dir: PathBuf,
+    /// 0 picks a free port.
+    pub port: u16,
+}
+
+/// What a client needs to reach the sandbox.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub server: String,
+    pub ca_pem: String,
+    pub admin_token: String,
+    pub readonly_token: String,
+}
+
+pub struct Sandbox {
+    rest: Rest,
+    tokens: Tokens,
+    tls: TlsAcceptor,
+    listener: TcpListener,
+    data_dir: PathBuf,
+    ca_pem: String,
+}
+
+impl Sandbox {
+    /// Loads (or initialises) the sandbox in `config.data_dir` and binds its port.
+    pub async fn open(config: &SandboxConfig) -> Result<Self, SandboxError> {
+        let dir = &config.data_dir;
+        fsutil::create_private_dir(dir).map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
+        let store = Arc::new(Store::new());
+        persist::load(&dir.join(STATE_FILE), &store)?;
+        let rest = Rest::new(store, Catalogue::new());
+        bootstrap(&rest);
+        let certs = Certificates::load_or_create(dir)?;
+        let tls = TlsAcceptor::from(certs.server_config(dir)?);
+        let tokens = load_or_create_tokens(dir, &config.name)?;
+        let listener = TcpListener::bind(("127.0.0.1", config.port)).await.map_err(|source| SandboxError::Bind { port: config.port, source })?;
+        Ok(Sandbox { rest, tokens, tls, listener, data_dir: dir.clone(), ca_pem: certs.ca_pem })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            server: format!("https://{}", self.local_addr()),
+            ca_pem: self.ca_pem.clone(),
+            admin_token: self.tokens.admin.clone(),
+            readonly_token: self.tokens.readonly.clone(),
+        }
+    }
+
+    /// Loads a named scenario into the sandbox.
+    pub fn seed(&self, scenario: &str) -> Result<(), SandboxError> {
+        crate::scenarios::load(&self.rest, scenario).map_err(SandboxError::Seed)
+    }
+
+    /// Serves until `shutdown` completes, then writes the state one last time.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SandboxError> {
+        let address = self.local_addr().to_string();
+        let api = Arc::new(ApiServer { rest: self.rest.clone(), tokens: self.tokens.clone(), address });
+        let controllers = controllers::start(self.rest.clone());
+        let state_path = self.data_dir.join(STATE_FILE);
+        let saver = tokio::spawn(save_periodically(self.rest.store.clone(), state_path.clone()));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => {
+                    let Ok((tcp, _)) = accepted else { continue };
+                    let _ = tcp.set_nodelay(true);
+                    tokio::spawn(serve_connection(tcp, self.tls.clone(), api.clone()));
+                }
+            }
+        }
+        saver.abort();
+        controllers.abort();
+        let store = self.rest.store.clone();
+        tokio::task::spawn_blocking(move || persist::save(&state_path, &store)).await.unwrap_or(Ok(()))?;
+        Ok(())
+    }
+}
+
+async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc<ApiServer>) {
+    let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await else { return };
+    let service = hyper::service::service_fn(move |req| {
+        let api = api.clone();
+        async move { Ok::<_, Infallible>(api.handle(req).await) }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await;
+}
+
+async fn save_periodically(store: Arc<Store>, path: PathBuf) {
+    let mut ticker = tokio::time::interval(SAVE_EVERY);
+    loop {
+        ticker.tick().await;
+        if store.take_dirty() {
+            let (store, path) = (store.clone(), path.clone());
+            match tokio::task::spawn_blocking(move || persist::save(&path, &store)).await {
+                Ok(Err(e)) => eprintln!("kdeck sandbox: {e}"),
+                Err(e) => eprintln!("kdeck sandbox: saving state failed: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+}
+
+fn load_or_create_tokens(dir: &Path, name: &str) -> Result<Tokens, SandboxError> {
+    let path = dir.join(TOKENS_FILE);
+    let io_err = |source| SandboxError::DataDir { path: path.clone(), source };
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if let (Some(admin), Some(readonly)) = (v["admin"].as_str(), v["readonly"].as_str()) {
+            return Ok(Tokens { admin: admin.into(), readonly: readonly.into(), cluster_name: name.into() });
+        }
+    }
+    let token = || {
+        let bytes: [u8; 24] = rand::random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let tokens = Tokens { admin: token(), readonly: token(), cluster_name: name.into() };
+    let text = json!({"admin": tokens.admin, "readonly": tokens.readonly}).to_string();
+    fsutil::write_private(&path, text.as_bytes()).map_err(io_err)?;
+    Ok(tokens)
+}
+
+/// What every cluster has: the system namespaces.
+fn bootstrap(rest: &Rest) {
+    let key = ResourceKey::new("", "namespaces");
+    let Some(info) = rest.catalogue.find("", "v1", "namespaces") else { return };
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        if rest.store.get(&key, &(String::new(), ns.to_string())).is_none() {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}});
+            let _ = rest.create(&info, None, obj, &Default::default());
+        }
+    }
+}

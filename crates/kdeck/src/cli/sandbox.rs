@@ -1,0 +1,242 @@
+//! `kdeck sandbox start|stop|status|list|delete`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams};
+use serde_json::json;
+
+use crate::cluster::kubeconfig;
+use crate::error::{Error, Result};
+use crate::sandboxes::{self, DEFAULT_NAME, Record, StartOptions};
+use crate::ui::{self, OutputFormat};
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Start a sandbox cluster (in the foreground, or in the background with --detach).
+    Start(StartArgs),
+    /// Stop a running sandbox; its objects are kept for the next start.
+    Stop(NameArgs),
+    /// Show a sandbox: whether it runs, where, and what is in it.
+    Status(StatusArgs),
+    /// List the sandboxes on this machine.
+    List(ListArgs),
+    /// Stop a sandbox and remove its data and its kubeconfig entries.
+    Delete(NameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Name of the sandbox; also its kubeconfig cluster, user and context.
+    #[arg(long, default_value = DEFAULT_NAME)]
+    name: String,
+    /// Port to listen on (127.0.0.1 only); a free one by default.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Where the sandbox keeps its state.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Return once the sandbox answers, leaving it running in the background.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// Load a named scenario into the sandbox (see the README).
+    #[arg(long)]
+    seed: Option<String>,
+    /// Kubeconfig file to write the sandbox's entries to (default: as kubectl).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// How long --detach waits for the sandbox to answer.
+    #[arg(long, default_value = "60", value_name = "SECONDS")]
+    timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// Name of the sandbox.
+    #[arg(long, default_value = DEFAULT_NAME)]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Name of the sandbox.
+    #[arg(long, default_value = DEFAULT_NAME)]
+    name: String,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+impl SandboxCommand {
+    pub async fn run(self) -> Result<()> {
+        match self {
+            SandboxCommand::Start(args) => args.run().await,
+            SandboxCommand::Stop(args) => stop(&args.name).await,
+            SandboxCommand::Status(args) => args.run().await,
+            SandboxCommand::List(args) => args.run(),
+            SandboxCommand::Delete(args) => delete(&args.name).await,
+        }
+    }
+}
+
+impl StartArgs {
+    /// Fills in defaults: the data directory and the kubeconfig path.
+    fn complete(&self) -> Result<StartOptions> {
+        sandboxes::validate_name(&self.name)?;
+        if let Some(seed) = &self.seed
+            && !kdeck_sandbox::scenarios::is_known(seed)
+        {
+            return Err(Error::usage(format!("unknown scenario {seed:?}")).hint(format!("known scenarios: {}", kdeck_sandbox::scenarios::KNOWN.join(", "))));
+        }
+        let previous = sandboxes::load(&self.name)?;
+        let data_dir = match (&self.data_dir, &previous) {
+            (Some(d), _) => std::path::absolute(d).map_err(|e| Error::usage(format!("bad --data-dir: {e}")))?,
+            (None, Some(r)) => r.data_dir.clone(),
+            (None, None) => sandboxes::default_data_dir(&self.name)?,
+        };
+        let kubeconfig = match &self.kubeconfig {
+            Some(k) => std::path::absolute(k).map_err(|e| Error::usage(format!("bad --kubeconfig: {e}")))?,
+            None => kubeconfig::default_path()?,
+        };
+        Ok(StartOptions { name: self.name.clone(), port: self.port, data_dir, kubeconfig, seed: self.seed.clone() })
+    }
+
+    async fn run(self) -> Result<()> {
+        let opts = self.complete()?;
+        if self.detach {
+            let record = sandboxes::spawn_detached(&opts, Duration::from_secs(self.timeout)).await?;
+            eprintln!("sandbox {:?} is running at {} (pid {})", record.name, record.server, record.pid);
+            println!("{}", record.name);
+            return Ok(());
+        }
+        sandboxes::serve(&opts, |record| {
+            eprintln!("sandbox {:?} is serving at {}", record.name, record.server);
+            eprintln!("  kubeconfig: {} (contexts {} and {}-readonly)", record.kubeconfig.display(), record.name, record.name);
+            eprintln!("  data:       {}", record.data_dir.display());
+            eprintln!("press Ctrl-C to stop");
+        })
+        .await
+    }
+}
+
+async fn stop(name: &str) -> Result<()> {
+    let mut record = sandboxes::require(name)?;
+    if sandboxes::stop(&mut record).await? {
+        eprintln!("sandbox {name:?} stopped; its objects are kept (start it again with: kdeck sandbox start --name {name})");
+    } else {
+        eprintln!("sandbox {name:?} is not running");
+    }
+    Ok(())
+}
+
+async fn delete(name: &str) -> Result<()> {
+    let mut record = sandboxes::require(name)?;
+    sandboxes::stop(&mut record).await?;
+    sandboxes::delete(&record)?;
+    eprintln!("sandbox {name:?} deleted (data and kubeconfig entries removed)");
+    Ok(())
+}
+
+impl StatusArgs {
+    async fn run(self) -> Result<()> {
+        let record = sandboxes::require(&self.name)?;
+        let running = record.is_running();
+        let mut status = json!({
+            "name": record.name,
+            "running": running,
+            "pid": if running { Some(record.pid) } else { None },
+            "server": record.server,
+            "context": record.name,
+            "readonlyContext": format!("{}-readonly", record.name),
+            "kubeconfig": record.kubeconfig,
+            "dataDir": record.data_dir,
+        });
+        if running {
+            let cluster = inspect(&record).await?;
+            status["kubernetesVersion"] = json!(cluster.version);
+            status["namespaces"] = json!(cluster.namespaces);
+        }
+        match self.output {
+            OutputFormat::Json => ui::print_json(&status),
+            OutputFormat::Text => print_status(&record, running, &status),
+        }
+        Ok(())
+    }
+}
+
+struct ClusterInfo {
+    version: String,
+    namespaces: Vec<String>,
+}
+
+/// Reads what the status shows from the sandbox itself, through the Kubernetes API.
+async fn inspect(record: &Record) -> Result<ClusterInfo> {
+    let client = crate::cluster::client_for(&record.kubeconfig, &record.name).await?;
+    let unreachable = |e: kube::Error| Error::failure(format!("sandbox {:?} does not answer at {}: {e}", record.name, record.server));
+    let version = client.apiserver_version().await.map_err(unreachable)?.git_version;
+    let namespaces = Api::<Namespace>::all(client).list(&ListParams::default()).await.map_err(unreachable)?;
+    Ok(ClusterInfo { version, namespaces: namespaces.items.into_iter().filter_map(|n| n.metadata.name).collect() })
+}
+
+fn print_status(record: &Record, running: bool, status: &serde_json::Value) {
+    let state = if running { format!("running (pid {})", record.pid) } else { "stopped".to_string() };
+    let mut rows = vec![
+        ("sandbox", record.name.clone()),
+        ("state", state),
+        ("server", record.server.clone()),
+        ("context", format!("{} (read-only: {}-readonly)", record.name, record.name)),
+        ("kubeconfig", record.kubeconfig.display().to_string()),
+        ("data", record.data_dir.display().to_string()),
+    ];
+    if running {
+        rows.push(("kubernetes", status["kubernetesVersion"].as_str().unwrap_or_default().to_string()));
+        let ns: Vec<&str> = status["namespaces"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
+        rows.push(("namespaces", ns.join(", ")));
+    }
+    for (k, v) in rows {
+        println!("{k:<12}{v}");
+    }
+    if running {
+        println!("\ntry: kubectl --context {} get namespaces", record.name);
+    } else {
+        println!("\nstart it with: kdeck sandbox start --detach --name {}", record.name);
+    }
+}
+
+impl ListArgs {
+    fn run(self) -> Result<()> {
+        let records = sandboxes::list()?;
+        match self.output {
+            OutputFormat::Json => {
+                let items: Vec<_> = records
+                    .iter()
+                    .map(|r| json!({"name": r.name, "running": r.is_running(), "server": r.server, "dataDir": r.data_dir, "kubeconfig": r.kubeconfig}))
+                    .collect();
+                ui::print_json(&json!(items));
+            }
+            OutputFormat::Text if records.is_empty() => eprintln!("no sandboxes yet; start one with: kdeck sandbox start --detach"),
+            OutputFormat::Text => {
+                let rows: Vec<Vec<String>> = records
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.name.clone(),
+                            if r.is_running() { "running".into() } else { "stopped".into() },
+                            r.server.clone(),
+                            r.data_dir.display().to_string(),
+                        ]
+                    })
+                    .collect();
+                print!("{}", ui::table(&["NAME", "STATUS", "SERVER", "DATA"], &rows));
+            }
+        }
+        Ok(())
+    }
+}

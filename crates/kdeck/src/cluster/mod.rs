@@ -1,0 +1,21 @@
+//! Clusters: kubeconfig files, contexts, and API clients for them.
+
+pub mod kubeconfig;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// A kube-rs client for `context` in the kubeconfig at `path`. The context must exist.
+pub async fn client_for(path: &Path, context: &str) -> Result<kube::Client> {
+    let config = kubeconfig::Kubeconfig::load(path)?;
+    let names = config.context_names();
+    if !names.iter().any(|n| n == context) {
+        return Err(Error::not_found(format!("context {context:?} is not in the kubeconfig {}", path.display()))
+            .hint(format!("contexts there: {}", if names.is_empty() { "(none)".into() } else { names.join(", ") })));
+    }
+    let raw = kube::config::Kubeconfig::read_from(path).map_err(|e| Error::usage(format!("cannot read the kubeconfig {}: {e}", path.display())))?;
+    let options = kube::config::KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let config = kube::Config::from_custom_kubeconfig(raw, &options).await.map_err(|e| Error::usage(format!("context {context:?}: {e}")))?;
+    kube::Client::try_from(config).map_err(|e| Error::failure(format!("cannot create a client for context {context:?}: {e}")))
+}

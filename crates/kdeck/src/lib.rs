@@ -1,0 +1,9 @@
+//! kdeck: day-2 operations, project tasks, stacks and diagnosis for Kubernetes
+//! clusters, with a sandbox cluster built in. The binary is a thin layer over this
+//! library.
+
+pub mod cli;
+pub mod cluster;
+pub mod error;
+pub mod sandboxes;
+pub mod ui;

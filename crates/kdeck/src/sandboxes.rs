@@ -1,0 +1,306 @@
+//! The sandboxes on this machine: where each keeps its data, whether it is running,
+//! and starting, stopping and deleting them.
+//!
+//! Each sandbox has a small record (`<kdeck home>/sandboxes/<name>.json`) naming its
+//! data directory, kubeconfig, server address and the pid serving it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::kubeconfig::{self, SandboxEntries};
+use crate::error::{Error, ExitCode, Result};
+
+pub const DEFAULT_NAME: &str = "sandbox";
+const LOG_FILE: &str = "sandbox.log";
+/// The files a sandbox writes into its data directory; `delete` removes only these.
+const DATA_FILES: &[&str] = &["state.jsonl", "state.tmp", "tokens.json", "ca.crt", "server.crt", "server.key", LOG_FILE];
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    #[serde(default)]
+    pub server: String,
+    /// The process serving the sandbox; 0 when stopped.
+    #[serde(default)]
+    pub pid: u32,
+}
+
+impl Record {
+    pub fn is_running(&self) -> bool {
+        self.pid != 0 && process_alive(self.pid)
+    }
+}
+
+/// `$KDECK_HOME`, else `$XDG_DATA_HOME/kdeck`, else `~/.local/share/kdeck`.
+pub fn home() -> Result<PathBuf> {
+    if let Some(h) = std::env::var_os("KDECK_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|h| !h.is_empty()) {
+        return Ok(Path::new(&x).join("kdeck"));
+    }
+    let home = std::env::var_os("HOME").ok_or_else(|| Error::failure("cannot find a place for sandbox data: set KDECK_HOME or HOME"))?;
+    Ok(Path::new(&home).join(".local/share/kdeck"))
+}
+
+fn records_dir() -> Result<PathBuf> {
+    Ok(home()?.join("sandboxes"))
+}
+
+fn record_path(name: &str) -> Result<PathBuf> {
+    Ok(records_dir()?.join(format!("{name}.json")))
+}
+
+pub fn default_data_dir(name: &str) -> Result<PathBuf> {
+    Ok(records_dir()?.join(name))
+}
+
+/// Sandbox names become kubeconfig names and directory names: DNS-1123 labels only.
+pub fn validate_name(name: &str) -> Result<()> {
+    kdeck_sandbox::rest::validate::dns1123_label(name).map_err(|e| Error::usage(format!("invalid sandbox name {name:?}: {e}")))
+}
+
+pub fn load(name: &str) -> Result<Option<Record>> {
+    let path = record_path(name)?;
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            Error::failure(format!("the sandbox record {} is unreadable: {e}", path.display()))
+                .hint(format!("remove {} to forget this sandbox", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::failure(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+pub fn require(name: &str) -> Result<Record> {
+    load(name)?.ok_or_else(|| {
+        let known = list().ok().map(|l| l.into_iter().map(|r| r.name).collect::<Vec<_>>().join(", ")).filter(|s| !s.is_empty());
+        Error::not_found(format!("there is no sandbox named {name:?}")).hint(match known {
+            Some(k) => format!("sandboxes here: {k}"),
+            None => "start one with: kdeck sandbox start".to_string(),
+        })
+    })
+}
+
+pub fn save(record: &Record) -> Result<()> {
+    let dir = records_dir()?;
+    fs::create_dir_all(&dir).map_err(|e| Error::failure(format!("cannot create {}: {e}", dir.display())))?;
+    let text = serde_json::to_string_pretty(record).unwrap_or_default();
+    let path = record_path(&record.name)?;
+    let tmp = path.with_extension("json.tmp");
+    fs::write(&tmp, text).and_then(|_| fs::rename(&tmp, &path)).map_err(|e| Error::failure(format!("cannot write {}: {e}", path.display())))
+}
+
+pub fn list() -> Result<Vec<Record>> {
+    let dir = records_dir()?;
+    let Ok(entries) = fs::read_dir(&dir) else { return Ok(Vec::new()) };
+    let mut records: Vec<Record> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| e.path().file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .filter_map(|name| load(&name).ok().flatten())
+        .collect();
+    records.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(records)
+}
+
+/// What `kdeck sandbox start` was asked for, after defaults are filled in.
+#[derive(Clone, Debug)]
+pub struct StartOptions {
+    pub name: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub seed: Option<String>,
+}
+
+/// Fails when the sandbox is already being served.
+pub fn ensure_not_running(name: &str) -> Result<()> {
+    if let Some(record) = load(name)?
+        && record.is_running()
+    {
+        return Err(Error::failure(format!("sandbox {name:?} is already running (pid {}, {})", record.pid, record.server))
+            .hint(format!("stop it first: kdeck sandbox stop --name {name}")));
+    }
+    Ok(())
+}
+
+/// Opens the sandbox, registers it in the kubeconfig and serves it in this process
+/// until interrupted. `ready` runs once it accepts requests.
+pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<()> {
+    ensure_not_running(&opts.name)?;
+    let config = kdeck_sandbox::SandboxConfig { name: opts.name.clone(), data_dir: opts.data_dir.clone(), port: opts.port };
+    let sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
+    if let Some(seed) = &opts.seed {
+        sandbox.seed(seed).map_err(|e| Error::usage(e.to_string()))?;
+    }
+    let creds = sandbox.credentials();
+    kubeconfig::edit(&opts.kubeconfig, |k| {
+        k.add_sandbox(&SandboxEntries {
+            name: &opts.name,
+            server: &creds.server,
+            ca_pem: &creds.ca_pem,
+            admin_token: &creds.admin_token,
+            readonly_token: &creds.readonly_token,
+        })
+    })?;
+    let mut record = Record {
+        name: opts.name.clone(),
+        data_dir: opts.data_dir.clone(),
+        kubeconfig: opts.kubeconfig.clone(),
+        server: creds.server.clone(),
+        pid: std::process::id(),
+    };
+    save(&record)?;
+    ready(&record);
+    let result = sandbox.serve(shutdown_signal()).await;
+    record.pid = 0;
+    save(&record)?;
+    result.map_err(Error::from)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Starts `kdeck sandbox start` (without --detach) as a background process and
+/// returns once it answers requests.
+pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Record> {
+    ensure_not_running(&opts.name)?;
+    let exe = std::env::current_exe().map_err(|e| Error::failure(format!("cannot find the kdeck executable: {e}")))?;
+    fs::create_dir_all(&opts.data_dir).map_err(|e| Error::failure(format!("cannot create {}: {e}", opts.data_dir.display())))?;
+    let log_path = opts.data_dir.join(LOG_FILE);
+    let log = fs::File::create(&log_path).map_err(|e| Error::failure(format!("cannot create {}: {e}", log_path.display())))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["sandbox", "start", "--name", &opts.name, "--port", &opts.port.to_string()]);
+    cmd.arg("--data-dir").arg(&opts.data_dir).arg("--kubeconfig").arg(&opts.kubeconfig);
+    if let Some(seed) = &opts.seed {
+        cmd.args(["--seed", seed]);
+    }
+    cmd.stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| Error::failure(e.to_string()))?).stderr(log);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: a Ctrl-C in this terminal must not stop the sandbox.
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().map_err(|e| Error::failure(format!("cannot start the sandbox process: {e}")))?;
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| Error::failure(e.to_string()))? {
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            let last = log.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no output").trim_start_matches("error: ").to_string();
+            let code = if status.code() == Some(ExitCode::Usage as i32) { ExitCode::Usage } else { ExitCode::Failure };
+            return Err(Error::new(code, format!("the sandbox did not start: {last}")).hint(format!("full log: {}", log_path.display())));
+        }
+        if let Some(record) = load(&opts.name)?.filter(|r| r.pid == child.id())
+            && answers(&record).await
+        {
+            return Ok(record);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            return Err(Error::new(ExitCode::Timeout, format!("the sandbox did not answer within {}s", timeout.as_secs()))
+                .hint(format!("see its log: {}", log_path.display())));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// True when the sandbox answers an authenticated request through its kubeconfig context.
+pub async fn answers(record: &Record) -> bool {
+    match crate::cluster::client_for(&record.kubeconfig, &record.name).await {
+        Ok(client) => tokio::time::timeout(Duration::from_secs(2), client.apiserver_version()).await.is_ok_and(|r| r.is_ok()),
+        Err(_) => false,
+    }
+}
+
+/// Stops a running sandbox and waits for it to save its state and exit.
+pub async fn stop(record: &mut Record) -> Result<bool> {
+    if !record.is_running() {
+        return Ok(false);
+    }
+    send_signal(record.pid, libc::SIGTERM);
+    let started = Instant::now();
+    while process_alive(record.pid) {
+        if started.elapsed() > Duration::from_secs(20) {
+            send_signal(record.pid, libc::SIGKILL);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The process clears its pid on exit; reload so its last write is kept.
+    if let Some(r) = load(&record.name)? {
+        *record = r;
+    }
+    record.pid = 0;
+    save(record)?;
+    Ok(true)
+}
+
+/// Removes a stopped sandbox: its data files, its kubeconfig entries and its record.
+pub fn delete(record: &Record) -> Result<()> {
+    for file in DATA_FILES {
+        let path = record.data_dir.join(file);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::failure(format!("cannot remove {}: {e}", path.display()))),
+        }
+    }
+    // Only an emptied directory goes; anything else the user put there stays.
+    let _ = fs::remove_dir(&record.data_dir);
+    kubeconfig::edit(&record.kubeconfig, |k| k.remove_sandbox(&record.name))?;
+    let path = record_path(&record.name)?;
+    fs::remove_file(&path).map_err(|e| Error::failure(format!("cannot remove {}: {e}", path.display())))
+}
+
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is delivered.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    alive && !is_zombie(pid)
+}
+
+/// A child that exited but was not reaped yet still answers signal 0.
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z'))).unwrap_or(false)
+}
+
+fn send_signal(pid: u32, signal: i32) {
+    if let Ok(pid) = i32::try_from(pid)
+        && pid > 0
+    {
+        // SAFETY: sending a signal to a pid we recorded; errors (gone) are ignored.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}

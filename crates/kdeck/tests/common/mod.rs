@@ -1,0 +1,120 @@
+//! Test harness: each test starts its own sandbox with the real kdeck binary, in a
+//! private KDECK_HOME and KUBECONFIG, and stops it when the test ends.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kdeck");
+
+pub struct TestSandbox {
+    pub dir: TempDir,
+    pub name: String,
+}
+
+impl TestSandbox {
+    /// Starts sandbox `name` in a fresh temporary home.
+    pub fn start(name: &str) -> Self {
+        let sandbox = Self::new(name);
+        sandbox.start_again();
+        sandbox
+    }
+
+    /// A sandbox home without starting anything.
+    pub fn new(name: &str) -> Self {
+        TestSandbox { dir: tempfile::tempdir().expect("temp dir"), name: name.to_string() }
+    }
+
+    /// Another sandbox sharing this one's home and kubeconfig.
+    pub fn sibling(&self, name: &str) -> Sibling<'_> {
+        Sibling { home: self, name: name.to_string() }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// A kdeck command with this sandbox's environment.
+    pub fn kdeck(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.env("KDECK_HOME", self.home()).env("KUBECONFIG", self.kubeconfig()).env("NO_COLOR", "1");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.kdeck().args(args).output().expect("run kdeck")
+    }
+
+    pub fn start_again(&self) {
+        start_named(self, &self.name);
+    }
+
+    pub fn stop(&self) {
+        let out = self.run(&["sandbox", "stop", "--name", &self.name]);
+        assert!(out.status.success(), "stop failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        client_for(&self.kubeconfig(), &self.name).await
+    }
+
+    pub async fn readonly_client(&self) -> kube::Client {
+        client_for(&self.kubeconfig(), &format!("{}-readonly", self.name)).await
+    }
+}
+
+fn start_named(sandbox: &TestSandbox, name: &str) {
+    let out = sandbox.run(&["sandbox", "start", "--detach", "--name", name]);
+    assert!(out.status.success(), "sandbox start failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), name, "start --detach prints the context name");
+}
+
+pub struct Sibling<'a> {
+    home: &'a TestSandbox,
+    pub name: String,
+}
+
+impl Sibling<'_> {
+    pub fn start(&self) {
+        start_named(self.home, &self.name);
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        client_for(&self.home.kubeconfig(), &self.name).await
+    }
+}
+
+impl Drop for Sibling<'_> {
+    fn drop(&mut self) {
+        let _ = self.home.run(&["sandbox", "stop", "--name", &self.name]);
+    }
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        let _ = self.run(&["sandbox", "stop", "--name", &self.name]);
+    }
+}
+
+pub async fn client_for(kubeconfig: &Path, context: &str) -> kube::Client {
+    let raw = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let config = kube::Config::from_custom_kubeconfig(raw, &options).await.expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// The API error's HTTP code and reason, or a panic naming what happened instead.
+pub fn api_error<T: std::fmt::Debug>(result: kube::Result<T>) -> (u16, String, String) {
+    match result {
+        Err(kube::Error::Api(status)) => (status.code, status.reason.clone(), status.message.clone()),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}

@@ -1,0 +1,186 @@
+"""Python-client part of kdeck's conformance suite.
+
+Runs the official `kubernetes` Python client against a sandbox and prints one line per check:
+    PASS <name>
+    FAIL <name>: <reason>
+scripts/conformance counts those lines. Usage:
+    python-k8s python_client.py --context CONTEXT --namespace NAMESPACE
+The namespace must exist; the script leaves it with no ConfigMaps of its own.
+"""
+
+import argparse
+import threading
+import time
+import traceback
+
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+results = []
+
+
+def check(name):
+    """Decorator: run the check, print PASS/FAIL, never let one failure stop the rest."""
+
+    def wrap(fn):
+        def run(*args):
+            try:
+                fn(*args)
+            except AssertionError as e:
+                report(name, False, str(e) or "assertion failed")
+            except ApiException as e:
+                report(name, False, f"ApiException {e.status} {e.reason}: {(e.body or '').strip()[:300]}")
+            except Exception as e:  # noqa: BLE001 - any error is a failed check
+                tb = traceback.format_exc().strip().splitlines()[-1]
+                report(name, False, f"{type(e).__name__}: {e} ({tb})")
+            else:
+                report(name, True, "")
+
+        return run
+
+    return wrap
+
+
+def report(name, ok, reason):
+    results.append(ok)
+    line = f"PASS {name}" if ok else f"FAIL {name}: {reason}"
+    print(line.replace("\n", " "), flush=True)
+
+
+def eq(what, expected, got):
+    assert expected == got, f"{what}: expected {expected!r}, got {got!r}"
+
+
+def cm(name, data, labels=None):
+    return client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name=name, labels=labels or {}),
+        data=data,
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--context", required=True)
+    ap.add_argument("--namespace", required=True)
+    args = ap.parse_args()
+    ns = args.namespace
+
+    config.load_kube_config(context=args.context)
+    v1 = client.CoreV1Api()
+    state = {}
+
+    @check("python: create configmap")
+    def create():
+        got = v1.create_namespaced_config_map(ns, cm("py-a", {"k": "v1"}, {"suite": "py", "role": "a"}))
+        eq("name", "py-a", got.metadata.name)
+        assert got.metadata.uid, "no uid in the created object"
+        assert got.metadata.resource_version, "no resourceVersion in the created object"
+        state["rv"] = got.metadata.resource_version
+        v1.create_namespaced_config_map(ns, cm("py-b", {"k": "other"}, {"suite": "py", "role": "b"}))
+        v1.create_namespaced_config_map(ns, cm("py-c", {"k": "unlabelled"}))
+
+    @check("python: read configmap")
+    def read():
+        got = v1.read_namespaced_config_map("py-a", ns)
+        eq("data", {"k": "v1"}, got.data)
+        eq("label role", "a", (got.metadata.labels or {}).get("role"))
+
+    @check("python: replace configmap")
+    def replace():
+        obj = v1.read_namespaced_config_map("py-a", ns)
+        obj.data = {"k": "v2", "added": "yes"}
+        got = v1.replace_namespaced_config_map("py-a", ns, obj)
+        eq("data after replace", {"k": "v2", "added": "yes"}, got.data)
+        assert got.metadata.resource_version != obj.metadata.resource_version, (
+            f"resourceVersion did not change on replace ({got.metadata.resource_version})"
+        )
+        eq("data read back", {"k": "v2", "added": "yes"}, v1.read_namespaced_config_map("py-a", ns).data)
+
+    @check("python: replace with a stale resourceVersion is a 409 Conflict")
+    def stale():
+        obj = v1.read_namespaced_config_map("py-a", ns)
+        obj.metadata.resource_version = state.get("rv", "1")
+        obj.data = {"k": "stale"}
+        try:
+            v1.replace_namespaced_config_map("py-a", ns, obj)
+        except ApiException as e:
+            eq("status", 409, e.status)
+        else:
+            raise AssertionError("expected ApiException 409, the replace succeeded")
+
+    @check("python: patch configmap")
+    def patch():
+        got = v1.patch_namespaced_config_map("py-a", ns, {"data": {"k": "v3", "added": None}})
+        eq("data after patch", {"k": "v3"}, got.data)
+        eq("data read back", {"k": "v3"}, v1.read_namespaced_config_map("py-a", ns).data)
+
+    @check("python: list with label selector")
+    def list_label():
+        names = sorted(i.metadata.name for i in v1.list_namespaced_config_map(ns, label_selector="suite=py").items)
+        eq("names for suite=py", ["py-a", "py-b"], names)
+        names = sorted(i.metadata.name for i in v1.list_namespaced_config_map(ns, label_selector="suite=py,role!=a").items)
+        eq("names for suite=py,role!=a", ["py-b"], names)
+
+    @check("python: list with field selector")
+    def list_field():
+        names = [i.metadata.name for i in v1.list_namespaced_config_map(ns, field_selector="metadata.name=py-b").items]
+        eq("names for metadata.name=py-b", ["py-b"], names)
+
+    @check("python: watch sees ADDED, MODIFIED and DELETED")
+    def watch_events():
+        rv = v1.list_namespaced_config_map(ns, label_selector="suite=py-watch").metadata.resource_version
+        errors = []
+
+        def mutate():
+            try:
+                time.sleep(0.5)
+                v1.create_namespaced_config_map(ns, cm("py-w", {"n": "1"}, {"suite": "py-watch"}))
+                v1.patch_namespaced_config_map("py-w", ns, {"data": {"n": "2"}})
+                v1.delete_namespaced_config_map("py-w", ns)
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"{type(e).__name__}: {e}")
+
+        t = threading.Thread(target=mutate, daemon=True)
+        t.start()
+        seen = []
+        w = watch.Watch()
+        deadline = time.time() + 20
+        for ev in w.stream(
+            v1.list_namespaced_config_map, ns, label_selector="suite=py-watch", resource_version=rv, timeout_seconds=15
+        ):
+            obj = ev["object"]
+            seen.append((ev["type"], obj.metadata.name, (obj.data or {}).get("n")))
+            if ev["type"] == "DELETED" or time.time() > deadline:
+                w.stop()
+        t.join(10)
+        assert not errors, f"the mutating thread failed: {errors}"
+        types = [s[0] for s in seen if s[1] == "py-w"]
+        eq("event types", ["ADDED", "MODIFIED", "DELETED"], types)
+        modified = [s for s in seen if s[0] == "MODIFIED"]
+        eq("data in the MODIFIED event", "2", modified[0][2])
+
+    @check("python: missing object is a 404 ApiException")
+    def missing():
+        try:
+            v1.read_namespaced_config_map("py-does-not-exist", ns)
+        except ApiException as e:
+            eq("status", 404, e.status)
+            assert "NotFound" in (e.body or "") or e.reason == "Not Found", f"body: {e.body}"
+        else:
+            raise AssertionError("expected ApiException 404, the read succeeded")
+
+    @check("python: delete configmap")
+    def delete():
+        v1.delete_namespaced_config_map("py-a", ns)
+        v1.delete_namespaced_config_map("py-b", ns)
+        v1.delete_namespaced_config_map("py-c", ns)
+        left = [i.metadata.name for i in v1.list_namespaced_config_map(ns).items if i.metadata.name.startswith("py-")]
+        eq("py-* configmaps left", [], left)
+
+    for fn in (create, read, replace, stale, patch, list_label, list_field, watch_events, missing, delete):
+        fn()
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,5 @@
-//! RFC 3339 timestamps as Kubernetes writes them (UTC, seconds or microseconds).
+//! RFC 3339 timestamps as Kubernetes writes them (UTC, seconds or microseconds), and
+//! parsed as Go's `time.Parse(time.RFC3339, …)` accepts them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +13,15 @@ pub fn rfc3339(t: SystemTime) -> String {
 pub fn rfc3339_micros(t: SystemTime) -> String {
     let (date, secs_of_day, micros) = civil(t);
     format!("{date}T{:02}:{:02}:{:02}.{micros:06}Z", secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
+}
+
+/// `2026-11-23T06:08:23Z` for a time in seconds since the epoch. Unlike [`rfc3339`],
+/// which reads times before 1970 as the epoch, any date from year 0 to 9999 prints as
+/// itself (Go's zero time is `0001-01-01T00:00:00Z`).
+pub fn rfc3339_unix(secs: i64) -> String {
+    let (days, secs_of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
 }
 
 pub fn now() -> String {
@@ -40,31 +50,80 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to seconds since the epoch.
+/// Parses an RFC 3339 timestamp to seconds since the epoch (fractional seconds are
+/// dropped, i.e. rounded down). Accepts exactly what [`parse_rfc3339_nanos`] accepts.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    i64::try_from(parse_rfc3339_nanos(s)?.div_euclid(NANOS_PER_SECOND)).ok()
+}
+
+/// Parses an RFC 3339 timestamp as Go's `time.Parse(time.RFC3339, s)` accepts it, to
+/// nanoseconds since the epoch: `YYYY-MM-DDTHH:MM:SS`, optional fractional seconds
+/// (`.` or `,`, digits past the ninth ignored), then `Z` or `±HH:MM`. Dates and times
+/// out of range (`02-30`, `24:00:00`, a leap second) are rejected, as Go rejects them.
+pub fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    let number = |at: usize, len: usize| -> Option<i64> {
+        let digits = b.get(at..at + len)?;
+        digits.iter().try_fold(0i64, |n, &d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
+    };
+    let expect = |at: usize, c: u8| b.get(at) == Some(&c);
+    if !(expect(4, b'-') && expect(7, b'-') && expect(10, b'T') && expect(13, b':') && expect(16, b':')) {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+    let (year, month, day) = (number(0, 4)?, number(5, 2)?, number(8, 2)?);
+    let (hour, minute, second) = (number(11, 2)?, number(14, 2)?, number(17, 2)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
     }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 3600 + rest.get(4..6)?.parse::<i64>().ok()? * 60)
+
+    let mut at = 19;
+    let mut nanos: i128 = 0;
+    if matches!(b.get(at), Some(b'.' | b',')) {
+        at += 1;
+        let start = at;
+        while b.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        let digits = &b[start..at.min(start + 9)];
+        let value = digits.iter().fold(0i128, |n, &d| n * 10 + i128::from(d - b'0'));
+        nanos = value * 10i128.pow(9 - digits.len() as u32);
+    }
+
+    let offset_secs = match b.get(at)? {
+        b'Z' if b.len() == at + 1 => 0,
+        sign @ (b'+' | b'-') if b.len() == at + 6 && expect(at + 3, b':') => {
+            let (h, m) = (number(at + 1, 2)?, number(at + 4, 2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let offset = h * 3600 + m * 60;
+            if *sign == b'-' { -offset } else { offset }
         }
         _ => return None,
     };
-    Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec - offset)
+
+    // month and day are checked above, so the casts cannot truncate.
+    let days = days_from_civil(year, month as u32, day as u32);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    Some(i128::from(secs) * NANOS_PER_SECOND + nanos)
+}
+
+const NANOS_PER_SECOND: i128 = 1_000_000_000;
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -90,5 +149,51 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-23T07:08:23.5+01:00"), Some(1_795_414_103));
         assert_eq!(parse_rfc3339("not a time"), None);
         assert_eq!(parse_rfc3339("2026-13-23T07:08:23Z"), None);
+    }
+
+    #[test]
+    fn rfc3339_parses_like_go() {
+        const NANOS: i128 = NANOS_PER_SECOND;
+        assert_eq!(parse_rfc3339_nanos("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339_nanos("2024-02-29T23:59:59.5Z"), Some(1_709_251_199 * NANOS + 500_000_000));
+        assert_eq!(parse_rfc3339_nanos("2024-03-01T01:00:00+01:00"), parse_rfc3339_nanos("2024-03-01T00:00:00Z"));
+        assert_eq!(parse_rfc3339_nanos("2024-03-01T00:00:00-02:30"), parse_rfc3339_nanos("2024-03-01T02:30:00Z"));
+        assert_eq!(parse_rfc3339_nanos("2024-03-01T00:00:00.1234567891Z"), Some(1_709_251_200 * NANOS + 123_456_789));
+        assert_eq!(parse_rfc3339_nanos("2024-03-01T00:00:00,25Z"), Some(1_709_251_200 * NANOS + 250_000_000));
+        assert_eq!(parse_rfc3339_nanos("1969-12-31T23:59:59Z"), Some(-NANOS));
+        // Seconds round down, before 1970 too.
+        assert_eq!(parse_rfc3339("2024-02-29T23:59:59.999Z"), Some(1_709_251_199));
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.5Z"), Some(-1));
+        for bad in [
+            "",
+            "2024-02-30T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01t00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T00:00:60Z",
+            "2024-01-01T00:00:00",
+            "2024-01-01T00:00:00z",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00Z ",
+            "2024-01-01T00:00:00+0100",
+            "2024-1-01T00:00:00Z",
+            "24-01-01T00:00:00Z",
+            "2024-01-01 00:00:00Z",
+            "２024-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339_nanos(bad), None, "{bad:?}");
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_formats_round_trip() {
+        for s in
+            ["1970-01-01T00:00:00Z", "2000-02-29T12:34:56Z", "2025-06-01T12:00:00Z", "1969-07-20T20:17:40Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]
+        {
+            assert_eq!(rfc3339_unix(parse_rfc3339(s).expect("valid")), s);
+        }
+        assert_eq!(rfc3339_unix(-62_135_596_800), "0001-01-01T00:00:00Z");
     }
 }

@@ -135,6 +135,7 @@ pub fn ensure_not_running(name: &str) -> Result<()> {
 /// until interrupted. `ready` runs once it accepts requests.
 pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<()> {
     ensure_not_running(&opts.name)?;
+    return_large_buffers_to_the_os();
     let config = kdeck_sandbox::SandboxConfig { name: opts.name.clone(), data_dir: opts.data_dir.clone(), port: opts.port };
     let sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
     if let Some(seed) = &opts.seed {
@@ -163,6 +164,19 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
     record.pid = 0;
     save(&record)?;
     result.map_err(Error::from)
+}
+
+/// A sandbox builds multi-megabyte buffers (large lists, state snapshots). glibc
+/// raises its mmap threshold after freeing such a buffer and then keeps the next
+/// ones in the heap, so the process would stay at its peak size; a fixed threshold
+/// returns them to the OS when freed.
+fn return_large_buffers_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator tuning; called before the server starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 async fn shutdown_signal() {

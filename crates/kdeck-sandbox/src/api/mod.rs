@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod discovery;
+mod list_body;
 pub mod protobuf;
 mod query;
 pub mod strategic_merge;
@@ -13,11 +14,11 @@ mod watch;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use serde_json::{Value, json};
 
-use self::body::{Body, error_response, json_response, raw_json_response};
+use self::body::{Body, error_response, json_response};
 use self::query::Query;
 use crate::resources::ResourceInfo;
 use crate::rest::patch::PatchKind;
@@ -275,21 +276,8 @@ impl ApiServer {
                 json_response(200, &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}))
             }
             Representation::Object => {
-                // Stitch the stored bytes together rather than re-encoding every item.
-                let size: usize = listing.items.iter().map(|e| e.raw.len() + 1).sum();
-                let mut out = BytesMut::with_capacity(size + 256);
                 let head = json!({"kind": format!("{}List", info.kind), "apiVersion": info.api_version(), "metadata": meta});
-                let head = serde_json::to_vec(&head).unwrap_or_default();
-                out.put_slice(&head[..head.len() - 1]);
-                out.put_slice(b",\"items\":[");
-                for (i, e) in listing.items.iter().enumerate() {
-                    if i > 0 {
-                        out.put_u8(b',');
-                    }
-                    out.put_slice(&e.raw);
-                }
-                out.put_slice(b"]}");
-                raw_json_response(200, out.freeze())
+                list_body::response(head, listing.items)
             }
         }
     }

@@ -22,8 +22,9 @@ pub use index::{Index, selectable_fields as index_fields};
 use crate::resources::ResourceKey;
 
 /// How many past changes are kept for watches that resume from a resourceVersion.
-/// Older versions answer 410 Expired, as a compacted etcd does.
-const HISTORY_LEN: usize = 100_000;
+/// Older versions answer 410 Expired, as a compacted etcd does, and clients re-list.
+/// Each kept change pins a superseded copy of an object, so this bounds memory too.
+const HISTORY_LEN: usize = 10_000;
 /// How far a watcher may fall behind before its stream is ended.
 const FANOUT_CAPACITY: usize = 16_384;
 
@@ -286,17 +287,17 @@ impl Store {
         self.dirty.swap(false, Ordering::AcqRel)
     }
 
-    /// Everything stored, for persistence.
+    /// Everything stored, in resourceVersion order, for persistence. The lock is held
+    /// only while collecting references; sorting happens after.
     pub fn snapshot(&self) -> (u64, Vec<(ResourceKey, Bytes)>) {
-        let inner = self.read();
-        let mut all = Vec::new();
-        for (key, objects) in &inner.objects {
-            for entry in objects.values() {
-                all.push((key.clone(), entry.raw.clone()));
-            }
-        }
-        all.sort_by_key(|(_, raw)| resource_version_of_raw(raw));
-        (inner.rv, all)
+        let (rv, mut all) = {
+            let inner = self.read();
+            let all: Vec<(u64, ResourceKey, Bytes)> =
+                inner.objects.iter().flat_map(|(key, objects)| objects.values().map(move |e| (e.index.rv, key.clone(), e.raw.clone()))).collect();
+            (inner.rv, all)
+        };
+        all.sort_unstable_by_key(|(rv, _, _)| *rv);
+        (rv, all.into_iter().map(|(_, key, raw)| (key, raw)).collect())
     }
 
     /// Loads persisted objects into an empty store (no events are published).
@@ -349,8 +350,4 @@ fn set_resource_version(obj: &mut Value, rv: u64) {
 fn make_entry(key: &ResourceKey, obj: &Value) -> Entry {
     let raw = Bytes::from(serde_json::to_vec(obj).unwrap_or_default());
     Entry { raw, index: Arc::new(Index::of(key, obj)) }
-}
-
-fn resource_version_of_raw(raw: &[u8]) -> u64 {
-    serde_json::from_slice::<Value>(raw).ok().map(|v| index::resource_version(&v)).unwrap_or(0)
 }

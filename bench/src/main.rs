@@ -1,0 +1,174 @@
+//! Sandbox benchmarks, run with `cargo run --release -p kdeck-bench`.
+//!
+//! Starts a sandbox seeded with `scale:20000` (20,000 pods in one namespace) using the
+//! release kdeck binary, then measures, side by side in one run:
+//! - LIST of all 20,000 pods through the API (what every client pays), and
+//!   `kubectl get pods -o json` against the same sandbox for comparison;
+//! - how long a write takes to reach 100 concurrent watchers;
+//! - the sandbox's resident memory.
+//!
+//! Prints a Markdown table for the README. Timings are medians of repeated runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use serde_json::{Value, json};
+
+const LIST_RUNS: usize = 15;
+const WATCHERS: usize = 100;
+const WATCH_RUNS: usize = 20;
+
+fn kdeck_bin() -> PathBuf {
+    std::env::var_os("KDECK_BIN").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/kdeck"))
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn kdeck(&self, args: &[&str]) -> std::process::Output {
+        Command::new(kdeck_bin())
+            .args(args)
+            .env("KDECK_HOME", self.dir.path().join("home"))
+            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
+            .output()
+            .expect("run kdeck (build it first: cargo build --release -p kdeck)")
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.kdeck(&["sandbox", "delete", "--name", "bench"]);
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn p90(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[(v.len() * 9 / 10).min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_mib(pid: u64) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|n| n.parse().ok()).unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// Pods to seed; `BENCH_PODS` overrides the 20,000 the targets are stated for.
+fn pods() -> usize {
+    std::env::var("BENCH_PODS").ok().and_then(|n| n.parse().ok()).unwrap_or(20_000)
+}
+
+#[tokio::main]
+async fn main() {
+    let pods = pods();
+    let env = Env { dir: tempfile::tempdir().expect("temp dir") };
+    let started = Instant::now();
+    let out = env.kdeck(&["sandbox", "start", "--detach", "--name", "bench", "--seed", &format!("scale:{pods}"), "--timeout", "300"]);
+    assert!(out.status.success(), "sandbox start failed: {}", String::from_utf8_lossy(&out.stderr));
+    let seeded_in = started.elapsed();
+    let status: Value = serde_json::from_slice(&env.kdeck(&["sandbox", "status", "--name", "bench", "-o", "json"]).stdout).expect("status json");
+    let pid = status["pid"].as_u64().expect("pid");
+    let kubeconfig = env.dir.path().join("kubeconfig");
+    let raw = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
+    let options = kube::config::KubeConfigOptions { context: Some("bench".into()), ..Default::default() };
+    let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(raw, &options).await.expect("config")).expect("client");
+
+    let rss_seeded = rss_mib(pid);
+    // LIST through the API: request to last byte.
+    let mut api_list = Vec::new();
+    let mut list_bytes = 0;
+    for _ in 0..LIST_RUNS {
+        let req = http::Request::get("/api/v1/namespaces/scale/pods").body(Vec::new()).unwrap();
+        let t = Instant::now();
+        let body = client.request_text(req).await.expect("list");
+        api_list.push(t.elapsed());
+        assert!(body.len() > pods * 100, "the list has every pod");
+        list_bytes = body.len();
+    }
+    let count = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "scale").list(&ListParams::default()).await.expect("typed list").items.len();
+    assert_eq!(count, pods);
+
+    // The same list as people fetch it today.
+    let mut kubectl_list = Vec::new();
+    let kubectl = which("kubectl");
+    if let Some(kubectl) = &kubectl {
+        for _ in 0..5 {
+            let t = Instant::now();
+            let out = Command::new(kubectl)
+                .args(["--context", "bench", "-n", "scale", "get", "pods", "-o", "json"])
+                .env("KUBECONFIG", &kubeconfig)
+                .output()
+                .expect("kubectl");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            kubectl_list.push(t.elapsed());
+        }
+    }
+
+    // Watch fan-out: 100 watchers, one write, time until the last watcher has it.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let mut fanout = Vec::new();
+    for run in 0..WATCH_RUNS {
+        let rv = cms.list(&ListParams::default().limit(1)).await.expect("list").metadata.resource_version.expect("rv");
+        let name = format!("fanout-{run}");
+        let mut watchers = Vec::new();
+        for _ in 0..WATCHERS {
+            let stream = cms.watch(&WatchParams::default().fields(&format!("metadata.name={name}")).timeout(30), &rv).await.expect("watch");
+            watchers.push(tokio::spawn(async move {
+                let mut stream = stream.boxed();
+                while let Some(event) = stream.next().await {
+                    if let Ok(WatchEvent::Added(_)) = event {
+                        return Instant::now();
+                    }
+                }
+                panic!("watch ended without the event");
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        let t0 = Instant::now();
+        cms.create(&PostParams::default(), &cm).await.expect("create");
+        let mut last = t0;
+        for w in watchers {
+            last = last.max(w.await.expect("watcher"));
+        }
+        fanout.push(last - t0);
+    }
+    let rss = rss_mib(pid);
+
+    println!("| measure ({pods} pods) | kdeck sandbox | target | compared with |");
+    println!("|---|---|---|---|");
+    println!("| start with `--seed scale:{pods}` | {:.1} s | < 60 s | |", seeded_in.as_secs_f64());
+    let kubectl_cell = if kubectl_list.is_empty() {
+        "kubectl not on PATH".to_string()
+    } else {
+        format!(
+            "`kubectl get pods -o json`: {} ({:.1}x)",
+            ms(median(kubectl_list.clone())),
+            median(kubectl_list).as_secs_f64() / median(api_list.clone()).as_secs_f64()
+        )
+    };
+    println!("| LIST {pods} pods in one namespace (median / p90) | {} / {} | ≤ 250 ms | {kubectl_cell} |", ms(median(api_list.clone())), ms(p90(api_list)));
+    println!("| write → all {WATCHERS} watchers (median / p90) | {} / {} | ≤ 50 ms | |", ms(median(fanout.clone())), ms(p90(fanout)));
+    println!(
+        "| resident memory after seeding / after the run | {rss_seeded:.0} MiB / {rss:.0} MiB | ≤ 150 MB | the list is {:.1} MiB of JSON |",
+        list_bytes as f64 / 1048576.0
+    );
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+}

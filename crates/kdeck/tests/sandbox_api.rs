@@ -393,3 +393,55 @@ async fn requests_without_a_valid_token_are_unauthorized() {
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     assert_eq!(api_error(api.list(&ListParams::default()).await).0, 401);
 }
+
+#[tokio::test]
+async fn dry_run_updates_patches_and_deletes_change_nothing() {
+    let sandbox = TestSandbox::start("dry");
+    let api: Api<ConfigMap> = Api::namespaced(sandbox.client().await, "default");
+    let original = api.create(&PostParams::default(), &cm("keep", json!({"a": "1"}))).await.unwrap();
+    let mut changed = original.clone();
+    changed.data = Some([("k".to_string(), "replaced".to_string())].into());
+    let previewed = api.replace("keep", &PostParams { dry_run: true, ..Default::default() }, &changed).await.unwrap();
+    assert_eq!(previewed.data.unwrap()["k"], "replaced");
+    let patch = PatchParams { dry_run: true, ..Default::default() };
+    api.patch("keep", &patch, &Patch::Merge(json!({"data": {"k": "patched"}}))).await.unwrap();
+    api.delete("keep", &DeleteParams { dry_run: true, ..Default::default() }).await.unwrap();
+    let now = api.get("keep").await.unwrap();
+    assert_eq!(now.data.unwrap()["k"], "v");
+    assert_eq!(now.metadata.resource_version, original.metadata.resource_version);
+}
+
+#[tokio::test]
+async fn delete_collection_removes_only_what_the_selector_matches() {
+    let sandbox = TestSandbox::start("coll");
+    let api: Api<ConfigMap> = Api::namespaced(sandbox.client().await, "default");
+    for (name, team) in [("a", "x"), ("b", "x"), ("c", "y")] {
+        api.create(&PostParams::default(), &cm(name, json!({"team": team}))).await.unwrap();
+    }
+    api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("team=x")).await.unwrap();
+    let left: Vec<_> = api.list(&ListParams::default()).await.unwrap().items.into_iter().map(|c| c.metadata.name.unwrap()).collect();
+    assert_eq!(left, ["c"]);
+}
+
+#[tokio::test]
+async fn watch_with_send_initial_events_ends_the_initial_state_with_a_bookmark() {
+    let sandbox = TestSandbox::start("initial");
+    let client = sandbox.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &cm("one", json!({}))).await.unwrap();
+    api.create(&PostParams::default(), &cm("two", json!({}))).await.unwrap();
+    let path =
+        "/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=2";
+    let request = http::Request::get(path).body(Vec::new()).unwrap();
+    let lines: Vec<Value> = futures::AsyncBufReadExt::lines(client.request_stream(request).await.unwrap())
+        .take(3)
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect()
+        .await;
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ADDED", "ADDED", "BOOKMARK"]);
+    assert_eq!(lines[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    // Without allowWatchBookmarks the request is invalid, as on a real server.
+    let bad = http::Request::get("/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true").body(Vec::new()).unwrap();
+    assert!(matches!(client.request_text(bad).await, Err(kube::Error::Api(s)) if s.code == 422));
+}

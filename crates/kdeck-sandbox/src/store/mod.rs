@@ -98,6 +98,7 @@ struct Inner {
 
 pub struct Store {
     inner: RwLock<Inner>,
+    history_len: usize,
     fanout: broadcast::Sender<Arc<Change>>,
     dirty: AtomicBool,
 }
@@ -116,7 +117,12 @@ pub struct Subscription {
 
 impl Store {
     pub fn new() -> Self {
-        Self { inner: RwLock::new(Inner::default()), fanout: broadcast::channel(FANOUT_CAPACITY).0, dirty: AtomicBool::new(false) }
+        Self::with_history(HISTORY_LEN)
+    }
+
+    /// A store that keeps `history_len` past changes for resuming watches.
+    pub fn with_history(history_len: usize) -> Self {
+        Self { inner: RwLock::new(Inner::default()), history_len, fanout: broadcast::channel(FANOUT_CAPACITY).0, dirty: AtomicBool::new(false) }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -273,7 +279,7 @@ impl Store {
 
     fn publish(&self, inner: &mut Inner, kind: EventType, key: &ResourceKey, entry: Entry, prev: Option<Arc<Index>>) {
         let change = Arc::new(Change { rv: inner.rv, kind, resource: key.clone(), entry, prev });
-        if inner.history.len() >= HISTORY_LEN {
+        if inner.history.len() >= self.history_len {
             inner.history.pop_front();
         }
         inner.history.push_back(change.clone());
@@ -350,4 +356,41 @@ fn set_resource_version(obj: &mut Value, rv: u64) {
 fn make_entry(key: &ResourceKey, obj: &Value) -> Entry {
     let raw = Bytes::from(serde_json::to_vec(obj).unwrap_or_default());
     Entry { raw, index: Arc::new(Index::of(key, obj)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cm(name: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "d"}})
+    }
+
+    #[test]
+    fn watches_resume_from_kept_versions_and_expire_older_ones() {
+        let store = Store::with_history(3);
+        let key = ResourceKey::new("", "configmaps");
+        for name in ["a", "b", "c", "d", "e"] {
+            store.create(&key, cm(name)).unwrap();
+        }
+        // Versions 3..=5 are kept: resuming after 2 replays 3, 4 and 5.
+        let sub = store.subscribe(Some(2)).unwrap();
+        assert_eq!(sub.backlog.iter().map(|c| c.rv).collect::<Vec<_>>(), [3, 4, 5]);
+        assert!(matches!(store.subscribe(Some(1)), Err(StoreError::Expired { requested: 1, oldest: 3 })));
+        assert!(store.subscribe(Some(5)).unwrap().backlog.is_empty());
+    }
+
+    #[test]
+    fn conflicting_writes_are_refused_and_dependents_are_indexed() {
+        let store = Store::new();
+        let key = ResourceKey::new("", "configmaps");
+        let owner = store.create(&key, json!({"metadata": {"name": "o", "namespace": "d", "uid": "u-owner"}})).unwrap();
+        store.create(&key, json!({"metadata": {"name": "c", "namespace": "d", "uid": "u-c", "ownerReferences": [{"uid": "u-owner"}]}})).unwrap();
+        assert_eq!(store.dependents_of("u-owner"), [(key.clone(), ("d".to_string(), "c".to_string()))]);
+        assert!(matches!(store.update(&key, owner.value(), Some(owner.index.rv + 7)), Err(StoreError::Conflict)));
+        store.delete(&key, &("d".into(), "c".into()), None).unwrap();
+        assert!(store.dependents_of("u-owner").is_empty());
+        assert_eq!(store.find_uid("u-owner"), Some((key, ("d".to_string(), "o".to_string()))));
+    }
 }

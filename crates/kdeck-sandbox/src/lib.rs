@@ -10,6 +10,7 @@
 pub mod api;
 pub mod controllers;
 mod fsutil;
+pub mod quantity;
 pub mod resources;
 pub mod rest;
 pub mod scenarios;

@@ -31,7 +31,7 @@ fn scale(rest: &Rest, count: usize) -> Result<(), String> {
         let name = format!("app-{}-{i:05}", i % 50);
         let pod = json!({
             "metadata": {"name": name, "labels": {"app": format!("app-{}", i % 50), "tier": if i % 3 == 0 { "web" } else { "worker" }}},
-            "spec": {"containers": [{"name": "main", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}], "nodeName": "sandbox-node-1"},
+            "spec": {"containers": [{"name": "main", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}], "nodeName": "scale-node"},
         });
         let created = create(rest, "pods", "", "v1", Some("scale"), pod)?;
         if created.is_null() {

@@ -44,6 +44,8 @@ pub struct SandboxConfig {
     pub data_dir: PathBuf,
     /// 0 picks a free port.
     pub port: u16,
+    /// How many nodes the cluster has (at least one).
+    pub nodes: usize,
 }
 
 /// What a client needs to reach the sandbox.
@@ -73,6 +75,7 @@ impl Sandbox {
         persist::load(&dir.join(STATE_FILE), &store)?;
         let rest = Rest::new(store, Catalogue::new());
         bootstrap(&rest);
+        controllers::nodes::ensure(&rest, &config.name, config.nodes);
         let certs = Certificates::load_or_create(dir)?;
         let tls = TlsAcceptor::from(certs.server_config(dir)?);
         let tokens = load_or_create_tokens(dir, &config.name)?;
@@ -117,7 +120,7 @@ impl Sandbox {
             }
         }
         saver.abort();
-        controllers.abort();
+        controllers.iter().for_each(|c| c.abort());
         let store = self.rest.store.clone();
         tokio::task::spawn_blocking(move || persist::save(&state_path, &store)).await.unwrap_or(Ok(()))?;
         Ok(())

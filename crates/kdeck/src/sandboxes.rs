@@ -118,6 +118,7 @@ pub struct StartOptions {
     pub data_dir: PathBuf,
     pub kubeconfig: PathBuf,
     pub seed: Option<String>,
+    pub nodes: usize,
 }
 
 /// Fails when the sandbox is already being served.
@@ -136,7 +137,7 @@ pub fn ensure_not_running(name: &str) -> Result<()> {
 pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<()> {
     ensure_not_running(&opts.name)?;
     return_large_buffers_to_the_os();
-    let config = kdeck_sandbox::SandboxConfig { name: opts.name.clone(), data_dir: opts.data_dir.clone(), port: opts.port };
+    let config = kdeck_sandbox::SandboxConfig { name: opts.name.clone(), data_dir: opts.data_dir.clone(), port: opts.port, nodes: opts.nodes };
     let sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
     if let Some(seed) = &opts.seed {
         sandbox.seed(seed).map_err(|e| Error::usage(e.to_string()))?;
@@ -210,7 +211,7 @@ pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Re
     let log_path = opts.data_dir.join(LOG_FILE);
     let log = fs::File::create(&log_path).map_err(|e| Error::failure(format!("cannot create {}: {e}", log_path.display())))?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["sandbox", "start", "--name", &opts.name, "--port", &opts.port.to_string()]);
+    cmd.args(["sandbox", "start", "--name", &opts.name, "--port", &opts.port.to_string(), "--nodes", &opts.nodes.to_string()]);
     cmd.arg("--data-dir").arg(&opts.data_dir).arg("--kubeconfig").arg(&opts.kubeconfig);
     if let Some(seed) = &opts.seed {
         cmd.args(["--seed", seed]);

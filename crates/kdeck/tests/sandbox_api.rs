@@ -33,7 +33,8 @@ fn deployment(name: &str, replicas: i32) -> Deployment {
 #[tokio::test]
 async fn crud_with_generation_and_optimistic_concurrency() {
     let sandbox = TestSandbox::start("crud");
-    let api: Api<Deployment> = Api::namespaced(sandbox.client().await, "default");
+    let client = sandbox.client().await;
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let created = api.create(&PostParams::default(), &deployment("web", 1)).await.unwrap();
     assert_eq!(created.metadata.generation, Some(1));
     assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
@@ -41,21 +42,25 @@ async fn crud_with_generation_and_optimistic_concurrency() {
     let spec = created.spec.as_ref().unwrap();
     assert_eq!(spec.strategy.as_ref().unwrap().type_.as_deref(), Some("RollingUpdate"));
     assert_eq!(spec.template.spec.as_ref().unwrap().containers[0].image_pull_policy.as_deref(), Some("IfNotPresent"));
-
-    let mut changed = created.clone();
-    changed.spec.as_mut().unwrap().replicas = Some(3);
-    let updated = api.replace("web", &PostParams::default(), &changed).await.unwrap();
-    assert_eq!(updated.metadata.generation, Some(2));
-    // A stale resourceVersion is a 409 Conflict, and nothing changes.
-    let (code, reason, _) = api_error(api.replace("web", &PostParams::default(), &changed).await);
-    assert_eq!((code, reason.as_str()), (409, "Conflict"));
-    // A label-only change does not bump generation.
+    // A spec change bumps generation; a label-only change does not.
+    let scaled = api.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3}}))).await.unwrap();
+    assert_eq!(scaled.metadata.generation, Some(2));
     let labelled = api.patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}))).await.unwrap();
     assert_eq!(labelled.metadata.generation, Some(2));
-    assert_eq!(api.get("web").await.unwrap().spec.unwrap().replicas, Some(3));
-
     api.delete("web", &DeleteParams::default()).await.unwrap();
     assert_eq!(api_error(api.get("web").await).0, 404);
+
+    // Optimistic concurrency, on an object no controller writes to.
+    let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let original = configmaps.create(&PostParams::default(), &cm("occ", json!({}))).await.unwrap();
+    let mut changed = original.clone();
+    changed.data = Some([("k".to_string(), "first".to_string())].into());
+    configmaps.replace("occ", &PostParams::default(), &changed).await.unwrap();
+    // The same resourceVersion again is stale: 409 Conflict, and nothing changes.
+    changed.data = Some([("k".to_string(), "second".to_string())].into());
+    let (code, reason, _) = api_error(configmaps.replace("occ", &PostParams::default(), &changed).await);
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert_eq!(configmaps.get("occ").await.unwrap().data.unwrap()["k"], "first");
 }
 
 #[tokio::test]
@@ -148,56 +153,66 @@ async fn all_four_patch_types_and_server_side_apply() {
     assert!(managers.contains(&("tests".into(), "Apply".into())), "{managers:?}");
 }
 
+/// Creates a CRD for `widgets.example.com` with status and scale subresources and
+/// returns an API for its objects once they are served.
+async fn widgets(client: &kube::Client) -> Api<DynamicObject> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap();
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Widget"), "widgets");
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    for _ in 0..20 {
+        if api.list(&ListParams::default()).await.is_ok() {
+            return api;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("widgets were not served within a second");
+}
+
 #[tokio::test]
 async fn scale_and_status_subresources() {
     let sandbox = TestSandbox::start("subres");
-    let api: Api<Deployment> = Api::namespaced(sandbox.client().await, "default");
-    api.create(&PostParams::default(), &deployment("s", 2)).await.unwrap();
+    let api = widgets(&sandbox.client().await).await;
+    let widget: DynamicObject =
+        serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "s"}, "spec": {"replicas": 2}})).unwrap();
+    api.create(&PostParams::default(), &widget).await.unwrap();
     let scale = api.get_scale("s").await.unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(2));
     api.patch_scale("s", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}}))).await.unwrap();
-    assert_eq!(api.get("s").await.unwrap().spec.unwrap().replicas, Some(5));
+    assert_eq!(api.get("s").await.unwrap().data["spec"]["replicas"], 5);
 
     // Status is written only through /status; the main endpoint keeps it.
-    api.patch_status("s", &PatchParams::default(), &Patch::Merge(json!({"status": {"replicas": 5, "readyReplicas": 4}}))).await.unwrap();
-    api.patch("s", &PatchParams::default(), &Patch::Merge(json!({"status": {"readyReplicas": 0}}))).await.unwrap();
-    let status = api.get("s").await.unwrap().status.unwrap();
-    assert_eq!((status.replicas, status.ready_replicas), (Some(5), Some(4)));
+    api.patch_status("s", &PatchParams::default(), &Patch::Merge(json!({"status": {"replicas": 5, "ready": 4}}))).await.unwrap();
+    let generation = api.get("s").await.unwrap().metadata.generation;
+    api.patch("s", &PatchParams::default(), &Patch::Merge(json!({"status": {"ready": 0}}))).await.unwrap();
+    let now = api.get("s").await.unwrap();
+    assert_eq!((now.data["status"]["replicas"].clone(), now.data["status"]["ready"].clone()), (json!(5), json!(4)));
+    assert_eq!(now.metadata.generation, generation, "status writes do not bump generation");
+    assert_eq!(api.get_scale("s").await.unwrap().status.unwrap().replicas, 5);
 }
 
 #[tokio::test]
 async fn custom_resource_definitions_are_served_and_removed() {
     let sandbox = TestSandbox::start("crd");
     let client = sandbox.client().await;
+    // Served within a second of the CRD's creation (the helper waits at most that).
+    let widgets = widgets(&client).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd: CustomResourceDefinition = serde_json::from_value(json!({
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
-            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
-    }))
-    .unwrap();
-    let created = crds.create(&PostParams::default(), &crd).await.unwrap();
-    let established = created.status.unwrap().conditions.unwrap().into_iter().any(|c| c.type_ == "Established" && c.status == "True");
-    assert!(established);
+    let crd = crds.get("widgets.example.com").await.unwrap();
+    assert!(crd.status.unwrap().conditions.unwrap().into_iter().any(|c| c.type_ == "Established" && c.status == "True"));
 
-    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("example.com", "v1", "Widget"), "widgets");
-    let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
     let widget: DynamicObject =
         serde_json::from_value(json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 3}})).unwrap();
-    // Served within a second of the CRD's creation.
-    let mut created = None;
-    for _ in 0..20 {
-        match widgets.create(&PostParams::default(), &widget).await {
-            Ok(w) => {
-                created = Some(w);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    let created = created.expect("the custom resource is served");
+    let created = widgets.create(&PostParams::default(), &widget).await.unwrap();
     assert_eq!(created.metadata.generation, Some(1));
     widgets.patch_status("w1", &PatchParams::default(), &Patch::Merge(json!({"status": {"ready": true}}))).await.unwrap();
     let fetched = widgets.get("w1").await.unwrap();

@@ -2,12 +2,24 @@
 //! and writes through the REST layer, so its writes obey the same rules as a
 //! client's.
 //!
+//! The core controllers (CRDs, garbage collection, namespaces) react to each change
+//! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
+//! Deployments) each run on [`runtime`], reconciling objects from a queue.
+//!
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
 
 mod crd;
+mod deployment;
+pub mod events;
 mod gc;
+mod kubelet;
 mod namespace;
+pub mod nodes;
+mod objects;
+mod replicaset;
+mod runtime;
+mod scheduler;
 
 use std::sync::Arc;
 
@@ -18,9 +30,15 @@ use crate::store::Change;
 
 /// Registers what the stored state implies before the server takes requests
 /// (the CRDs' resources), then runs the controllers until the process ends.
-pub fn start(rest: Rest) -> tokio::task::JoinHandle<()> {
+pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
     crd::register_all(&rest);
-    tokio::spawn(run(rest))
+    vec![
+        tokio::spawn(run(rest.clone())),
+        runtime::spawn(rest.clone(), scheduler::Scheduler),
+        runtime::spawn(rest.clone(), kubelet::Kubelet::new(&rest)),
+        runtime::spawn(rest.clone(), replicaset::ReplicaSets),
+        runtime::spawn(rest, deployment::Deployments),
+    ]
 }
 
 async fn run(rest: Rest) {

@@ -41,6 +41,9 @@ pub struct StartArgs {
     /// Return once the sandbox answers, leaving it running in the background.
     #[arg(long, short = 'd')]
     detach: bool,
+    /// How many nodes the cluster has.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+    nodes: u16,
     /// Load a named scenario into the sandbox (see the README).
     #[arg(long)]
     seed: Option<String>,
@@ -105,7 +108,7 @@ impl StartArgs {
             Some(k) => std::path::absolute(k).map_err(|e| Error::usage(format!("bad --kubeconfig: {e}")))?,
             None => kubeconfig::default_path()?,
         };
-        Ok(StartOptions { name: self.name.clone(), port: self.port, data_dir, kubeconfig, seed: self.seed.clone() })
+        Ok(StartOptions { name: self.name.clone(), port: self.port, data_dir, kubeconfig, seed: self.seed.clone(), nodes: usize::from(self.nodes) })
     }
 
     async fn run(self) -> Result<()> {

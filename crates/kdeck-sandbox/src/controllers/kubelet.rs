@@ -1,0 +1,248 @@
+//! The simulated kubelet. Containers are never run: a pod bound to a sandbox node
+//! moves through the states a real kubelet reports — ContainerCreating, then
+//! Running, then Ready once its readiness probe's initial delay has passed — with
+//! conditions, container statuses, IPs and events written as the real one writes them.
+//!
+//! Each reconcile reads the pod's status and takes the next step, so a restarted
+//! sandbox carries on where it stopped.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::events::{self, Source};
+use super::objects;
+use super::runtime::{Controller, ObjectRef};
+use crate::resources::{ResourceInfo, ResourceKey};
+use crate::rest::Rest;
+use crate::store::{Change, EventType};
+use crate::time;
+
+/// How long "creating" a container takes.
+const CREATE_DELAY: Duration = Duration::from_millis(300);
+
+pub struct Kubelet {
+    /// The last host number handed out per node, within the node's podCIDR.
+    last_ip: Mutex<HashMap<String, u32>>,
+    /// When each pod's containers began "creating" (timestamps only have seconds).
+    creating_since: Mutex<HashMap<String, Instant>>,
+}
+
+impl Kubelet {
+    pub fn new(rest: &Rest) -> Self {
+        let _ = rest;
+        Kubelet { last_ip: Mutex::default(), creating_since: Mutex::default() }
+    }
+
+    /// Whether the pod's containers have been "creating" long enough (or since before a restart).
+    fn created(&self, uid: &str) -> bool {
+        let mut map = self.creating_since.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(uid) {
+            Some(at) if at.elapsed() < CREATE_DELAY => false,
+            _ => {
+                map.remove(uid);
+                true
+            }
+        }
+    }
+
+    /// The next free address in the node's podCIDR (a /24), continuing after the
+    /// highest one its pods already have.
+    fn pod_ip(&self, rest: &Rest, node: &str) -> String {
+        let nodes = rest.catalogue.find("", "v1", "nodes");
+        let cidr = nodes
+            .and_then(|info| rest.get(&info, None, node).ok())
+            .and_then(|n| n["spec"]["podCIDR"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "10.244.0.0/24".into());
+        let prefix = cidr.split('/').next().unwrap_or_default().rsplit_once('.').map(|(p, _)| p.to_string()).unwrap_or_default();
+        let mut last = self.last_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = last.entry(node.to_string()).or_insert_with(|| {
+            let (on_node, _) = rest.store.list(&pods(), None, None, |e| e.index.field("spec.nodeName") == Some(node));
+            on_node.iter().filter_map(|e| e.index.field("status.podIP").and_then(|ip| ip.rsplit('.').next()).and_then(|h| h.parse().ok())).max().unwrap_or(1)
+        });
+        *n = if *n >= 254 { 2 } else { *n + 1 };
+        format!("{prefix}.{n}")
+    }
+}
+
+fn pods() -> ResourceKey {
+    ResourceKey::new("", "pods")
+}
+
+/// Names of the nodes that exist, whose kubelet this is.
+fn node_names(rest: &Rest) -> Vec<String> {
+    rest.store.list(&ResourceKey::new("", "nodes"), None, None, |_| true).0.iter().map(|e| e.index.name.clone()).collect()
+}
+
+impl Controller for Kubelet {
+    fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
+        let index = &change.entry.index;
+        let on_node = index.field("spec.nodeName").is_some_and(|n| !n.is_empty());
+        if change.resource == pods() && change.kind != EventType::Deleted && on_node {
+            vec![ObjectRef::new(pods(), &index.namespace, &index.name)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
+        let nodes = node_names(rest);
+        let (bound, _) = rest.store.list(&pods(), None, None, |e| {
+            e.index.field("spec.nodeName").is_some_and(|n| nodes.iter().any(|x| x == n))
+                && !matches!(e.index.field("status.phase"), Some("Succeeded" | "Failed"))
+        });
+        bound.iter().map(|e| ObjectRef::new(pods(), &e.index.namespace, &e.index.name)).collect()
+    }
+
+    fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
+        let info = rest.catalogue.find("", "v1", "pods")?;
+        let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
+        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default().to_string();
+        if node.is_empty() || objects::is_deleting(&pod) || objects::is_pod_terminal(&pod) || !node_names(rest).contains(&node) {
+            return None;
+        }
+        let source = Source { component: "kubelet", host: Some(&node) };
+        let statuses = pod["status"]["containerStatuses"].as_array();
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+        if statuses.is_none_or(|s| s.is_empty()) {
+            self.creating_since.lock().unwrap_or_else(|p| p.into_inner()).insert(uid, Instant::now());
+            create_containers(rest, &info, &pod, &node, &source);
+            return Some(CREATE_DELAY);
+        }
+        if statuses.is_some_and(|s| s.iter().any(|c| c["state"]["waiting"]["reason"] == "ContainerCreating")) {
+            if !self.created(&uid) {
+                return Some(CREATE_DELAY);
+            }
+            self.start_containers(rest, &info, &pod, &source);
+        }
+        let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
+        update_readiness(rest, &info, &pod)
+    }
+}
+
+fn containers(pod: &Value, list: &str) -> Vec<Value> {
+    pod["spec"][list].as_array().cloned().unwrap_or_default()
+}
+
+fn create_containers(rest: &Rest, info: &ResourceInfo, pod: &Value, node: &str, source: &Source) {
+    let mut next = pod.clone();
+    let now = time::now();
+    let node_ip = node_ip(rest, node);
+    let status = &mut next["status"];
+    status["phase"] = json!("Pending");
+    status["hostIP"] = json!(node_ip);
+    status["hostIPs"] = json!([{"ip": node_ip}]);
+    status["startTime"] = json!(now);
+    status["qosClass"] = json!(qos_class(pod));
+    let waiting = |c: &Value| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}}});
+    next["status"]["containerStatuses"] = Value::Array(containers(pod, "containers").iter().map(waiting).collect());
+    if !containers(pod, "initContainers").is_empty() {
+        next["status"]["initContainerStatuses"] = Value::Array(containers(pod, "initContainers").iter().map(waiting).collect());
+    }
+    objects::set_condition(&mut next, "PodReadyToStartContainers", "False", "", "");
+    objects::set_condition(&mut next, "Initialized", if containers(pod, "initContainers").is_empty() { "True" } else { "False" }, "", "");
+    objects::set_condition(&mut next, "Ready", "False", "ContainersNotReady", &not_ready_message(pod));
+    objects::set_condition(&mut next, "ContainersReady", "False", "ContainersNotReady", &not_ready_message(pod));
+    objects::set_condition(&mut next, "PodScheduled", "True", "", "");
+    objects::write_status(rest, info, pod, next);
+    for c in containers(pod, "initContainers").iter().chain(containers(pod, "containers").iter()) {
+        let image = c["image"].as_str().unwrap_or_default();
+        events::normal(rest, pod, source, "Pulling", &format!("Pulling image \"{image}\""));
+        events::normal(rest, pod, source, "Pulled", &format!("Successfully pulled image \"{image}\" in 120ms (120ms including waiting). Image size: 0 bytes."));
+        events::normal(rest, pod, source, "Created", &format!("Created container: {}", c["name"].as_str().unwrap_or_default()));
+    }
+}
+
+impl Kubelet {
+    fn start_containers(&self, rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) {
+        let mut next = pod.clone();
+        let now = time::now();
+        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+        let ip = pod["status"]["podIP"].as_str().map(str::to_string).unwrap_or_else(|| self.pod_ip(rest, node));
+        next["status"]["phase"] = json!("Running");
+        next["status"]["podIP"] = json!(ip);
+        next["status"]["podIPs"] = json!([{"ip": ip}]);
+        let running = |c: &Value| {
+            json!({"name": c["name"], "image": c["image"], "imageID": format!("docker.io/library/{}", c["image"].as_str().unwrap_or_default()),
+                "containerID": format!("kdeck://{:016x}", events::fnv(&format!("{}{}", pod["metadata"]["uid"], c["name"]))),
+                "ready": false, "restartCount": 0, "started": true, "state": {"running": {"startedAt": now}}})
+        };
+        next["status"]["containerStatuses"] = Value::Array(containers(pod, "containers").iter().map(running).collect());
+        if !containers(pod, "initContainers").is_empty() {
+            let done = |c: &Value| {
+                json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "restartCount": 0, "started": false,
+                    "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}})
+            };
+            next["status"]["initContainerStatuses"] = Value::Array(containers(pod, "initContainers").iter().map(done).collect());
+            objects::set_condition(&mut next, "Initialized", "True", "", "");
+        }
+        objects::set_condition(&mut next, "PodReadyToStartContainers", "True", "", "");
+        objects::write_status(rest, info, pod, next);
+        for c in containers(pod, "containers") {
+            events::normal(rest, pod, source, "Started", &format!("Started container {}", c["name"].as_str().unwrap_or_default()));
+        }
+    }
+}
+
+/// Marks running containers ready once their readiness probe's initial delay passed.
+/// Returns when to look again if some are still waiting.
+fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Duration> {
+    let specs = containers(pod, "containers");
+    let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+    let mut wait: Option<Duration> = None;
+    for status in &mut statuses {
+        let Some(started) = status["state"]["running"]["startedAt"].as_str() else { continue };
+        let spec = specs.iter().find(|c| c["name"] == status["name"]);
+        let delay = Duration::from_secs(spec.and_then(|c| c["readinessProbe"]["initialDelaySeconds"].as_u64()).unwrap_or(0));
+        let elapsed = since(&json!(started));
+        if elapsed >= delay {
+            status["ready"] = json!(true);
+        } else {
+            wait = Some(wait.map_or(delay - elapsed, |w| w.min(delay - elapsed)));
+        }
+    }
+    let all_ready = !statuses.is_empty() && statuses.iter().all(|s| s["ready"] == true);
+    let mut next = pod.clone();
+    next["status"]["containerStatuses"] = Value::Array(statuses);
+    if all_ready {
+        objects::set_condition(&mut next, "ContainersReady", "True", "", "");
+        objects::set_condition(&mut next, "Ready", "True", "", "");
+    }
+    objects::write_status(rest, info, pod, next);
+    wait
+}
+
+fn not_ready_message(pod: &Value) -> String {
+    let all = containers(pod, "containers");
+    let names: Vec<&str> = all.iter().filter_map(|c| c["name"].as_str()).collect();
+    format!("containers with unready status: [{}]", names.join(" "))
+}
+
+fn qos_class(pod: &Value) -> &'static str {
+    let all = containers(pod, "containers");
+    let has = |c: &Value, kind: &str| c["resources"][kind].as_object().is_some_and(|m| !m.is_empty());
+    if all.iter().all(|c| !has(c, "requests") && !has(c, "limits")) {
+        "BestEffort"
+    } else if all.iter().all(|c| has(c, "limits") && (!has(c, "requests") || c["resources"]["requests"] == c["resources"]["limits"])) {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+fn node_ip(rest: &Rest, node: &str) -> String {
+    let Some(info) = rest.catalogue.find("", "v1", "nodes") else { return String::new() };
+    rest.get(&info, None, node)
+        .ok()
+        .and_then(|n| n["status"]["addresses"].as_array()?.iter().find(|a| a["type"] == "InternalIP").and_then(|a| a["address"].as_str().map(str::to_string)))
+        .unwrap_or_default()
+}
+
+/// Time since an RFC 3339 timestamp (zero when absent or in the future).
+fn since(timestamp: &Value) -> Duration {
+    let Some(at) = timestamp.as_str().and_then(time::parse_rfc3339) else { return Duration::ZERO };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    Duration::from_secs((now - at).max(0) as u64)
+}

@@ -1,0 +1,85 @@
+//! A small controller runtime: each controller maps changes to the keys of objects
+//! it must reconcile, and reconciles them one at a time from a de-duplicating
+//! queue. A reconcile may ask to be called again after a delay (a kubelet waiting
+//! for a container to "start", a rollout waiting for pods to become available).
+//!
+//! Controllers run level-triggered: reconcile reads the current state and moves it
+//! one step towards the desired state, so a missed change is repaired by the next.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::resources::ResourceKey;
+use crate::rest::Rest;
+use crate::store::Change;
+
+/// An object a controller reconciles.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectRef {
+    pub resource: ResourceKey,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(resource: ResourceKey, namespace: &str, name: &str) -> Self {
+        ObjectRef { resource, namespace: namespace.to_string(), name: name.to_string() }
+    }
+}
+
+pub trait Controller: Send + Sync + 'static {
+    /// The objects a change concerns.
+    fn keys_for(&self, rest: &Rest, change: &Change) -> Vec<ObjectRef>;
+    /// Every object this controller is responsible for (after a restart or lag).
+    fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef>;
+    /// Moves one object towards its desired state; `Some(delay)` asks to look again.
+    fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration>;
+}
+
+/// Runs `controller` until the store closes.
+pub fn spawn(rest: Rest, controller: impl Controller) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(rest, Arc::new(controller)))
+}
+
+async fn run(rest: Rest, controller: Arc<dyn Controller>) {
+    let Ok(subscription) = rest.store.subscribe(None) else { return };
+    let mut live = subscription.live;
+    let (requeue_tx, mut requeue_rx) = mpsc::unbounded_channel::<ObjectRef>();
+    let mut pending: BTreeSet<ObjectRef> = controller.all_keys(&rest).into_iter().collect();
+    // Keys with a delayed requeue already scheduled, so a busy object gets one timer.
+    let mut scheduled: HashSet<ObjectRef> = HashSet::new();
+    loop {
+        for key in std::mem::take(&mut pending) {
+            if let Some(delay) = controller.reconcile(&rest, &key)
+                && scheduled.insert(key.clone())
+            {
+                let tx = requeue_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = tx.send(key);
+                });
+            }
+        }
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(change) => {
+                    pending.extend(controller.keys_for(&rest, &change));
+                    // Take whatever else already arrived, so a burst is reconciled once.
+                    while let Ok(change) = live.try_recv() {
+                        pending.extend(controller.keys_for(&rest, &change));
+                    }
+                }
+                Err(RecvError::Lagged(_)) => pending.extend(controller.all_keys(&rest)),
+                Err(RecvError::Closed) => return,
+            },
+            Some(key) = requeue_rx.recv() => {
+                scheduled.remove(&key);
+                pending.insert(key);
+            }
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The sandbox's control plane, end to end: nodes, scheduling, the simulated
+//! kubelet, ReplicaSets and Deployment rollouts, checked through kube-rs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestSandbox;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+fn deployment(name: &str, replicas: i32, image: &str) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "main", "image": image}]}}}
+    }))
+    .unwrap()
+}
+
+/// Polls until `done` holds for the deployment, or fails after 20 s.
+async fn wait_for(api: &Api<Deployment>, name: &str, what: &str, done: impl Fn(&Deployment) -> bool) -> Deployment {
+    for _ in 0..200 {
+        let d = api.get(name).await.unwrap();
+        if done(&d) {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("deployment {name} never reached: {what}; last: {:?}", api.get(name).await.unwrap().status);
+}
+
+/// What `kubectl rollout status` checks.
+fn rolled_out(d: &Deployment) -> bool {
+    let (spec, status) = (d.spec.as_ref().unwrap(), d.status.clone().unwrap_or_default());
+    let want = spec.replicas.unwrap_or(1);
+    status.observed_generation >= d.metadata.generation
+        && status.updated_replicas == Some(want)
+        && status.replicas == Some(want)
+        && status.available_replicas == Some(want)
+}
+
+#[tokio::test]
+async fn a_deployment_rolls_out_and_rolls_over_to_a_new_template() {
+    let sandbox = TestSandbox::start("rollout");
+    let client = sandbox.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    deployments.create(&PostParams::default(), &deployment("web", 3, "nginx:1.27")).await.unwrap();
+    let d = wait_for(&deployments, "web", "rolled out", rolled_out).await;
+    let conditions = d.status.unwrap().conditions.unwrap();
+    assert!(conditions.iter().any(|c| c.type_ == "Available" && c.status == "True"));
+    assert!(conditions.iter().any(|c| c.type_ == "Progressing" && c.reason.as_deref() == Some("NewReplicaSetAvailable")));
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let running = pods.list(&ListParams::default().labels("app=web")).await.unwrap().items;
+    assert_eq!(running.len(), 3);
+    for pod in &running {
+        let status = pod.status.as_ref().unwrap();
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        assert!(status.pod_ip.as_deref().unwrap().starts_with("10.244."));
+        assert!(status.container_statuses.as_ref().unwrap()[0].ready);
+        assert!(pod.spec.as_ref().unwrap().node_name.is_some());
+        assert!(pod.metadata.labels.as_ref().unwrap().contains_key("pod-template-hash"));
+    }
+
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}}}})),
+        )
+        .await
+        .unwrap();
+    wait_for(&deployments, "web", "rolled over", |d| rolled_out(d) && d.metadata.generation == Some(2)).await;
+    let sets = Api::<ReplicaSet>::namespaced(client.clone(), "default").list(&ListParams::default().labels("app=web")).await.unwrap().items;
+    let replicas: Vec<(String, i32)> = sets
+        .iter()
+        .map(|rs| {
+            (
+                rs.spec.as_ref().unwrap().template.as_ref().unwrap().spec.as_ref().unwrap().containers[0].image.clone().unwrap(),
+                rs.spec.as_ref().unwrap().replicas.unwrap(),
+            )
+        })
+        .collect();
+    assert!(replicas.contains(&("nginx:1.28".into(), 3)) && replicas.contains(&("nginx:1.27".into(), 0)), "{replicas:?}");
+    let images: Vec<String> = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.spec.as_ref().unwrap().containers[0].image.clone().unwrap())
+        .collect();
+    assert_eq!(images, ["nginx:1.28"; 3]);
+
+    // Scaling through the scale subresource, as `kubectl scale` does.
+    deployments.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 1}}))).await.unwrap();
+    wait_for(&deployments, "web", "scaled to 1", rolled_out).await;
+    assert_eq!(pods.list(&ListParams::default().labels("app=web")).await.unwrap().items.len(), 1);
+
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let reasons: Vec<String> = events.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|e| e.reason).collect();
+    for reason in ["ScalingReplicaSet", "SuccessfulCreate", "Scheduled", "Pulled", "Created", "Started"] {
+        assert!(reasons.iter().any(|r| r == reason), "no {reason} event in {reasons:?}");
+    }
+}
+
+#[tokio::test]
+async fn pods_spread_over_nodes_and_unschedulable_pods_say_why() {
+    let sandbox = TestSandbox::new("sched");
+    let out = sandbox.run(&["sandbox", "start", "--detach", "--name", "sched", "--nodes", "3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let client = sandbox.client().await;
+    let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(nodes.len(), 3);
+    assert!(nodes.iter().all(|n| n.status.as_ref().unwrap().conditions.as_ref().unwrap().iter().any(|c| c.type_ == "Ready" && c.status == "True")));
+
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    deployments.create(&PostParams::default(), &deployment("spread", 6, "redis:7")).await.unwrap();
+    wait_for(&deployments, "spread", "rolled out", rolled_out).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut used: Vec<String> =
+        pods.list(&ListParams::default().labels("app=spread")).await.unwrap().items.into_iter().map(|p| p.spec.unwrap().node_name.unwrap()).collect();
+    used.sort();
+    used.dedup();
+    assert_eq!(used.len(), 3, "pods spread over all nodes: {used:?}");
+
+    let greedy: Pod = serde_json::from_value(json!({"metadata": {"name": "greedy"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "64"}}}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &greedy).await.unwrap();
+    let picky: Pod = serde_json::from_value(json!({"metadata": {"name": "picky"},
+        "spec": {"nodeSelector": {"disk": "ssd"}, "containers": [{"name": "c", "image": "busybox"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &picky).await.unwrap();
+    for (name, why) in [("greedy", "Insufficient cpu"), ("picky", "didn't match Pod's node affinity/selector")] {
+        let mut message = String::new();
+        for _ in 0..50 {
+            let pod = pods.get(name).await.unwrap();
+            let scheduled = pod.status.and_then(|s| s.conditions).unwrap_or_default().into_iter().find(|c| c.type_ == "PodScheduled");
+            if let Some(c) = scheduled.filter(|c| c.status == "False") {
+                assert_eq!(c.reason.as_deref(), Some("Unschedulable"));
+                message = c.message.unwrap_or_default();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(message.starts_with("0/3 nodes are available:") && message.contains(why), "{name}: {message}");
+        assert!(pods.get(name).await.unwrap().spec.unwrap().node_name.is_none());
+    }
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let failed = events.list(&ListParams::default().fields("involvedObject.name=picky,reason=FailedScheduling")).await.unwrap().items;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].type_.as_deref(), Some("Warning"));
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -129,10 +130,17 @@ impl Sandbox {
 
 async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc<ApiServer>) {
     let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await else { return };
-    let service = hyper::service::service_fn(move |req| {
-        let api = api.clone();
-        async move { Ok::<_, Infallible>(api.handle(req).await) }
-    });
+    let service =
+        hyper::service::service_fn(move |req| {
+            let api = api.clone();
+            async move {
+                // A bug must cost one request a 500, never the connection or the server.
+                let response = std::panic::AssertUnwindSafe(api.handle(req)).catch_unwind().await;
+                Ok::<_, Infallible>(response.unwrap_or_else(|_| {
+                    crate::api::body::error_response(&crate::rest::ApiError::internal("the sandbox failed on this request; this is a bug"))
+                }))
+            }
+        });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await;
 }

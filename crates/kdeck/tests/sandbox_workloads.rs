@@ -155,3 +155,55 @@ async fn pods_spread_over_nodes_and_unschedulable_pods_say_why() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].type_.as_deref(), Some("Warning"));
 }
+
+#[tokio::test]
+async fn services_get_endpoints_of_their_ready_pods() {
+    use k8s_openapi::api::core::v1::{Endpoints, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let sandbox = TestSandbox::start("endpoints");
+    let client = sandbox.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let mut web = deployment("web", 2, "nginx:1.27");
+    web.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers[0].ports =
+        Some(vec![serde_json::from_value(json!({"name": "http", "containerPort": 8080})).unwrap()]);
+    deployments.create(&PostParams::default(), &web).await.unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    for (name, selector) in [("web", "web"), ("nothing", "no-such-app")] {
+        let svc: Service =
+            serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"selector": {"app": selector}, "ports": [{"port": 80, "targetPort": "http"}]}}))
+                .unwrap();
+        services.create(&PostParams::default(), &svc).await.unwrap();
+    }
+    wait_for(&deployments, "web", "rolled out", rolled_out).await;
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
+    let mut ready = Vec::new();
+    for _ in 0..50 {
+        let ep = endpoints.get_opt("web").await.unwrap();
+        ready = ep.and_then(|e| e.subsets).unwrap_or_default().into_iter().flat_map(|s| s.addresses.unwrap_or_default()).collect();
+        if ready.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready.len(), 2, "both ready pods are endpoints");
+    let subset = endpoints.get("web").await.unwrap().subsets.unwrap().remove(0);
+    assert_eq!(subset.ports.unwrap()[0].port, 8080, "the named targetPort is resolved");
+    assert!(ready.iter().all(|a| a.target_ref.as_ref().unwrap().kind.as_deref() == Some("Pod")));
+    let nothing = endpoints.get("nothing").await.unwrap();
+    assert!(nothing.subsets.unwrap_or_default().is_empty(), "a selector that matches nothing has no endpoints");
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    let web_slices = slices.list(&ListParams::default().labels("kubernetes.io/service-name=web")).await.unwrap().items;
+    assert_eq!(web_slices.len(), 1);
+    assert_eq!(web_slices[0].endpoints.len(), 2);
+
+    services.delete("web", &Default::default()).await.unwrap();
+    for _ in 0..50 {
+        if endpoints.get_opt("web").await.unwrap().is_none()
+            && slices.list(&ListParams::default().labels("kubernetes.io/service-name=web")).await.unwrap().items.is_empty()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("endpoints of a deleted service were not removed");
+}

@@ -163,7 +163,7 @@ fn unix_now() -> i64 {
 /// A stable hash of the pod template, encoded like the real controller's (no vowels).
 pub fn template_hash(template: &Value) -> String {
     let mut template = template.clone();
-    if let Some(labels) = template["metadata"].get_mut("labels").and_then(Value::as_object_mut) {
+    if let Some(labels) = template.get_mut("metadata").and_then(|m| m.get_mut("labels")).and_then(Value::as_object_mut) {
         labels.remove(HASH_LABEL);
     }
     let hash = events::fnv(&serde_json::to_string(&template).unwrap_or_default());

@@ -4,13 +4,14 @@
 //!
 //! The core controllers (CRDs, garbage collection, namespaces) react to each change
 //! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
-//! Deployments) each run on [`runtime`], reconciling objects from a queue.
+//! Deployments, Endpoints) each run on [`runtime`], reconciling objects from a queue.
 //!
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
 
 mod crd;
 mod deployment;
+mod endpoints;
 pub mod events;
 mod gc;
 mod kubelet;
@@ -37,7 +38,8 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
         runtime::spawn(rest.clone(), scheduler::Scheduler),
         runtime::spawn(rest.clone(), kubelet::Kubelet::new(&rest)),
         runtime::spawn(rest.clone(), replicaset::ReplicaSets),
-        runtime::spawn(rest, deployment::Deployments),
+        runtime::spawn(rest.clone(), deployment::Deployments),
+        runtime::spawn(rest, endpoints::Endpoints),
     ]
 }
 
@@ -55,9 +57,14 @@ async fn run(rest: Rest) {
 }
 
 fn handle(rest: &Rest, change: &Arc<Change>) {
-    crd::on_change(rest, change);
-    gc::on_change(rest, change);
-    namespace::on_change(rest, change);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crd::on_change(rest, change);
+        gc::on_change(rest, change);
+        namespace::on_change(rest, change);
+    }));
+    if outcome.is_err() {
+        eprintln!("kdeck sandbox: a core controller failed on {} {}/{}", change.resource.qualified(), change.entry.index.namespace, change.entry.index.name);
+    }
 }
 
 fn resync(rest: &Rest) {

@@ -45,6 +45,18 @@ pub fn spawn(rest: Rest, controller: impl Controller) -> tokio::task::JoinHandle
     tokio::spawn(run(rest, Arc::new(controller)))
 }
 
+/// Reconciles one object; a panic is reported and that object retried later, so one
+/// malformed object cannot stop a controller.
+fn reconcile_guarded(controller: &dyn Controller, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| controller.reconcile(rest, key))) {
+        Ok(delay) => delay,
+        Err(_) => {
+            eprintln!("kdeck sandbox: a controller failed on {}/{} {}; retrying in 10s", key.resource.qualified(), key.namespace, key.name);
+            Some(Duration::from_secs(10))
+        }
+    }
+}
+
 async fn run(rest: Rest, controller: Arc<dyn Controller>) {
     let Ok(subscription) = rest.store.subscribe(None) else { return };
     let mut live = subscription.live;
@@ -54,7 +66,7 @@ async fn run(rest: Rest, controller: Arc<dyn Controller>) {
     let mut scheduled: HashSet<ObjectRef> = HashSet::new();
     loop {
         for key in std::mem::take(&mut pending) {
-            if let Some(delay) = controller.reconcile(&rest, &key)
+            if let Some(delay) = reconcile_guarded(controller.as_ref(), &rest, &key)
                 && scheduled.insert(key.clone())
             {
                 let tx = requeue_tx.clone();

@@ -99,6 +99,11 @@ pub fn name_rule(info: &ResourceInfo) -> fn(&str) -> Result<(), String> {
 pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut causes = Vec::new();
     let meta = &obj["metadata"];
+    for list in ["finalizers", "ownerReferences"] {
+        if !meta[list].is_null() && !meta[list].is_array() {
+            causes.push(Cause::invalid(format!("metadata.{list}"), &meta[list].to_string(), "must be a list"));
+        }
+    }
     let name = meta["name"].as_str().unwrap_or_default();
     if name.is_empty() {
         causes.push(Cause::required("metadata.name"));
@@ -106,6 +111,9 @@ pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Vec<Ca
         causes.push(Cause::invalid("metadata.name", name, e));
     }
     for (field, check) in [("labels", true), ("annotations", false)] {
+        if !meta[field].is_null() && !meta[field].is_object() {
+            causes.push(Cause::invalid(format!("metadata.{field}"), &meta[field].to_string(), "must be a map of string keys to string values"));
+        }
         if let Some(map) = meta[field].as_object() {
             for (k, v) in map {
                 if let Err(e) = qualified_name(k) {

@@ -5,11 +5,14 @@
 //! - [`api`]: HTTP — authentication, routing, discovery, watch streams, tables, protobuf.
 //! - [`rest`]: the generic REST logic — validation, defaulting, patches, deletion.
 //! - [`store`]: objects, resourceVersions, change fan-out, persistence.
-//! - [`controllers`]: garbage collection, namespace deletion, CRD registration.
+//! - [`controllers`]: scheduler, ReplicaSets, Deployments, Endpoints, garbage
+//!   collection, namespace deletion, CRD registration.
+//! - [`kubelet`]: the simulated kubelet: pod lifecycle and logs.
 
 pub mod api;
 pub mod controllers;
 mod fsutil;
+pub mod kubelet;
 pub mod quantity;
 pub mod resources;
 pub mod rest;

@@ -207,3 +207,40 @@ async fn services_get_endpoints_of_their_ready_pods() {
     }
     panic!("endpoints of a deleted service were not removed");
 }
+
+#[tokio::test]
+async fn pod_logs_are_served_and_followed() {
+    use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+    use kube::api::LogParams;
+    let sandbox = TestSandbox::start("logs");
+    let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "chatty", "annotations": {"sandbox.kdeck.dev/log-rate": "20"}},
+        "spec": {"containers": [{"name": "redis", "image": "redis:7.2"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let mut log = String::new();
+    for _ in 0..50 {
+        match pods.logs("chatty", &LogParams::default()).await {
+            Ok(text) => {
+                log = text;
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert!(log.contains("Redis version=7.2") && log.contains("Ready to accept connections"), "{log}");
+    let tail = pods.logs("chatty", &LogParams { tail_lines: Some(2), ..Default::default() }).await.unwrap();
+    assert_eq!(tail.lines().count(), 2);
+
+    // Following delivers lines written after the request was made.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let before = pods.logs("chatty", &LogParams::default()).await.unwrap().lines().count();
+    let stream = pods.log_stream("chatty", &LogParams { follow: true, ..Default::default() }).await.unwrap();
+    let lines: Vec<String> =
+        tokio::time::timeout(Duration::from_secs(10), stream.lines().take(before + 10).try_collect()).await.expect("new lines in time").unwrap();
+    assert_eq!(lines.len(), before + 10);
+    assert!(lines.last().unwrap().contains("request handled"));
+
+    let missing = pods.logs("chatty", &LogParams { container: Some("nope".into()), ..Default::default() }).await;
+    assert!(matches!(missing, Err(kube::Error::Api(s)) if s.code == 400 && s.message.contains("not valid for pod chatty")));
+}

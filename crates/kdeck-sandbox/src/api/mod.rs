@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod discovery;
 mod list_body;
+mod logs;
 pub mod protobuf;
 mod query;
 pub mod strategic_merge;
@@ -146,6 +147,9 @@ impl ApiServer {
         }
         if !auth::allows(user.role, verb, &info.group) {
             return Err(forbidden(&user, verb, &info, ns, name.as_deref(), subresource.as_deref()));
+        }
+        if info.group.is_empty() && info.plural == "pods" && subresource.as_deref() == Some("log") && verb == "get" {
+            return logs::serve(&self.rest, ns.unwrap_or_default(), name.as_deref().unwrap_or_default(), &query);
         }
         let sub = match subresource.as_deref() {
             None => Subresource::Main,

@@ -14,12 +14,11 @@ mod deployment;
 mod endpoints;
 pub mod events;
 mod gc;
-mod kubelet;
 mod namespace;
 pub mod nodes;
-mod objects;
+pub(crate) mod objects;
 mod replicaset;
-mod runtime;
+pub(crate) mod runtime;
 mod scheduler;
 
 use std::sync::Arc;
@@ -36,7 +35,7 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(run(rest.clone())),
         runtime::spawn(rest.clone(), scheduler::Scheduler),
-        runtime::spawn(rest.clone(), kubelet::Kubelet::new(&rest)),
+        runtime::spawn(rest.clone(), crate::kubelet::Kubelet::new(&rest)),
         runtime::spawn(rest.clone(), replicaset::ReplicaSets),
         runtime::spawn(rest.clone(), deployment::Deployments),
         runtime::spawn(rest, endpoints::Endpoints),

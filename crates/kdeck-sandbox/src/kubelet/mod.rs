@@ -4,7 +4,9 @@
 //! conditions, container statuses, IPs and events written as the real one writes them.
 //!
 //! Each reconcile reads the pod's status and takes the next step, so a restarted
-//! sandbox carries on where it stopped.
+//! sandbox carries on where it stopped. [`logs`] serves what the containers "print".
+
+pub mod logs;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,9 +14,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::events::{self, Source};
-use super::objects;
-use super::runtime::{Controller, ObjectRef};
+use crate::controllers::events::{self, Source};
+use crate::controllers::objects;
+use crate::controllers::runtime::{Controller, ObjectRef};
 use crate::resources::{ResourceInfo, ResourceKey};
 use crate::rest::Rest;
 use crate::store::{Change, EventType};

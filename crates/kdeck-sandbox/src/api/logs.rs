@@ -1,0 +1,108 @@
+//! `GET pods/{name}/log`: container, follow, previous, tailLines, sinceSeconds,
+//! sinceTime, timestamps and limitBytes, as the kubelet serves them. The lines
+//! come from [`crate::kubelet::logs`]; following streams new ones as they are
+//! "written", until the container stops or the client goes.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderValue, Response, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::body::Body;
+use super::query::Query;
+use crate::kubelet::logs::{self, LogLine, Run};
+use crate::rest::{ApiError, Rest};
+
+struct Format {
+    timestamps: bool,
+    limit_bytes: Option<usize>,
+}
+
+impl Format {
+    fn render(&self, lines: &[LogLine], budget: &mut Option<usize>) -> Bytes {
+        let mut out = String::new();
+        for line in lines {
+            if self.timestamps {
+                out.push_str(&logs::timestamp(line.at));
+                out.push(' ');
+            }
+            out.push_str(&line.text);
+            out.push('\n');
+        }
+        let mut bytes = out.into_bytes();
+        if let Some(left) = budget {
+            bytes.truncate(*left);
+            *left -= bytes.len();
+        }
+        Bytes::from(bytes)
+    }
+}
+
+pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
+    let pods = rest.catalogue.find("", "v1", "pods").ok_or_else(|| ApiError::internal("pods are not served"))?;
+    let pod = rest.get(&pods, Some(ns), name)?;
+    let bad = |e: logs::LogError| ApiError::bad_request(e.to_string());
+    let container = logs::container_name(&pod, query.get("container").filter(|c| !c.is_empty())).map_err(bad)?;
+    let previous = query.flag("previous");
+    let run = logs::run_of(&pod, &container, previous).map_err(bad)?;
+    let number = |key: &str| -> Result<Option<i64>, ApiError> {
+        query.get(key).map(|v| v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("{key}: must be an integer, got {v:?}")))).transpose()
+    };
+    let now = logs::now_nanos();
+    let after = match (number("sinceSeconds")?, query.get("sinceTime")) {
+        (Some(s), _) => now - i128::from(s) * 1_000_000_000,
+        (None, Some(t)) => crate::time::parse_rfc3339_nanos(t).ok_or_else(|| ApiError::bad_request(format!("sinceTime: {t:?} is not an RFC 3339 time")))?,
+        (None, None) => i128::MIN,
+    };
+    let mut lines = logs::lines(&run, after, now);
+    if let Some(tail) = number("tailLines")? {
+        let keep = usize::try_from(tail.max(0)).unwrap_or(0);
+        lines.drain(..lines.len().saturating_sub(keep));
+    }
+    let format = Format { timestamps: query.flag("timestamps"), limit_bytes: number("limitBytes")?.map(|n| n.max(0) as usize) };
+    let mut budget = format.limit_bytes;
+    let first = format.render(&lines, &mut budget);
+    let follow = query.flag("follow") && !previous && run.finished.is_none();
+    if !follow {
+        return Ok(text_response(futures::stream::iter([first]).boxed()));
+    }
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let (rest, ns, name, uid) = (rest.clone(), ns.to_string(), name.to_string(), pod["metadata"]["uid"].clone());
+    tokio::spawn(async move {
+        if !first.is_empty() && tx.send(first).await.is_err() {
+            return;
+        }
+        let mut sent_until = now;
+        loop {
+            tokio::time::sleep(logs::follow_interval(&run)).await;
+            if budget == Some(0) || !still_running(&rest, &ns, &name, &uid, &container, &run) {
+                return;
+            }
+            let until = logs::now_nanos();
+            let new = logs::lines(&run, sent_until, until);
+            sent_until = until;
+            if !new.is_empty() && tx.send(format.render(&new, &mut budget)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let chunks = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    Ok(text_response(chunks.boxed()))
+}
+
+/// The same pod (uid) still runs the same container instance.
+fn still_running(rest: &Rest, ns: &str, name: &str, uid: &Value, container: &str, run: &Run) -> bool {
+    let Some(pods) = rest.catalogue.find("", "v1", "pods") else { return false };
+    let Ok(pod) = rest.get(&pods, Some(ns), name) else { return false };
+    pod["metadata"]["uid"] == *uid && logs::run_of(&pod, container, false).is_ok_and(|now| now.started == run.started && now.finished.is_none())
+}
+
+fn text_response(chunks: futures::stream::BoxStream<'static, Bytes>) -> Response<Body> {
+    let frames = chunks.map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b)));
+    let mut resp = Response::new(BodyExt::boxed_unsync(StreamBody::new(frames)));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    resp
+}

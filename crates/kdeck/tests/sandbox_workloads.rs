@@ -244,3 +244,93 @@ async fn pod_logs_are_served_and_followed() {
     let missing = pods.logs("chatty", &LogParams { container: Some("nope".into()), ..Default::default() }).await;
     assert!(matches!(missing, Err(kube::Error::Api(s)) if s.code == 400 && s.message.contains("not valid for pod chatty")));
 }
+
+async fn wait_pod(pods: &Api<Pod>, name: &str, what: &str, done: impl Fn(&Pod) -> bool) -> Pod {
+    for _ in 0..100 {
+        if let Some(pod) = pods.get_opt(name).await.unwrap()
+            && done(&pod)
+        {
+            return pod;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("pod {name} never reached: {what}");
+}
+
+#[tokio::test]
+async fn declared_failures_crash_loop_complete_and_oom_like_real_pods() {
+    use kube::api::LogParams;
+    let sandbox = TestSandbox::start("failures");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod = |name: &str, policy: &str, annotations: serde_json::Value| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name, "annotations": annotations},
+            "spec": {"restartPolicy": policy, "containers": [{"name": "app", "image": "example/app:1"}]}}))
+        .unwrap()
+    };
+    let crash = json!({"sandbox.kdeck.dev/run-seconds": "0.2", "sandbox.kdeck.dev/exit-code": "3", "sandbox.kdeck.dev/backoff-seconds": "0.5",
+        "sandbox.kdeck.dev/crash-log": "fatal: cannot connect to the database"});
+    pods.create(&PostParams::default(), &pod("crashy", "Always", crash)).await.unwrap();
+    pods.create(&PostParams::default(), &pod("done", "Never", json!({}))).await.unwrap();
+    pods.create(&PostParams::default(), &pod("failed", "Never", json!({"sandbox.kdeck.dev/exit-code": "1"}))).await.unwrap();
+    pods.create(&PostParams::default(), &pod("oom", "Always", json!({"sandbox.kdeck.dev/oom-after-seconds": "0.2"}))).await.unwrap();
+
+    let restarted = |p: &Pod| p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|c| c[0].restart_count >= 2);
+    let crashy = wait_pod(&pods, "crashy", "two restarts", restarted).await;
+    let status = &crashy.status.unwrap().container_statuses.unwrap()[0];
+    let last = status.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!((last.exit_code, last.reason.as_deref()), (3, Some("Error")));
+    let previous = pods.logs("crashy", &LogParams { previous: true, ..Default::default() }).await.unwrap();
+    assert!(previous.trim_end().ends_with("fatal: cannot connect to the database"), "{previous}");
+
+    let phase = |want: &'static str| move |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(want);
+    let done = wait_pod(&pods, "done", "Succeeded", phase("Succeeded")).await;
+    assert_eq!(done.status.unwrap().container_statuses.unwrap()[0].state.as_ref().unwrap().terminated.as_ref().unwrap().reason.as_deref(), Some("Completed"));
+    let failed = wait_pod(&pods, "failed", "Failed", phase("Failed")).await;
+    assert_eq!(failed.status.unwrap().container_statuses.unwrap()[0].state.as_ref().unwrap().terminated.as_ref().unwrap().exit_code, 1);
+    let oom =
+        wait_pod(&pods, "oom", "a restart", |p| p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|c| c[0].restart_count >= 1)).await;
+    let last = oom.status.unwrap().container_statuses.unwrap()[0].last_state.clone().unwrap().terminated.unwrap();
+    assert_eq!((last.exit_code, last.reason.as_deref()), (137, Some("OOMKilled")));
+
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let backoffs = events.list(&ListParams::default().fields("involvedObject.name=crashy,reason=BackOff")).await.unwrap().items;
+    assert_eq!(backoffs.len(), 1, "repeats count up on one event");
+    assert!(backoffs[0].count.unwrap_or(0) >= 2);
+}
+
+#[tokio::test]
+async fn jobs_complete_or_fail_after_their_backoff_limit() {
+    use k8s_openapi::api::batch::v1::Job;
+    let sandbox = TestSandbox::start("jobs");
+    let client = sandbox.client().await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let job = |name: &str, completions: i32, exit_code: &str| -> Job {
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"completions": completions, "parallelism": 2, "backoffLimit": 1,
+            "template": {"metadata": {"annotations": {"sandbox.kdeck.dev/run-seconds": "0.2", "sandbox.kdeck.dev/exit-code": exit_code}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "task", "image": "busybox"}]}}}}))
+        .unwrap()
+    };
+    jobs.create(&PostParams::default(), &job("migrate", 3, "0")).await.unwrap();
+    jobs.create(&PostParams::default(), &job("broken", 1, "1")).await.unwrap();
+    let condition = |job: &Job, kind: &str| {
+        job.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == kind && c.status == "True"))
+    };
+    let mut finished = (None, None);
+    for _ in 0..100 {
+        let (m, b) = (jobs.get("migrate").await.unwrap(), jobs.get("broken").await.unwrap());
+        if condition(&m, "Complete") && condition(&b, "Failed") {
+            finished = (Some(m), Some(b));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (migrate, broken) = (finished.0.expect("migrate completes"), finished.1.expect("broken fails"));
+    assert_eq!(migrate.status.as_ref().unwrap().succeeded, Some(3));
+    assert!(migrate.status.unwrap().completion_time.is_some());
+    assert_eq!(broken.status.as_ref().unwrap().failed, Some(2), "backoffLimit 1 allows one retry");
+    let selector = migrate.spec.unwrap().selector.unwrap().match_labels.unwrap();
+    assert!(selector.contains_key("batch.kubernetes.io/controller-uid"), "the server generates the selector");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    assert_eq!(pods.list(&ListParams::default().labels("job-name=migrate")).await.unwrap().items.len(), 3);
+}

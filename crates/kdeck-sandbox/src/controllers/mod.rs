@@ -4,7 +4,7 @@
 //!
 //! The core controllers (CRDs, garbage collection, namespaces) react to each change
 //! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
-//! Deployments, Endpoints) each run on [`runtime`], reconciling objects from a queue.
+//! Deployments, Jobs, Endpoints) each run on [`runtime`], reconciling objects from a queue.
 //!
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
@@ -14,6 +14,7 @@ mod deployment;
 mod endpoints;
 pub mod events;
 mod gc;
+mod job;
 mod namespace;
 pub mod nodes;
 pub(crate) mod objects;
@@ -38,6 +39,7 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
         runtime::spawn(rest.clone(), crate::kubelet::Kubelet::new(&rest)),
         runtime::spawn(rest.clone(), replicaset::ReplicaSets),
         runtime::spawn(rest.clone(), deployment::Deployments),
+        runtime::spawn(rest.clone(), job::Jobs),
         runtime::spawn(rest, endpoints::Endpoints),
     ]
 }

@@ -6,7 +6,10 @@
 //! Each reconcile reads the pod's status and takes the next step, so a restarted
 //! sandbox carries on where it stopped. [`logs`] serves what the containers "print".
 
+pub mod behaviour;
 pub mod logs;
+
+use behaviour::Behaviour;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -120,7 +123,10 @@ impl Controller for Kubelet {
             self.start_containers(rest, &info, &pod, &source);
         }
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
-        update_readiness(rest, &info, &pod)
+        let exit_check = run_or_exit(rest, &info, &pod, &source);
+        let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
+        let readiness_check = update_readiness(rest, &info, &pod);
+        [exit_check, readiness_check].into_iter().flatten().min()
     }
 }
 
@@ -188,17 +194,23 @@ impl Kubelet {
     }
 }
 
-/// Marks running containers ready once their readiness probe's initial delay passed.
-/// Returns when to look again if some are still waiting.
+/// Marks running containers ready once their readiness probe's initial delay passed
+/// (and not ready when they are not running). Returns when to look again.
 fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Duration> {
+    if objects::is_pod_terminal(pod) {
+        return None;
+    }
     let specs = containers(pod, "containers");
     let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
     let mut wait: Option<Duration> = None;
     for status in &mut statuses {
-        let Some(started) = status["state"]["running"]["startedAt"].as_str() else { continue };
+        let Some(started) = status["state"]["running"]["startedAt"].as_str() else {
+            status["ready"] = json!(false);
+            continue;
+        };
         let spec = specs.iter().find(|c| c["name"] == status["name"]);
         let delay = Duration::from_secs(spec.and_then(|c| c["readinessProbe"]["initialDelaySeconds"].as_u64()).unwrap_or(0));
-        let elapsed = since(&json!(started));
+        let elapsed = elapsed_since(started);
         if elapsed >= delay {
             status["ready"] = json!(true);
         } else {
@@ -211,9 +223,99 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Dur
     if all_ready {
         objects::set_condition(&mut next, "ContainersReady", "True", "", "");
         objects::set_condition(&mut next, "Ready", "True", "", "");
+    } else {
+        objects::set_condition(&mut next, "ContainersReady", "False", "ContainersNotReady", &not_ready_message(pod));
+        objects::set_condition(&mut next, "Ready", "False", "ContainersNotReady", &not_ready_message(pod));
     }
     objects::write_status(rest, info, pod, next);
     wait
+}
+
+/// Ends containers whose declared run time is over, restarts them after their
+/// back-off when the restart policy says so, and finishes the pod when none will
+/// run again. Returns when the next exit or restart is due.
+fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
+    let behaviour = Behaviour::of(pod);
+    let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+    let pod_ref = format!(
+        "{}_{}({})",
+        pod["metadata"]["name"].as_str().unwrap_or_default(),
+        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+        pod["metadata"]["uid"].as_str().unwrap_or_default()
+    );
+    let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+    let mut next_check: Option<Duration> = None;
+    let mut due = |d: Duration| next_check = Some(next_check.map_or(d, |n: Duration| n.min(d)));
+    let mut events_to_send: Vec<(bool, &str, String)> = Vec::new();
+    for status in &mut statuses {
+        let name = status["name"].as_str().unwrap_or_default().to_string();
+        if let Some(started) = status["state"]["running"]["startedAt"].as_str().map(str::to_string) {
+            let Some(run_for) = behaviour.run_for else { continue };
+            let elapsed = elapsed_since(&started);
+            if elapsed < run_for {
+                due(run_for - elapsed);
+                continue;
+            }
+            let mut terminated = json!({"exitCode": behaviour.exit_code, "reason": behaviour.reason, "startedAt": started, "finishedAt": time::now(), "containerID": status["containerID"]});
+            if let Some(log) = &behaviour.crash_log {
+                terminated["message"] = json!(log);
+            }
+            status["ready"] = json!(false);
+            status["started"] = json!(false);
+            if behaviour.restarts(policy) {
+                let restarts = status["restartCount"].as_i64().unwrap_or(0) + 1;
+                let backoff = behaviour.backoff(restarts);
+                status["restartCount"] = json!(restarts);
+                status["lastState"] = json!({"terminated": terminated});
+                let message = format!("back-off {}s restarting failed container={name} pod={pod_ref}", backoff.as_secs());
+                status["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": message}});
+                events_to_send.push((false, "BackOff", format!("Back-off restarting failed container {name} in pod {pod_ref}")));
+                due(backoff);
+            } else {
+                status["state"] = json!({"terminated": terminated});
+            }
+        } else if status["state"]["waiting"]["reason"] == "CrashLoopBackOff" {
+            let crashed = status["lastState"]["terminated"]["finishedAt"].as_str().unwrap_or_default().to_string();
+            let backoff = behaviour.backoff(status["restartCount"].as_i64().unwrap_or(1));
+            let waited = elapsed_since(&crashed);
+            if waited < backoff {
+                due(backoff - waited);
+                continue;
+            }
+            status["state"] = json!({"running": {"startedAt": time::now()}});
+            status["started"] = json!(true);
+            events_to_send.push((true, "Pulled", format!("Container image \"{}\" already present on machine", status["image"].as_str().unwrap_or_default())));
+            events_to_send.push((true, "Created", format!("Created container: {name}")));
+            events_to_send.push((true, "Started", format!("Started container {name}")));
+            due(behaviour.run_for.unwrap_or(Duration::from_secs(1)));
+        }
+    }
+    let mut next = pod.clone();
+    next["status"]["containerStatuses"] = Value::Array(statuses.clone());
+    let all_done = !statuses.is_empty() && statuses.iter().all(|s| s["state"]["terminated"].is_object());
+    if all_done {
+        let succeeded = statuses.iter().all(|s| s["state"]["terminated"]["exitCode"] == 0);
+        next["status"]["phase"] = json!(if succeeded { "Succeeded" } else { "Failed" });
+        let reason = if succeeded { "PodCompleted" } else { "PodFailed" };
+        objects::set_condition(&mut next, "ContainersReady", "False", reason, "");
+        objects::set_condition(&mut next, "Ready", "False", reason, "");
+    }
+    objects::write_status(rest, info, pod, next);
+    for (normal, reason, message) in events_to_send {
+        if normal {
+            events::normal(rest, pod, source, reason, &message);
+        } else {
+            events::warning(rest, pod, source, reason, &message);
+        }
+    }
+    next_check
+}
+
+/// Time since an RFC 3339 timestamp (zero when absent or in the future).
+fn elapsed_since(timestamp: &str) -> Duration {
+    let Some(at) = time::parse_rfc3339_nanos(timestamp) else { return Duration::ZERO };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
+    Duration::from_nanos(u64::try_from((now - at).max(0)).unwrap_or(0))
 }
 
 fn not_ready_message(pod: &Value) -> String {
@@ -240,11 +342,4 @@ fn node_ip(rest: &Rest, node: &str) -> String {
         .ok()
         .and_then(|n| n["status"]["addresses"].as_array()?.iter().find(|a| a["type"] == "InternalIP").and_then(|a| a["address"].as_str().map(str::to_string)))
         .unwrap_or_default()
-}
-
-/// Time since an RFC 3339 timestamp (zero when absent or in the future).
-fn since(timestamp: &Value) -> Duration {
-    let Some(at) = timestamp.as_str().and_then(time::parse_rfc3339) else { return Duration::ZERO };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    Duration::from_secs((now - at).max(0) as u64)
 }

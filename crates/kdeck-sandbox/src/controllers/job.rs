@@ -1,0 +1,132 @@
+//! The Job controller: runs pods until `completions` succeed (at most `parallelism`
+//! at a time), gives up after `backoffLimit` failures, reports the conditions
+//! `kubectl wait --for=condition=complete` reads, and deletes finished Jobs after
+//! `ttlSecondsAfterFinished`.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::events::{self, Source};
+use super::objects::{self, name, namespace};
+use super::runtime::{Controller, ObjectRef};
+use crate::resources::{ResourceInfo, ResourceKey};
+use crate::rest::{DeleteOptions, Propagation, Rest, WriteOptions};
+use crate::store::Change;
+use crate::time;
+
+const SOURCE: Source = Source { component: "job-controller", host: None };
+
+pub struct Jobs;
+
+fn jobs() -> ResourceKey {
+    ResourceKey::new("batch", "jobs")
+}
+
+impl Controller for Jobs {
+    fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
+        let index = &change.entry.index;
+        if change.resource == jobs() {
+            return vec![ObjectRef::new(jobs(), &index.namespace, &index.name)];
+        }
+        if change.resource == ResourceKey::new("", "pods")
+            && !index.owners.is_empty()
+            && let Some(("Job", owner, _)) = objects::controller_of(&change.entry.value())
+        {
+            return vec![ObjectRef::new(jobs(), &index.namespace, owner)];
+        }
+        Vec::new()
+    }
+
+    fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
+        rest.store.list(&jobs(), None, None, |_| true).0.iter().map(|e| ObjectRef::new(jobs(), &e.index.namespace, &e.index.name)).collect()
+    }
+
+    fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
+        let info = rest.catalogue.find("batch", "v1", "jobs")?;
+        let job = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
+        if objects::is_deleting(&job) {
+            return None;
+        }
+        if let Some(finished) = finished_at(&job) {
+            return expire(rest, &info, &job, &finished);
+        }
+        let pods = super::replicaset::owned_pods(rest, &job);
+        let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or_default().to_string();
+        let succeeded = pods.iter().filter(|p| phase(p) == "Succeeded").count() as i64;
+        let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
+        let active: Vec<&Value> = pods.iter().filter(|p| !objects::is_pod_terminal(p) && !objects::is_deleting(p)).collect();
+        let spec = &job["spec"];
+        let completions = spec["completions"].as_i64().unwrap_or(1);
+        let parallelism = spec["parallelism"].as_i64().unwrap_or(1);
+        let backoff_limit = spec["backoffLimit"].as_i64().unwrap_or(6);
+        let mut next = job.clone();
+        let now = time::now();
+        if next["status"]["startTime"].is_null() && spec["suspend"] != true {
+            next["status"]["startTime"] = json!(now);
+        }
+        let mut active_count = active.len() as i64;
+        if failed > backoff_limit {
+            for pod in &active {
+                let _ = rest.delete(&rest.catalogue.find("", "v1", "pods")?, Some(namespace(pod)), name(pod), &DeleteOptions::default());
+            }
+            active_count = 0;
+            objects::set_condition(&mut next, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+            objects::set_condition(&mut next, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+            events::warning(rest, &job, &SOURCE, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+        } else if succeeded >= completions {
+            objects::set_condition(&mut next, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods");
+            objects::set_condition(&mut next, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods");
+            next["status"]["completionTime"] = json!(now);
+            events::normal(rest, &job, &SOURCE, "Completed", "Job completed");
+        } else if spec["suspend"] != true {
+            let wanted = parallelism.min(completions - succeeded) - active_count;
+            for _ in 0..wanted.max(0) {
+                if let Some(pod) = create_pod(rest, &job) {
+                    events::normal(rest, &job, &SOURCE, "SuccessfulCreate", &format!("Created pod: {}", name(&pod)));
+                    active_count += 1;
+                }
+            }
+        }
+        let status = &mut next["status"];
+        status["active"] = json!(active_count);
+        status["succeeded"] = json!(succeeded);
+        status["failed"] = json!(failed);
+        status["ready"] = json!(active.iter().filter(|p| objects::is_pod_ready(p)).count());
+        status["terminating"] = json!(0);
+        status["uncountedTerminatedPods"] = json!({});
+        objects::write_status(rest, &info, &job, next);
+        None
+    }
+}
+
+fn finished_at(job: &Value) -> Option<String> {
+    ["Complete", "Failed"]
+        .iter()
+        .filter_map(|t| objects::condition(job, t))
+        .find(|c| c["status"] == "True")
+        .and_then(|c| c["lastTransitionTime"].as_str().map(str::to_string))
+}
+
+/// Deletes a finished Job (and its pods) once its TTL has passed.
+fn expire(rest: &Rest, info: &ResourceInfo, job: &Value, finished: &str) -> Option<Duration> {
+    let ttl = job["spec"]["ttlSecondsAfterFinished"].as_i64()?;
+    let finished = time::parse_rfc3339(finished)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let left = finished + ttl - now;
+    if left > 0 {
+        return Some(Duration::from_secs(left as u64));
+    }
+    let _ = rest.delete(info, Some(namespace(job)), name(job), &DeleteOptions { propagation: Propagation::Background, ..Default::default() });
+    None
+}
+
+fn create_pod(rest: &Rest, job: &Value) -> Option<Value> {
+    let pods = rest.catalogue.find("", "v1", "pods")?;
+    let template = &job["spec"]["template"];
+    let mut metadata = if template["metadata"].is_object() { template["metadata"].clone() } else { json!({}) };
+    metadata["generateName"] = json!(format!("{}-", name(job)));
+    metadata["ownerReferences"] = json!([objects::controller_reference(job)]);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]});
+    rest.create(&pods, Some(namespace(job)), pod, &WriteOptions::default()).ok()
+}

@@ -1,0 +1,84 @@
+//! How a simulated container behaves, declared with pod (or pod template)
+//! annotations. Containers are never run; these say when they "exit" and how:
+//!
+//! | annotation (`sandbox.kdeck.dev/…`) | meaning |
+//! |---|---|
+//! | `run-seconds: N` | main containers exit after N seconds (pods with restartPolicy Never/OnFailure default to 1; Always runs forever) |
+//! | `exit-code: N` | the exit code then (default 0; non-zero is reason `Error`) |
+//! | `crash-log: TEXT` | lines the container prints as it exits (shown by `kubectl logs`, and `--previous` after a restart) |
+//! | `oom-after-seconds: N` | killed for memory after N seconds: exit 137, reason `OOMKilled` |
+//! | `backoff-seconds: N` | base of the restart back-off (default 10, doubling to 300), as CrashLoopBackOff |
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+const PREFIX: &str = "sandbox.kdeck.dev/";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Behaviour {
+    /// When the main containers exit after starting; None runs forever.
+    pub run_for: Option<Duration>,
+    pub exit_code: i64,
+    pub reason: &'static str,
+    pub crash_log: Option<String>,
+    pub backoff_base: Duration,
+}
+
+fn annotation<'a>(pod: &'a Value, name: &str) -> Option<&'a str> {
+    pod["metadata"]["annotations"][format!("{PREFIX}{name}")].as_str()
+}
+
+fn seconds(pod: &Value, name: &str) -> Option<Duration> {
+    annotation(pod, name).and_then(|v| v.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+}
+
+impl Behaviour {
+    pub fn of(pod: &Value) -> Self {
+        let runs_to_completion = matches!(pod["spec"]["restartPolicy"].as_str(), Some("Never" | "OnFailure"));
+        let crash_log = annotation(pod, "crash-log").map(str::to_string);
+        let backoff_base = seconds(pod, "backoff-seconds").unwrap_or(Duration::from_secs(10));
+        if let Some(after) = seconds(pod, "oom-after-seconds") {
+            return Behaviour { run_for: Some(after), exit_code: 137, reason: "OOMKilled", crash_log, backoff_base };
+        }
+        let exit_code = annotation(pod, "exit-code").and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+        let run_for = seconds(pod, "run-seconds").or(runs_to_completion.then_some(Duration::from_secs(1)));
+        Behaviour { run_for, exit_code, reason: if exit_code == 0 { "Completed" } else { "Error" }, crash_log, backoff_base }
+    }
+
+    /// Whether the kubelet starts the container again after this exit.
+    pub fn restarts(&self, restart_policy: &str) -> bool {
+        match restart_policy {
+            "Never" => false,
+            "OnFailure" => self.exit_code != 0,
+            _ => true,
+        }
+    }
+
+    /// The wait before restart number `restarts` (1 for the first), doubling to 5 minutes.
+    pub fn backoff(&self, restarts: i64) -> Duration {
+        let factor = 2u32.saturating_pow(u32::try_from(restarts.saturating_sub(1).clamp(0, 16)).unwrap_or(16));
+        (self.backoff_base * factor).min(Duration::from_secs(300))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn declared_and_default_behaviours() {
+        let service = json!({"spec": {"restartPolicy": "Always"}});
+        assert_eq!(Behaviour::of(&service).run_for, None);
+        let job = json!({"spec": {"restartPolicy": "Never"}});
+        assert_eq!(Behaviour::of(&job).run_for, Some(Duration::from_secs(1)));
+        let crash = json!({"metadata": {"annotations": {"sandbox.kdeck.dev/run-seconds": "2", "sandbox.kdeck.dev/exit-code": "3"}}, "spec": {}});
+        let b = Behaviour::of(&crash);
+        assert_eq!((b.run_for, b.exit_code, b.reason), (Some(Duration::from_secs(2)), 3, "Error"));
+        assert!(b.restarts("Always") && b.restarts("OnFailure") && !b.restarts("Never"));
+        assert_eq!((b.backoff(1), b.backoff(2), b.backoff(10)), (Duration::from_secs(10), Duration::from_secs(20), Duration::from_secs(300)));
+        let oom = json!({"metadata": {"annotations": {"sandbox.kdeck.dev/oom-after-seconds": "0.5"}}, "spec": {}});
+        assert_eq!((Behaviour::of(&oom).exit_code, Behaviour::of(&oom).reason), (137, "OOMKilled"));
+    }
+}

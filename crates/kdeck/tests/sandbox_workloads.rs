@@ -334,3 +334,104 @@ async fn jobs_complete_or_fail_after_their_backoff_limit() {
     let pods: Api<Pod> = Api::namespaced(client, "default");
     assert_eq!(pods.list(&ListParams::default().labels("job-name=migrate")).await.unwrap().items.len(), 3);
 }
+
+#[tokio::test]
+async fn image_pull_config_and_mount_errors_block_pods_until_fixed() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    let sandbox = TestSandbox::start("preflight");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let create = |manifest: serde_json::Value| serde_json::from_value::<Pod>(manifest).unwrap();
+    pods.create(
+        &PostParams::default(),
+        &create(json!({"metadata": {"name": "pull"}, "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}})),
+    )
+    .await
+    .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &create(json!({"metadata": {"name": "cfg"}, "spec": {"containers": [{"name": "app", "image": "app:1",
+        "env": [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "api-token", "key": "token"}}}]}]}})),
+    )
+    .await
+    .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &create(json!({"metadata": {"name": "mount"}, "spec": {"containers": [{"name": "app", "image": "app:1"}],
+        "volumes": [{"name": "settings", "configMap": {"name": "settings"}}]}})),
+    )
+    .await
+    .unwrap();
+
+    let waiting_reason =
+        |p: &Pod| p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).and_then(|c| c[0].state.as_ref()?.waiting.as_ref()?.reason.clone());
+    let pull = wait_pod(&pods, "pull", "ImagePullBackOff", |p| waiting_reason(p).as_deref() == Some("ImagePullBackOff")).await;
+    assert_eq!(pull.status.unwrap().phase.as_deref(), Some("Pending"));
+    let cfg = wait_pod(&pods, "cfg", "CreateContainerConfigError", |p| waiting_reason(p).as_deref() == Some("CreateContainerConfigError")).await;
+    let message = cfg.status.unwrap().container_statuses.unwrap()[0].state.clone().unwrap().waiting.unwrap().message.unwrap();
+    assert_eq!(message, "secret \"api-token\" not found");
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let mut mount_failed = Vec::new();
+    for _ in 0..50 {
+        mount_failed = events.list(&ListParams::default().fields("involvedObject.name=mount,reason=FailedMount")).await.unwrap().items;
+        if !mount_failed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(mount_failed[0].message.as_deref(), Some("MountVolume.SetUp failed for volume \"settings\" : configmap \"settings\" not found"));
+    assert_eq!(waiting_reason(&pods.get("mount").await.unwrap()).as_deref(), Some("ContainerCreating"));
+
+    // Creating what was missing lets the pods start.
+    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "api-token"}, "stringData": {"token": "s3cret"}})).unwrap();
+    Api::<Secret>::namespaced(client.clone(), "default").create(&PostParams::default(), &secret).await.unwrap();
+    let settings: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"a": "1"}})).unwrap();
+    Api::<ConfigMap>::namespaced(client, "default").create(&PostParams::default(), &settings).await.unwrap();
+    let running = |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    wait_pod(&pods, "cfg", "Running once the secret exists", running).await;
+    wait_pod(&pods, "mount", "Running once the configmap exists", running).await;
+}
+
+#[tokio::test]
+async fn a_crash_caused_by_configuration_is_fixed_by_fixing_it_and_restarting() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let sandbox = TestSandbox::start("cfgcrash");
+    let client = sandbox.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let config: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "api"}, "data": {"DB_HOST": "localhost"}})).unwrap();
+    configmaps.create(&PostParams::default(), &config).await.unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let api: Deployment = serde_json::from_value(json!({"metadata": {"name": "api"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}},
+        "template": {"metadata": {"labels": {"app": "api"}, "annotations": {"sandbox.kdeck.dev/crash-when-env": "DB_HOST=localhost",
+            "sandbox.kdeck.dev/run-seconds": "0.2", "sandbox.kdeck.dev/exit-code": "1", "sandbox.kdeck.dev/backoff-seconds": "0.5",
+            "sandbox.kdeck.dev/crash-log": "error: connection to localhost:5432 refused"}},
+          "spec": {"containers": [{"name": "api", "image": "example/api:1", "envFrom": [{"configMapRef": {"name": "api"}}]}]}}}}))
+    .unwrap();
+    deployments.create(&PostParams::default(), &api).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let restarts = || async {
+        pods.list(&ListParams::default().labels("app=api"))
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|p| p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).map_or(0, |c| c[0].restart_count))
+            .max()
+            .unwrap_or(0)
+    };
+    for _ in 0..100 {
+        if restarts().await >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(restarts().await >= 1, "the api crash-loops while DB_HOST is wrong");
+
+    configmaps.patch("api", &PatchParams::default(), &Patch::Merge(json!({"data": {"DB_HOST": "postgres"}}))).await.unwrap();
+    // What `kubectl rollout restart` sends.
+    let restart = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}}}}});
+    deployments.patch("api", &PatchParams::default(), &Patch::Strategic(restart)).await.unwrap();
+    wait_for(&deployments, "api", "rolled out after the fix", |d| rolled_out(d) && d.metadata.generation == Some(2)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(restarts().await, 0, "the new pod no longer crashes");
+}

@@ -7,6 +7,7 @@
 //! sandbox carries on where it stopped. [`logs`] serves what the containers "print".
 
 pub mod behaviour;
+pub mod env;
 pub mod logs;
 
 use behaviour::Behaviour;
@@ -113,20 +114,21 @@ impl Controller for Kubelet {
         let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
         if statuses.is_none_or(|s| s.is_empty()) {
             self.creating_since.lock().unwrap_or_else(|p| p.into_inner()).insert(uid, Instant::now());
-            create_containers(rest, &info, &pod, &node, &source);
+            create_containers(rest, &info, &pod, &node);
             return Some(CREATE_DELAY);
         }
-        if statuses.is_some_and(|s| s.iter().any(|c| c["state"]["waiting"]["reason"] == "ContainerCreating")) {
+        let mut retry = None;
+        if statuses.is_some_and(|s| s.iter().any(waiting_to_start)) {
             if !self.created(&uid) {
                 return Some(CREATE_DELAY);
             }
-            self.start_containers(rest, &info, &pod, &source);
+            retry = self.try_start(rest, &info, &pod, &source);
         }
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
         let exit_check = run_or_exit(rest, &info, &pod, &source);
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
         let readiness_check = update_readiness(rest, &info, &pod);
-        [exit_check, readiness_check].into_iter().flatten().min()
+        [retry, exit_check, readiness_check].into_iter().flatten().min()
     }
 }
 
@@ -134,7 +136,7 @@ fn containers(pod: &Value, list: &str) -> Vec<Value> {
     pod["spec"][list].as_array().cloned().unwrap_or_default()
 }
 
-fn create_containers(rest: &Rest, info: &ResourceInfo, pod: &Value, node: &str, source: &Source) {
+fn create_containers(rest: &Rest, info: &ResourceInfo, pod: &Value, node: &str) {
     let mut next = pod.clone();
     let now = time::now();
     let node_ip = node_ip(rest, node);
@@ -155,30 +157,94 @@ fn create_containers(rest: &Rest, info: &ResourceInfo, pod: &Value, node: &str, 
     objects::set_condition(&mut next, "ContainersReady", "False", "ContainersNotReady", &not_ready_message(pod));
     objects::set_condition(&mut next, "PodScheduled", "True", "", "");
     objects::write_status(rest, info, pod, next);
-    for c in containers(pod, "initContainers").iter().chain(containers(pod, "containers").iter()) {
-        let image = c["image"].as_str().unwrap_or_default();
-        events::normal(rest, pod, source, "Pulling", &format!("Pulling image \"{image}\""));
-        events::normal(rest, pod, source, "Pulled", &format!("Successfully pulled image \"{image}\" in 120ms (120ms including waiting). Image size: 0 bytes."));
-        events::normal(rest, pod, source, "Created", &format!("Created container: {}", c["name"].as_str().unwrap_or_default()));
-    }
+}
+
+/// Waiting states a container leaves once what blocked it is fixed.
+fn waiting_to_start(status: &Value) -> bool {
+    matches!(status["state"]["waiting"]["reason"].as_str(), Some("ContainerCreating" | "ErrImagePull" | "ImagePullBackOff" | "CreateContainerConfigError"))
+}
+
+/// How often a pod blocked on a missing volume source, image or config is looked at again.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Whether an image is declared unpullable: the pod says so, or its registry is in
+/// the reserved `.invalid` domain.
+fn unpullable(pod: &Value, image: &str) -> bool {
+    pod["metadata"]["annotations"]["sandbox.kdeck.dev/image-pull"] == "fail"
+        || image.split('/').next().is_some_and(|host| image.contains('/') && host.ends_with(".invalid"))
 }
 
 impl Kubelet {
-    fn start_containers(&self, rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) {
+    /// Mounts volumes, pulls images and creates containers, as far as each can go:
+    /// a missing volume source keeps the pod ContainerCreating (`FailedMount`), an
+    /// unpullable image gives ErrImagePull then ImagePullBackOff, a missing
+    /// ConfigMap/Secret reference CreateContainerConfigError. Returns when to retry.
+    fn try_start(&self, rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
+        for volume in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+            if let Some(missing) = env::missing_volume_source(rest, pod, volume) {
+                let message = format!("MountVolume.SetUp failed for volume \"{}\" : {missing}", volume["name"].as_str().unwrap_or_default());
+                events::warning(rest, pod, source, "FailedMount", &message);
+                return Some(RETRY);
+            }
+        }
         let mut next = pod.clone();
         let now = time::now();
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
         let ip = pod["status"]["podIP"].as_str().map(str::to_string).unwrap_or_else(|| self.pod_ip(rest, node));
-        next["status"]["phase"] = json!("Running");
         next["status"]["podIP"] = json!(ip);
         next["status"]["podIPs"] = json!([{"ip": ip}]);
-        let running = |c: &Value| {
-            json!({"name": c["name"], "image": c["image"], "imageID": format!("docker.io/library/{}", c["image"].as_str().unwrap_or_default()),
-                "containerID": format!("kdeck://{:016x}", events::fnv(&format!("{}{}", pod["metadata"]["uid"], c["name"]))),
-                "ready": false, "restartCount": 0, "started": true, "state": {"running": {"startedAt": now}}})
-        };
-        next["status"]["containerStatuses"] = Value::Array(containers(pod, "containers").iter().map(running).collect());
-        if !containers(pod, "initContainers").is_empty() {
+        let specs = containers(pod, "containers");
+        let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+        let mut retry = None;
+        let mut started = Vec::new();
+        for status in statuses.iter_mut().filter(|s| waiting_to_start(s)) {
+            let Some(spec) = specs.iter().find(|c| c["name"] == status["name"]) else { continue };
+            let name = spec["name"].as_str().unwrap_or_default().to_string();
+            let image = spec["image"].as_str().unwrap_or_default().to_string();
+            let first_try = status["state"]["waiting"]["reason"] == "ContainerCreating";
+            if unpullable(pod, &image) {
+                let (reason, message) = if status["state"]["waiting"]["reason"] == "ErrImagePull" {
+                    events::normal(rest, pod, source, "BackOff", &format!("Back-off pulling image \"{image}\""));
+                    ("ImagePullBackOff", format!("Back-off pulling image \"{image}\""))
+                } else {
+                    let why = format!(
+                        "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+                    );
+                    events::normal(rest, pod, source, "Pulling", &format!("Pulling image \"{image}\""));
+                    events::warning(rest, pod, source, "Failed", &format!("Failed to pull image \"{image}\": {why}"));
+                    ("ErrImagePull", why)
+                };
+                events::warning(rest, pod, source, "Failed", &format!("Error: {reason}"));
+                status["state"] = json!({"waiting": {"reason": reason, "message": message}});
+                retry = Some(RETRY);
+                continue;
+            }
+            if first_try {
+                events::normal(rest, pod, source, "Pulling", &format!("Pulling image \"{image}\""));
+                events::normal(
+                    rest,
+                    pod,
+                    source,
+                    "Pulled",
+                    &format!("Successfully pulled image \"{image}\" in 120ms (120ms including waiting). Image size: 0 bytes."),
+                );
+            }
+            if let Err(e) = env::resolve(rest, pod, spec) {
+                events::warning(rest, pod, source, "Failed", &format!("Error: {e}"));
+                status["state"] = json!({"waiting": {"reason": "CreateContainerConfigError", "message": e.to_string()}});
+                retry = Some(RETRY);
+                continue;
+            }
+            status["state"] = json!({"running": {"startedAt": now}});
+            status["started"] = json!(true);
+            status["imageID"] = json!(format!("docker.io/library/{image}"));
+            status["containerID"] = json!(format!("kdeck://{:016x}", events::fnv(&format!("{}{name}", pod["metadata"]["uid"]))));
+            started.push(name);
+        }
+        let all_running = statuses.iter().all(|s| s["state"]["running"].is_object());
+        next["status"]["phase"] = json!(if all_running { "Running" } else { "Pending" });
+        next["status"]["containerStatuses"] = Value::Array(statuses);
+        if !containers(pod, "initContainers").is_empty() && !started.is_empty() {
             let done = |c: &Value| {
                 json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "restartCount": 0, "started": false,
                     "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}})
@@ -188,9 +254,11 @@ impl Kubelet {
         }
         objects::set_condition(&mut next, "PodReadyToStartContainers", "True", "", "");
         objects::write_status(rest, info, pod, next);
-        for c in containers(pod, "containers") {
-            events::normal(rest, pod, source, "Started", &format!("Started container {}", c["name"].as_str().unwrap_or_default()));
+        for name in started {
+            events::normal(rest, pod, source, "Created", &format!("Created container: {name}"));
+            events::normal(rest, pod, source, "Started", &format!("Started container {name}"));
         }
+        retry
     }
 }
 
@@ -235,7 +303,15 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Dur
 /// back-off when the restart policy says so, and finishes the pod when none will
 /// run again. Returns when the next exit or restart is due.
 fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
-    let behaviour = Behaviour::of(pod);
+    let mut behaviour = Behaviour::of(pod);
+    // A crash declared to depend on configuration happens only while it holds.
+    if let Some((var, value)) = behaviour.crash_when_env.clone() {
+        let first = containers(pod, "containers").into_iter().next().unwrap_or_default();
+        let env = env::resolve(rest, pod, &first).unwrap_or_default();
+        if !env.iter().any(|(n, v)| *n == var && *v == value) {
+            behaviour.run_for = None;
+        }
+    }
     let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
     let pod_ref = format!(
         "{}_{}({})",

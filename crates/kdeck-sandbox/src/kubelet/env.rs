@@ -1,0 +1,131 @@
+//! A container's environment as the kubelet builds it: `env` values and
+//! `valueFrom` references (ConfigMap and Secret keys, pod fields), and `envFrom`.
+//! A reference to something missing is the error the real kubelet reports as
+//! `CreateContainerConfigError`.
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::rest::Rest;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EnvError {
+    #[error("{kind} \"{name}\" not found")]
+    Missing { kind: &'static str, name: String },
+    #[error("couldn't find key {key} in {kind} {namespace}/{name}")]
+    MissingKey { kind: &'static str, namespace: String, name: String, key: String },
+}
+
+/// Reads a ConfigMap's or Secret's data as text (Secret values decoded).
+fn source(rest: &Rest, namespace: &str, kind: &'static str, name: &str) -> Result<serde_json::Map<String, Value>, EnvError> {
+    let (plural, secret) = if kind == "secret" { ("secrets", true) } else { ("configmaps", false) };
+    let info = rest.catalogue.find("", "v1", plural).ok_or(EnvError::Missing { kind, name: name.to_string() })?;
+    let obj = rest.get(&info, Some(namespace), name).map_err(|_| EnvError::Missing { kind, name: name.to_string() })?;
+    let mut data = obj["data"].as_object().cloned().unwrap_or_default();
+    if secret {
+        for value in data.values_mut() {
+            let decoded =
+                value.as_str().and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok()).map(|b| String::from_utf8_lossy(&b).into_owned());
+            *value = Value::String(decoded.unwrap_or_default());
+        }
+        for (k, v) in obj["stringData"].as_object().into_iter().flatten() {
+            data.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(data)
+}
+
+fn key_ref(rest: &Rest, namespace: &str, kind: &'static str, r: &Value) -> Result<Option<String>, EnvError> {
+    let name = r["name"].as_str().unwrap_or_default();
+    let key = r["key"].as_str().unwrap_or_default();
+    let optional = r["optional"] == true;
+    match source(rest, namespace, kind, name) {
+        Ok(data) => match data.get(key).and_then(Value::as_str) {
+            Some(v) => Ok(Some(v.to_string())),
+            None if optional => Ok(None),
+            None => Err(EnvError::MissingKey {
+                kind: if kind == "secret" { "Secret" } else { "ConfigMap" },
+                namespace: namespace.into(),
+                name: name.into(),
+                key: key.into(),
+            }),
+        },
+        Err(_) if optional => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn field_ref(pod: &Value, path: &str) -> Option<String> {
+    let value = match path {
+        "metadata.name" => &pod["metadata"]["name"],
+        "metadata.namespace" => &pod["metadata"]["namespace"],
+        "metadata.uid" => &pod["metadata"]["uid"],
+        "spec.nodeName" => &pod["spec"]["nodeName"],
+        "spec.serviceAccountName" => &pod["spec"]["serviceAccountName"],
+        "status.podIP" => &pod["status"]["podIP"],
+        "status.hostIP" => &pod["status"]["hostIP"],
+        other => {
+            let (map, key) = other
+                .strip_prefix("metadata.labels['")
+                .map(|k| ("labels", k))
+                .or_else(|| other.strip_prefix("metadata.annotations['").map(|k| ("annotations", k)))?;
+            &pod["metadata"][map][key.trim_end_matches("']")]
+        }
+    };
+    value.as_str().map(str::to_string)
+}
+
+/// The environment of `container` in `pod`, in the order the kubelet builds it
+/// (envFrom first, then env, later entries winning).
+pub fn resolve(rest: &Rest, pod: &Value, container: &Value) -> Result<Vec<(String, String)>, EnvError> {
+    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let mut set = |name: String, value: String| match vars.iter_mut().find(|(n, _)| *n == name) {
+        Some(existing) => existing.1 = value,
+        None => vars.push((name, value)),
+    };
+    for from in container["envFrom"].as_array().into_iter().flatten() {
+        let prefix = from["prefix"].as_str().unwrap_or_default();
+        let (kind, r) = if from["secretRef"].is_object() { ("secret", &from["secretRef"]) } else { ("configmap", &from["configMapRef"]) };
+        match source(rest, namespace, kind, r["name"].as_str().unwrap_or_default()) {
+            Ok(data) => data.iter().for_each(|(k, v)| set(format!("{prefix}{k}"), v.as_str().unwrap_or_default().to_string())),
+            Err(_) if r["optional"] == true => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for var in container["env"].as_array().into_iter().flatten() {
+        let name = var["name"].as_str().unwrap_or_default().to_string();
+        let from = &var["valueFrom"];
+        let value = if from.is_object() {
+            if from["configMapKeyRef"].is_object() {
+                key_ref(rest, namespace, "configmap", &from["configMapKeyRef"])?
+            } else if from["secretKeyRef"].is_object() {
+                key_ref(rest, namespace, "secret", &from["secretKeyRef"])?
+            } else {
+                field_ref(pod, from["fieldRef"]["fieldPath"].as_str().unwrap_or_default())
+            }
+        } else {
+            Some(var["value"].as_str().unwrap_or_default().to_string())
+        };
+        if let Some(value) = value {
+            set(name, value);
+        }
+    }
+    Ok(vars)
+}
+
+/// The ConfigMap or Secret a volume needs that does not exist, if any.
+pub fn missing_volume_source(rest: &Rest, pod: &Value, volume: &Value) -> Option<EnvError> {
+    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let (kind, name, optional) = if volume["configMap"].is_object() {
+        ("configmap", volume["configMap"]["name"].as_str(), volume["configMap"]["optional"] == true)
+    } else if volume["secret"].is_object() {
+        ("secret", volume["secret"]["secretName"].as_str(), volume["secret"]["optional"] == true)
+    } else {
+        return None;
+    };
+    if optional {
+        return None;
+    }
+    source(rest, namespace, kind, name.unwrap_or_default()).err()
+}

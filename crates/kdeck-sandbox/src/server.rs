@@ -77,6 +77,7 @@ impl Sandbox {
         let rest = Rest::new(store, Catalogue::new());
         bootstrap(&rest);
         controllers::nodes::ensure(&rest, &config.name, config.nodes);
+        controllers::volumes::ensure_default_class(&rest);
         let certs = Certificates::load_or_create(dir)?;
         let tls = TlsAcceptor::from(certs.server_config(dir)?);
         let tokens = load_or_create_tokens(dir, &config.name)?;

@@ -435,3 +435,79 @@ async fn a_crash_caused_by_configuration_is_fixed_by_fixing_it_and_restarting() 
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(restarts().await, 0, "the new pod no longer crashes");
 }
+
+#[tokio::test]
+async fn statefulsets_get_ordered_pods_and_claims_that_outlive_them() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let sandbox = TestSandbox::start("sts");
+    let client = sandbox.client().await;
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let pg: StatefulSet = serde_json::from_value(json!({"metadata": {"name": "pg"}, "spec": {"serviceName": "pg", "replicas": 2,
+        "selector": {"matchLabels": {"app": "pg"}},
+        "template": {"metadata": {"labels": {"app": "pg"}}, "spec": {"containers": [{"name": "postgres", "image": "postgres:16",
+            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]}]}},
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}))
+    .unwrap();
+    sets.create(&PostParams::default(), &pg).await.unwrap();
+    let ready = |s: &StatefulSet| {
+        s.status.as_ref().is_some_and(|st| st.ready_replicas == Some(2) && st.current_revision == st.update_revision && st.updated_replicas == Some(2))
+    };
+    let mut rolled = false;
+    for _ in 0..100 {
+        if ready(&sets.get("pg").await.unwrap()) {
+            rolled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rolled, "the StatefulSet became ready: {:?}", sets.get("pg").await.unwrap().status);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let names: Vec<String> = pods.list(&ListParams::default().labels("app=pg")).await.unwrap().items.into_iter().map(|p| p.metadata.name.unwrap()).collect();
+    assert_eq!(names, ["pg-0", "pg-1"]);
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let claim = claims.get("data-pg-1").await.unwrap();
+    assert_eq!(claim.spec.as_ref().unwrap().storage_class_name.as_deref(), Some("standard"), "the default StorageClass is filled in");
+    assert_eq!(claim.status.as_ref().unwrap().phase.as_deref(), Some("Bound"));
+    let volume = claim.spec.unwrap().volume_name.unwrap();
+    let pv = Api::<PersistentVolume>::all(client.clone()).get(&volume).await.unwrap();
+    assert_eq!(pv.spec.unwrap().claim_ref.unwrap().name.as_deref(), Some("data-pg-1"));
+
+    // Deleting a pod keeps its claim; the pod comes back with the same name and claim.
+    let uid = pods.get("pg-1").await.unwrap().metadata.uid;
+    pods.delete("pg-1", &Default::default()).await.unwrap();
+    let back =
+        wait_pod(&pods, "pg-1", "recreated and Running", |p| p.metadata.uid != uid && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .await;
+    let claim_of = back.spec.unwrap().volumes.unwrap().into_iter().find(|v| v.name == "data").unwrap().persistent_volume_claim.unwrap().claim_name;
+    assert_eq!(claim_of, "data-pg-1");
+    assert_eq!(claims.get("data-pg-1").await.unwrap().spec.unwrap().volume_name.as_deref(), Some(volume.as_str()), "same volume");
+
+    // A pod whose claim does not exist waits, and says why.
+    let orphan: Pod = serde_json::from_value(json!({"metadata": {"name": "orphan"}, "spec": {"containers": [{"name": "c", "image": "busybox"}],
+        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "missing"}}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &orphan).await.unwrap();
+    let waiting = wait_pod(&pods, "orphan", "unschedulable", |p| {
+        p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.reason.as_deref() == Some("Unschedulable")))
+    })
+    .await;
+    let message = waiting.status.unwrap().conditions.unwrap().into_iter().find(|c| c.type_ == "PodScheduled").unwrap().message.unwrap();
+    assert!(message.contains("persistentvolumeclaim \"missing\" not found"), "{message}");
+}
+
+#[tokio::test]
+async fn a_failing_pod_does_not_make_the_control_plane_write_in_a_loop() {
+    let sandbox = TestSandbox::start("quiet");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let failing: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "pull"}, "spec": {"containers": [{"name": "c", "image": "registry.invalid/app:1"}]}})).unwrap();
+    pods.create(&PostParams::default(), &failing).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let version = || async { pods.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap().parse::<u64>().unwrap() };
+    let before = version().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let writes = version().await - before;
+    assert!(writes <= 10, "{writes} writes in 2 s while a pull keeps failing");
+}

@@ -4,7 +4,7 @@
 //!
 //! The core controllers (CRDs, garbage collection, namespaces) react to each change
 //! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
-//! Deployments, Jobs, Endpoints) each run on [`runtime`], reconciling objects from a queue.
+//! Deployments, StatefulSets, Jobs, Endpoints, volumes) each run on [`runtime`], reconciling objects from a queue.
 //!
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
@@ -21,6 +21,8 @@ pub(crate) mod objects;
 mod replicaset;
 pub(crate) mod runtime;
 mod scheduler;
+mod statefulset;
+pub mod volumes;
 
 use std::sync::Arc;
 
@@ -40,6 +42,8 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
         runtime::spawn(rest.clone(), replicaset::ReplicaSets),
         runtime::spawn(rest.clone(), deployment::Deployments),
         runtime::spawn(rest.clone(), job::Jobs),
+        runtime::spawn(rest.clone(), statefulset::StatefulSets),
+        runtime::spawn(rest.clone(), volumes::Provisioner),
         runtime::spawn(rest, endpoints::Endpoints),
     ]
 }

@@ -6,9 +6,9 @@
 //! Controllers run level-triggered: reconcile reads the current state and moves it
 //! one step towards the desired state, so a missed change is repaired by the next.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
@@ -30,6 +30,9 @@ impl ObjectRef {
         ObjectRef { resource, namespace: namespace.to_string(), name: name.to_string() }
     }
 }
+
+/// The shortest time between two reconciles of the same object.
+const MIN_INTERVAL: Duration = Duration::from_millis(50);
 
 pub trait Controller: Send + Sync + 'static {
     /// The objects a change concerns.
@@ -62,13 +65,27 @@ async fn run(rest: Rest, controller: Arc<dyn Controller>) {
     let mut live = subscription.live;
     let (requeue_tx, mut requeue_rx) = mpsc::unbounded_channel::<ObjectRef>();
     let mut pending: BTreeSet<ObjectRef> = controller.all_keys(&rest).into_iter().collect();
-    // Keys with a delayed requeue already scheduled, so a busy object gets one timer.
-    let mut scheduled: HashSet<ObjectRef> = HashSet::new();
+    // When each key's earliest pending requeue fires: a busy object gets one timer,
+    // unless a sooner one is asked for.
+    let mut scheduled: HashMap<ObjectRef, Instant> = HashMap::new();
+    // When each key was last reconciled: a key that comes back sooner than
+    // MIN_INTERVAL (its own write re-triggering it, say) waits, so a controller
+    // bug cannot turn into a hot loop of writes.
+    let mut last_run: HashMap<ObjectRef, Instant> = HashMap::new();
     loop {
+        last_run.retain(|_, at| at.elapsed() < MIN_INTERVAL);
         for key in std::mem::take(&mut pending) {
-            if let Some(delay) = reconcile_guarded(controller.as_ref(), &rest, &key)
-                && scheduled.insert(key.clone())
+            let delay = match last_run.get(&key) {
+                Some(at) => Some(MIN_INTERVAL.saturating_sub(at.elapsed())),
+                None => {
+                    last_run.insert(key.clone(), Instant::now());
+                    reconcile_guarded(controller.as_ref(), &rest, &key)
+                }
+            };
+            if let Some(delay) = delay
+                && scheduled.get(&key).is_none_or(|at| Instant::now() + delay < *at)
             {
+                scheduled.insert(key.clone(), Instant::now() + delay);
                 let tx = requeue_tx.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;

@@ -37,7 +37,11 @@ impl Controller for Scheduler {
                 vec![ObjectRef::new(pods(), &index.namespace, &index.name)]
             }
             // Capacity changed: a node came, or a bound pod went.
-            ("nodes", EventType::Added | EventType::Modified) | ("pods", EventType::Deleted) if change.resource.group.is_empty() => unbound(rest),
+            ("nodes", EventType::Added | EventType::Modified) | ("pods", EventType::Deleted) | ("persistentvolumeclaims", _)
+                if change.resource.group.is_empty() =>
+            {
+                unbound(rest)
+            }
             _ => Vec::new(),
         }
     }
@@ -55,6 +59,10 @@ impl Controller for Scheduler {
         let nodes_info = rest.catalogue.find("", "v1", "nodes")?;
         let nodes = rest.list(&nodes_info, None, &ListQuery::default()).ok()?.items;
         let nodes: Vec<Value> = nodes.iter().map(|e| e.value()).collect();
+        if let Some(problem) = claim_problem(rest, &pod) {
+            unschedulable(rest, &info, pod, nodes.len(), &problem);
+            return None;
+        }
         let mut rejections: Vec<&'static str> = Vec::new();
         let mut best: Option<(f64, &Value)> = None;
         for node in &nodes {
@@ -69,7 +77,7 @@ impl Controller for Scheduler {
         }
         match best {
             Some((_, node)) => bind(rest, &info, pod, name(node)),
-            None => unschedulable(rest, &info, pod, nodes.len(), &rejections),
+            None => unschedulable(rest, &info, pod, nodes.len(), &count_reasons(&rejections)),
         }
         None
     }
@@ -131,7 +139,8 @@ fn bind(rest: &Rest, info: &crate::resources::ResourceInfo, mut pod: Value, node
     events::normal(rest, &bound, &SOURCE, "Scheduled", &message);
 }
 
-fn unschedulable(rest: &Rest, info: &crate::resources::ResourceInfo, pod: Value, node_count: usize, rejections: &[&str]) {
+/// "3 Insufficient cpu, 1 node(s) didn't match …", as the scheduler counts them.
+fn count_reasons(rejections: &[&str]) -> String {
     let mut counts: Vec<(&str, usize)> = Vec::new();
     for r in rejections {
         match counts.iter_mut().find(|(k, _)| k == r) {
@@ -139,7 +148,24 @@ fn unschedulable(rest: &Rest, info: &crate::resources::ResourceInfo, pod: Value,
             None => counts.push((r, 1)),
         }
     }
-    let reasons = counts.iter().map(|(r, n)| format!("{n} {r}")).collect::<Vec<_>>().join(", ");
+    counts.iter().map(|(r, n)| format!("{n} {r}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Why the pod's claims keep it from any node: missing or not yet bound.
+fn claim_problem(rest: &Rest, pod: &Value) -> Option<String> {
+    let info = rest.catalogue.find("", "v1", "persistentvolumeclaims")?;
+    for volume in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+        let Some(claim) = volume["persistentVolumeClaim"]["claimName"].as_str() else { continue };
+        match rest.get(&info, Some(namespace(pod)), claim) {
+            Err(_) => return Some(format!("persistentvolumeclaim \"{claim}\" not found")),
+            Ok(pvc) if pvc["status"]["phase"] != "Bound" => return Some("pod has unbound immediate PersistentVolumeClaims".to_string()),
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
+fn unschedulable(rest: &Rest, info: &crate::resources::ResourceInfo, pod: Value, node_count: usize, reasons: &str) {
     let message = format!(
         "0/{node_count} nodes are available: {reasons}. preemption: 0/{node_count} nodes are available: {node_count} Preemption is not helpful for scheduling."
     );

@@ -34,12 +34,31 @@ pub struct Kubelet {
     last_ip: Mutex<HashMap<String, u32>>,
     /// When each pod's containers began "creating" (timestamps only have seconds).
     creating_since: Mutex<HashMap<String, Instant>>,
+    /// Image pulls that failed: (pod uid, container) → (attempts, when the next may run).
+    pull_attempts: Mutex<HashMap<(String, String), (u32, Instant)>>,
 }
 
 impl Kubelet {
     pub fn new(rest: &Rest) -> Self {
         let _ = rest;
-        Kubelet { last_ip: Mutex::default(), creating_since: Mutex::default() }
+        Kubelet { last_ip: Mutex::default(), creating_since: Mutex::default(), pull_attempts: Mutex::default() }
+    }
+
+    /// How long until the next pull of a failing image may be tried (None: now),
+    /// recording the attempt. The back-off doubles from RETRY up to 5 minutes.
+    fn pull_wait(&self, pod: &Value, container: &str) -> Option<Duration> {
+        let key = (pod["metadata"]["uid"].as_str().unwrap_or_default().to_string(), container.to_string());
+        let mut attempts = self.pull_attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match attempts.get(&key) {
+            Some((_, next)) if *next > now => Some(*next - now),
+            previous => {
+                let tries = previous.map_or(0, |(n, _)| *n) + 1;
+                let backoff = (RETRY * 2u32.saturating_pow(tries - 1)).min(Duration::from_secs(300));
+                attempts.insert(key, (tries, now + backoff));
+                None
+            }
+        }
     }
 
     /// Whether the pod's containers have been "creating" long enough (or since before a restart).
@@ -203,7 +222,12 @@ impl Kubelet {
             let image = spec["image"].as_str().unwrap_or_default().to_string();
             let first_try = status["state"]["waiting"]["reason"] == "ContainerCreating";
             if unpullable(pod, &image) {
-                let (reason, message) = if status["state"]["waiting"]["reason"] == "ErrImagePull" {
+                // Pull attempts follow a back-off; between them the state holds.
+                if let Some(wait) = self.pull_wait(pod, &name) {
+                    retry = Some(wait);
+                    continue;
+                }
+                let (reason, message) = if status["state"]["waiting"]["reason"] != "ContainerCreating" {
                     events::normal(rest, pod, source, "BackOff", &format!("Back-off pulling image \"{image}\""));
                     ("ImagePullBackOff", format!("Back-off pulling image \"{image}\""))
                 } else {

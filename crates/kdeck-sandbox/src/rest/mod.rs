@@ -476,19 +476,24 @@ impl Rest {
                 spec["clusterIPs"] = json!([ip]);
                 obj["status"] = json!({"loadBalancer": {}});
             }
-            ("batch", "jobs")
-                // As the real server: a Job without a selector selects its own pods by uid.
-                if obj["spec"]["selector"].is_null() => {
-                    let uid = obj["metadata"]["uid"].clone();
-                    let name = obj["metadata"]["name"].clone();
-                    obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
-                    let labels = &mut obj["spec"]["template"]["metadata"]["labels"];
-                    for (k, v) in
-                        [("batch.kubernetes.io/controller-uid", &uid), ("controller-uid", &uid), ("batch.kubernetes.io/job-name", &name), ("job-name", &name)]
-                    {
-                        labels[k] = v.clone();
-                    }
+            // As the real server: a Job without a selector selects its own pods by uid.
+            ("batch", "jobs") if obj["spec"]["selector"].is_null() => {
+                let uid = obj["metadata"]["uid"].clone();
+                let name = obj["metadata"]["name"].clone();
+                obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+                let labels = &mut obj["spec"]["template"]["metadata"]["labels"];
+                for (k, v) in
+                    [("batch.kubernetes.io/controller-uid", &uid), ("controller-uid", &uid), ("batch.kubernetes.io/job-name", &name), ("job-name", &name)]
+                {
+                    labels[k] = v.clone();
                 }
+            }
+            // The DefaultStorageClass admission plugin's job.
+            ("", "persistentvolumeclaims") if obj["spec"]["storageClassName"].is_null() => {
+                if let Some(class) = crate::controllers::volumes::default_class(self) {
+                    obj["spec"]["storageClassName"] = json!(class);
+                }
+            }
             ("apiextensions.k8s.io", "customresourcedefinitions") => {
                 let names = obj["spec"]["names"].clone();
                 let now = time::now();

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod controllers;
+pub mod cron;
 mod fsutil;
 pub mod kubelet;
 pub mod quantity;

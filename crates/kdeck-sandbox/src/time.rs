@@ -136,6 +136,25 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// A UTC instant's calendar fields.
+pub struct Calendar {
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    /// 0 is Sunday.
+    pub weekday: u32,
+}
+
+pub fn calendar(secs: i64) -> Calendar {
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (_, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = (days + 4).rem_euclid(7) as u32;
+    Calendar { month, day, hour: (of_day / 3600) as u32, minute: (of_day / 60 % 60) as u32, weekday }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

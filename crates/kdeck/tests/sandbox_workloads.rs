@@ -511,3 +511,68 @@ async fn a_failing_pod_does_not_make_the_control_plane_write_in_a_loop() {
     let writes = version().await - before;
     assert!(writes <= 10, "{writes} writes in 2 s while a pull keeps failing");
 }
+
+#[tokio::test]
+async fn daemonsets_run_one_pod_per_matching_node() {
+    use k8s_openapi::api::apps::v1::DaemonSet;
+    let sandbox = TestSandbox::new("ds");
+    let out = sandbox.run(&["sandbox", "start", "--detach", "--name", "ds", "--nodes", "3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let client = sandbox.client().await;
+    let sets: Api<DaemonSet> = Api::namespaced(client.clone(), "default");
+    let ds = |name: &str, selector: serde_json::Value| -> DaemonSet {
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"nodeSelector": selector, "containers": [{"name": "agent", "image": "fluent/fluent-bit:3"}]}}}}))
+        .unwrap()
+    };
+    sets.create(&PostParams::default(), &ds("agent", json!({}))).await.unwrap();
+    sets.create(&PostParams::default(), &ds("control", json!({"node-role.kubernetes.io/control-plane": ""}))).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let mut nodes: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let set = sets.get("agent").await.unwrap();
+        if set.status.as_ref().is_some_and(|s| s.number_ready == 3 && s.desired_number_scheduled == 3 && s.updated_number_scheduled == Some(3)) {
+            nodes =
+                pods.list(&ListParams::default().labels("app=agent")).await.unwrap().items.into_iter().map(|p| p.spec.unwrap().node_name.unwrap()).collect();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    nodes.sort();
+    assert_eq!(nodes, ["ds-control-plane", "ds-worker", "ds-worker2"]);
+    let control = sets.get("control").await.unwrap().status.unwrap();
+    assert_eq!(control.desired_number_scheduled, 1, "only the control-plane node matches");
+}
+
+#[tokio::test]
+async fn cronjobs_create_jobs_when_due() {
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    let sandbox = TestSandbox::start("cron");
+    let client = sandbox.client().await;
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let cj: CronJob = serde_json::from_value(json!({"metadata": {"name": "report"}, "spec": {"schedule": "* * * * *",
+        "jobTemplate": {"spec": {"template": {"metadata": {"annotations": {"sandbox.kdeck.dev/run-seconds": "0.2"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "r", "image": "busybox"}]}}}}}}))
+    .unwrap();
+    cronjobs.create(&PostParams::default(), &cj).await.unwrap();
+    // Pretend the last run was two minutes ago, so one is due now.
+    let two_minutes_ago = k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(120);
+    cronjobs
+        .patch_status("report", &PatchParams::default(), &Patch::Merge(json!({"status": {"lastScheduleTime": two_minutes_ago.to_string()}})))
+        .await
+        .unwrap();
+    let jobs: Api<Job> = Api::namespaced(client, "default");
+    let mut created = Vec::new();
+    for _ in 0..100 {
+        created = jobs.list(&ListParams::default()).await.unwrap().items;
+        if created.iter().any(|j| j.status.as_ref().is_some_and(|s| s.succeeded == Some(1))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(created.len(), 1, "one Job for the due run");
+    assert!(created[0].metadata.name.as_deref().unwrap().starts_with("report-"));
+    assert_eq!(created[0].status.as_ref().unwrap().succeeded, Some(1));
+    let status = cronjobs.get("report").await.unwrap().status.unwrap();
+    assert!(status.last_schedule_time.unwrap().0 > two_minutes_ago);
+}

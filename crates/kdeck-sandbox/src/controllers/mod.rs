@@ -4,12 +4,14 @@
 //!
 //! The core controllers (CRDs, garbage collection, namespaces) react to each change
 //! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
-//! Deployments, StatefulSets, Jobs, Endpoints, volumes) each run on [`runtime`], reconciling objects from a queue.
+//! Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Endpoints, volumes) each run on [`runtime`], reconciling objects from a queue.
 //!
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
 
 mod crd;
+mod cronjob;
+mod daemonset;
 mod deployment;
 mod endpoints;
 pub mod events;
@@ -43,6 +45,8 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
         runtime::spawn(rest.clone(), deployment::Deployments),
         runtime::spawn(rest.clone(), job::Jobs),
         runtime::spawn(rest.clone(), statefulset::StatefulSets),
+        runtime::spawn(rest.clone(), daemonset::DaemonSets),
+        runtime::spawn(rest.clone(), cronjob::CronJobs),
         runtime::spawn(rest.clone(), volumes::Provisioner),
         runtime::spawn(rest, endpoints::Endpoints),
     ]

@@ -576,3 +576,34 @@ async fn cronjobs_create_jobs_when_due() {
     let status = cronjobs.get("report").await.unwrap().status.unwrap();
     assert!(status.last_schedule_time.unwrap().0 > two_minutes_ago);
 }
+
+#[tokio::test]
+async fn evicted_pods_fail_with_the_kubelets_reason_and_are_replaced_by_their_owner() {
+    let sandbox = TestSandbox::start("evict");
+    let client = sandbox.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let mut web = deployment("web", 1, "nginx:1.27");
+    web.spec.as_mut().unwrap().template.metadata.as_mut().unwrap().annotations =
+        Some([("sandbox.kdeck.dev/evict-after-seconds".to_string(), "0.5".to_string())].into());
+    deployments.create(&PostParams::default(), &web).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut evicted = None;
+    for _ in 0..100 {
+        let all = pods.list(&ListParams::default().labels("app=web")).await.unwrap().items;
+        if let Some(pod) = all.iter().find(|p| p.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted")) {
+            evicted = Some(pod.clone());
+            if all.len() >= 2 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let evicted = evicted.expect("a pod is evicted");
+    let status = evicted.status.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Failed"));
+    assert!(status.message.unwrap().starts_with("The node was low on resource: memory."));
+    assert!(status.conditions.unwrap().iter().any(|c| c.type_ == "DisruptionTarget" && c.status == "True"));
+    assert!(pods.list(&ListParams::default().labels("app=web")).await.unwrap().items.len() >= 2, "the ReplicaSet replaced the evicted pod, which stays behind");
+    let failed = pods.list(&ListParams::default().fields("status.phase=Failed")).await.unwrap().items;
+    assert!(!failed.is_empty(), "evicted pods are found by status.phase=Failed (not by a phase named Evicted)");
+}

@@ -8,6 +8,7 @@
 //! | `crash-log: TEXT` | lines the container prints as it exits (shown by `kubectl logs`, and `--previous` after a restart) |
 //! | `oom-after-seconds: N` | killed for memory after N seconds: exit 137, reason `OOMKilled` |
 //! | `backoff-seconds: N` | base of the restart back-off (default 10, doubling to 300), as CrashLoopBackOff |
+//! | `evict-after-seconds: N` | the pod is evicted for node memory pressure after N seconds (phase Failed, reason Evicted) |
 //! | `crash-when-env: NAME=VALUE` | the declared exit happens only while the container's env NAME is VALUE (from a ConfigMap, say), so fixing the config and restarting fixes the pod |
 
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub struct Behaviour {
     pub backoff_base: Duration,
     /// (NAME, VALUE): the exit only happens while env NAME has VALUE.
     pub crash_when_env: Option<(String, String)>,
+    /// When the pod is evicted after it started, if it is.
+    pub evict_after: Option<Duration>,
 }
 
 fn annotation<'a>(pod: &'a Value, name: &str) -> Option<&'a str> {
@@ -43,11 +46,20 @@ impl Behaviour {
         let backoff_base = seconds(pod, "backoff-seconds").unwrap_or(Duration::from_secs(10));
         let crash_when_env = annotation(pod, "crash-when-env").and_then(|c| c.split_once('=')).map(|(n, v)| (n.trim().to_string(), v.to_string()));
         if let Some(after) = seconds(pod, "oom-after-seconds") {
-            return Behaviour { run_for: Some(after), exit_code: 137, reason: "OOMKilled", crash_log, backoff_base, crash_when_env };
+            return Behaviour {
+                run_for: Some(after),
+                exit_code: 137,
+                reason: "OOMKilled",
+                crash_log,
+                backoff_base,
+                crash_when_env,
+                evict_after: seconds(pod, "evict-after-seconds"),
+            };
         }
         let exit_code = annotation(pod, "exit-code").and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
         let run_for = seconds(pod, "run-seconds").or(runs_to_completion.then_some(Duration::from_secs(1)));
-        Behaviour { run_for, exit_code, reason: if exit_code == 0 { "Completed" } else { "Error" }, crash_log, backoff_base, crash_when_env }
+        let evict_after = seconds(pod, "evict-after-seconds");
+        Behaviour { run_for, exit_code, reason: if exit_code == 0 { "Completed" } else { "Error" }, crash_log, backoff_base, crash_when_env, evict_after }
     }
 
     /// Whether the kubelet starts the container again after this exit.

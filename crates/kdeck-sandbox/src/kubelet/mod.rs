@@ -144,10 +144,15 @@ impl Controller for Kubelet {
             retry = self.try_start(rest, &info, &pod, &source);
         }
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
+        let eviction_check = if pod["status"]["phase"] == "Running" { evict_when_due(rest, &info, &pod, &source) } else { None };
+        let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
+        if objects::is_pod_terminal(&pod) {
+            return None;
+        }
         let exit_check = run_or_exit(rest, &info, &pod, &source);
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
         let readiness_check = update_readiness(rest, &info, &pod);
-        [retry, exit_check, readiness_check].into_iter().flatten().min()
+        [retry, eviction_check, exit_check, readiness_check].into_iter().flatten().min()
     }
 }
 
@@ -326,6 +331,40 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Dur
 /// Ends containers whose declared run time is over, restarts them after their
 /// back-off when the restart policy says so, and finishes the pod when none will
 /// run again. Returns when the next exit or restart is due.
+/// Evicts the pod once its declared time is up, as the kubelet does under node
+/// memory pressure. Returns when to look again, or None when there is nothing due.
+fn evict_when_due(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
+    let after = Behaviour::of(pod).evict_after?;
+    let started = pod["status"]["startTime"].as_str().map(elapsed_since).unwrap_or_default();
+    if started < after {
+        return Some(after - started);
+    }
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let message = format!(
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: 52Mi. Container {} was using 812Mi, request is 0, has larger consumption of memory.",
+        containers(pod, "containers").first().and_then(|c| c["name"].as_str()).unwrap_or(name)
+    );
+    let mut next = pod.clone();
+    let now = time::now();
+    next["status"]["phase"] = json!("Failed");
+    next["status"]["reason"] = json!("Evicted");
+    next["status"]["message"] = json!(message);
+    let statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default().into_iter().map(|mut s| {
+        let started_at = s["state"]["running"]["startedAt"].clone();
+        s["ready"] = json!(false);
+        s["started"] = json!(false);
+        s["state"] = json!({"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "message": "The container could not be located when the pod was terminated", "startedAt": started_at, "finishedAt": now}});
+        s
+    }).collect();
+    next["status"]["containerStatuses"] = Value::Array(statuses);
+    objects::set_condition(&mut next, "DisruptionTarget", "True", "TerminationByKubelet", &message);
+    objects::set_condition(&mut next, "Ready", "False", "PodFailed", "");
+    objects::set_condition(&mut next, "ContainersReady", "False", "PodFailed", "");
+    objects::write_status(rest, info, pod, next);
+    events::warning(rest, pod, source, "Evicted", &message);
+    None
+}
+
 fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
     let mut behaviour = Behaviour::of(pod);
     // A crash declared to depend on configuration happens only while it holds.

@@ -15,6 +15,7 @@ import traceback
 
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+from kubernetes.stream import stream
 
 results = []
 
@@ -177,7 +178,30 @@ def main():
         left = [i.metadata.name for i in v1.list_namespaced_config_map(ns).items if i.metadata.name.startswith("py-")]
         eq("py-* configmaps left", [], left)
 
-    for fn in (create, read, replace, stale, patch, list_label, list_field, watch_events, missing, delete):
+    @check("python: exec with kubernetes.stream.stream (output, env, exit code)")
+    def exec_stream():
+        pod = client.V1Pod(
+            metadata=client.V1ObjectMeta(name="py-exec"),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="app", image="busybox", env=[client.V1EnvVar(name="GREETING", value="hi")])]),
+        )
+        v1.create_namespaced_pod(ns, pod)
+        try:
+            for _ in range(100):
+                statuses = v1.read_namespaced_pod("py-exec", ns).status.container_statuses or []
+                if statuses and statuses[0].state.running:
+                    break
+                time.sleep(0.1)
+            out = stream(v1.connect_get_namespaced_pod_exec, "py-exec", ns, command=["sh", "-c", "echo $GREETING $(hostname)"],
+                         stderr=True, stdin=False, stdout=True, tty=False)
+            eq("exec output", "hi py-exec\n", out)
+            resp = stream(v1.connect_get_namespaced_pod_exec, "py-exec", ns, command=["sh", "-c", "exit 7"],
+                          stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+            resp.run_forever(timeout=10)
+            eq("exit code", 7, resp.returncode)
+        finally:
+            v1.delete_namespaced_pod("py-exec", ns, grace_period_seconds=0)
+
+    for fn in (create, read, replace, stale, patch, list_label, list_field, watch_events, missing, exec_stream, delete):
         fn()
     return 0 if all(results) else 1
 

@@ -72,6 +72,8 @@ impl Sandbox {
     pub async fn open(config: &SandboxConfig) -> Result<Self, SandboxError> {
         let dir = &config.data_dir;
         fsutil::create_private_dir(dir).map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
+        // Pod volumes (emptyDir, claims) live under the data dir, so they persist with it.
+        crate::kubelet::exec::set_data_dir(dir.clone());
         let store = Arc::new(Store::new());
         persist::load(&dir.join(STATE_FILE), &store)?;
         let rest = Rest::new(store, Catalogue::new());

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod discovery;
+mod exec;
 mod list_body;
 mod logs;
 pub mod protobuf;
@@ -130,6 +131,13 @@ impl ApiServer {
         let Target { info, namespace, name, subresource, watch_path } = target;
         let ns = namespace.as_deref();
         let method = req.method().clone();
+        // exec arrives as a GET or POST upgraded to WebSocket; it is a create of pods/exec.
+        if info.group.is_empty() && info.plural == "pods" && subresource.as_deref() == Some("exec") && matches!(method, Method::GET | Method::POST) {
+            if !auth::allows(user.role, "create", &info.group) {
+                return Err(forbidden(&user, "create", &info, ns, name.as_deref(), subresource.as_deref()));
+            }
+            return exec::serve(&self.rest, req, ns.unwrap_or_default(), name.as_deref().unwrap_or_default(), &query).await;
+        }
         let verb = match (&method, &name) {
             (&Method::GET, None) if watch_path || query.flag("watch") => "watch",
             (&Method::GET, None) => "list",
@@ -376,6 +384,7 @@ fn delete_options(query: &Query, content_type: &str, body: &[u8]) -> Result<Dele
         propagation,
         precondition_uid: options["preconditions"]["uid"].as_str().map(str::to_string),
         precondition_rv: options["preconditions"]["resourceVersion"].as_str().map(str::to_string),
+        grace_period: options["gracePeriodSeconds"].as_i64().or_else(|| query.get("gracePeriodSeconds").and_then(|g| g.parse().ok())),
     })
 }
 

@@ -8,6 +8,7 @@
 //! | `crash-log: TEXT` | lines the container prints as it exits (shown by `kubectl logs`, and `--previous` after a restart) |
 //! | `oom-after-seconds: N` | killed for memory after N seconds: exit 137, reason `OOMKilled` |
 //! | `backoff-seconds: N` | base of the restart back-off (default 10, doubling to 300), as CrashLoopBackOff |
+//! | `termination-seconds: N` | how long containers take to stop after SIGTERM when the pod is deleted (default 0.1; never beyond the grace period) |
 //! | `evict-after-seconds: N` | the pod is evicted for node memory pressure after N seconds (phase Failed, reason Evicted) |
 //! | `crash-when-env: NAME=VALUE` | the declared exit happens only while the container's env NAME is VALUE (from a ConfigMap, say), so fixing the config and restarting fixes the pod |
 

@@ -8,6 +8,7 @@
 
 pub mod behaviour;
 pub mod env;
+pub mod exec;
 pub mod logs;
 
 use behaviour::Behaviour;
@@ -125,10 +126,16 @@ impl Controller for Kubelet {
         let info = rest.catalogue.find("", "v1", "pods")?;
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default().to_string();
-        if node.is_empty() || objects::is_deleting(&pod) || objects::is_pod_terminal(&pod) || !node_names(rest).contains(&node) {
+        if node.is_empty() || !node_names(rest).contains(&node) {
             return None;
         }
         let source = Source { component: "kubelet", host: Some(&node) };
+        if objects::is_deleting(&pod) {
+            return terminate(rest, &info, &pod, &source);
+        }
+        if objects::is_pod_terminal(&pod) {
+            return None;
+        }
         let statuses = pod["status"]["containerStatuses"].as_array();
         let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
         if statuses.is_none_or(|s| s.is_empty()) {
@@ -331,6 +338,62 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Dur
 /// Ends containers whose declared run time is over, restarts them after their
 /// back-off when the restart policy says so, and finishes the pod when none will
 /// run again. Returns when the next exit or restart is due.
+/// Graceful termination: stops the running containers (`Killing`), lets them take
+/// their declared `termination-seconds` (default: they exit at once on SIGTERM,
+/// within the grace period either way), then deletes the pod for good.
+fn terminate(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
+    let running: Vec<String> = pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["state"]["running"].is_object())
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect();
+    if !running.is_empty() {
+        let now = time::now();
+        let mut next = pod.clone();
+        if let Some(statuses) = next["status"]["containerStatuses"].as_array_mut() {
+            for status in statuses.iter_mut().filter(|s| s["state"]["running"].is_object()) {
+                let started = status["state"]["running"]["startedAt"].clone();
+                status["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now}});
+                status["ready"] = json!(false);
+                status["started"] = json!(false);
+            }
+        }
+        objects::set_condition(&mut next, "Ready", "False", "PodCompleted", "");
+        objects::set_condition(&mut next, "ContainersReady", "False", "PodCompleted", "");
+        objects::write_status(rest, info, pod, next);
+        for name in running {
+            events::normal(rest, pod, source, "Killing", &format!("Stopping container {name}"));
+        }
+    }
+    let grace = Duration::from_secs(pod["metadata"]["deletionGracePeriodSeconds"].as_u64().unwrap_or(0));
+    let takes = pod["metadata"]["annotations"]["sandbox.kdeck.dev/termination-seconds"]
+        .as_str()
+        .and_then(|t| t.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_millis(100))
+        .min(grace);
+    let stopping_for = pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["state"]["terminated"]["finishedAt"].as_str())
+        .map(elapsed_since)
+        .min()
+        .unwrap_or_default();
+    if stopping_for < takes {
+        return Some(takes - stopping_for);
+    }
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    if rest.delete(info, Some(ns), name, &crate::rest::DeleteOptions { grace_period: Some(0), ..Default::default() }).is_ok() {
+        // The pod's emptyDirs go with it; claims keep their data.
+        let _ = exec::volumes::remove_pod_volumes(&exec::data_dir(), pod["metadata"]["uid"].as_str().unwrap_or_default());
+    }
+    None
+}
+
 /// Evicts the pod once its declared time is up, as the kubelet does under node
 /// memory pressure. Returns when to look again, or None when there is nothing due.
 fn evict_when_due(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {

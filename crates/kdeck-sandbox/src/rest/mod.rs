@@ -64,6 +64,8 @@ pub struct DeleteOptions {
     pub propagation: Propagation,
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
+    /// `gracePeriodSeconds`: for pods, how long the kubelet may take; 0 deletes at once.
+    pub grace_period: Option<i64>,
 }
 
 pub struct Listing {
@@ -289,7 +291,7 @@ impl Rest {
             if unchanged(&current, &next) {
                 return Ok(current);
             }
-            if is_finalized(&next) {
+            if is_finalized(&current, &next) {
                 return match self.store.delete(&info.key(), &entry_key(&entry), Some(entry.index.rv)) {
                     Err(StoreError::Conflict) => continue,
                     other => other.map(|e| e.value()).map_err(|e| store_error(e, info, name)),
@@ -369,7 +371,7 @@ impl Rest {
                 );
                 return Err(ApiError::conflict_with(info, name, &why));
             }
-            let graceful = self.needs_graceful_delete(info, &mut obj, opts.propagation);
+            let graceful = self.needs_graceful_delete(info, &mut obj, opts);
             if opts.dry_run {
                 return Ok(obj);
             }
@@ -395,8 +397,20 @@ impl Rest {
 
     /// Marks `obj` for deletion when something must happen before it goes (finalizers,
     /// dependents, a namespace's contents). Returns false when it can go at once.
-    fn needs_graceful_delete(&self, info: &ResourceInfo, obj: &mut Value, propagation: Propagation) -> bool {
+    fn needs_graceful_delete(&self, info: &ResourceInfo, obj: &mut Value, opts: &DeleteOptions) -> bool {
+        let propagation = opts.propagation;
         let is_namespace = info.group.is_empty() && info.plural == "namespaces";
+        let pod_grace = self.pod_grace_period(info, obj, opts.grace_period);
+        if pod_grace > 0 {
+            // The kubelet stops the containers, then deletes the pod (see kubelet). A
+            // second delete leaves that to it, unless it asks for no grace at all.
+            if !obj["metadata"]["deletionTimestamp"].is_string() {
+                let until = std::time::SystemTime::now() + std::time::Duration::from_secs(pod_grace as u64);
+                obj["metadata"]["deletionTimestamp"] = json!(time::rfc3339(until));
+                obj["metadata"]["deletionGracePeriodSeconds"] = json!(pod_grace);
+            }
+            return true;
+        }
         let finalizer = match propagation {
             Propagation::Foreground if !self.store.dependents_of(obj["metadata"]["uid"].as_str().unwrap_or_default()).is_empty() => Some("foregroundDeletion"),
             Propagation::Orphan if !self.store.dependents_of(obj["metadata"]["uid"].as_str().unwrap_or_default()).is_empty() => Some("orphan"),
@@ -423,6 +437,20 @@ impl Rest {
             obj["status"]["phase"] = json!("Terminating");
         }
         true
+    }
+
+    /// A pod that runs on a node terminates gracefully: its grace period, from the
+    /// request or its spec. Pods that never ran, or ended, go at once (0).
+    fn pod_grace_period(&self, info: &ResourceInfo, pod: &Value, requested: Option<i64>) -> i64 {
+        if !(info.group.is_empty() && info.plural == "pods") || matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed")) {
+            return 0;
+        }
+        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+        let nodes = crate::resources::ResourceKey::new("", "nodes");
+        if node.is_empty() || self.store.get(&nodes, &(String::new(), node.to_string())).is_none() {
+            return 0;
+        }
+        requested.unwrap_or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30)).max(0)
     }
 
     pub fn delete_collection(&self, info: &ResourceInfo, ns: Option<&str>, query: &ListQuery, opts: &DeleteOptions) -> Result<Vec<Value>, ApiError> {
@@ -596,10 +624,11 @@ fn current_is_marked(e: &Entry) -> bool {
     e.value()["metadata"]["deletionTimestamp"].is_string()
 }
 
-/// An object marked for deletion whose last finalizer was removed goes away.
-fn is_finalized(obj: &Value) -> bool {
-    let meta = &obj["metadata"];
-    meta["deletionTimestamp"].is_string() && meta["finalizers"].as_array().is_none_or(|f| f.is_empty()) && !(obj["kind"] == "Namespace")
+/// An object marked for deletion whose last finalizer this update removed goes away.
+/// (A terminating pod without finalizers is deleted by its kubelet instead.)
+fn is_finalized(current: &Value, next: &Value) -> bool {
+    let has_finalizers = |o: &Value| o["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+    next["metadata"]["deletionTimestamp"].is_string() && has_finalizers(current) && !has_finalizers(next) && next["kind"] != "Namespace"
 }
 
 /// Makes `to`'s status that of `from`, absent when `from` has none.

@@ -1,0 +1,170 @@
+//! `exec`: the one place the sandbox runs real processes. Main containers stay
+//! simulated; an exec runs exactly the argv the client sent (never through a
+//! shell, never anything a manifest says) as a local process confined to a view
+//! of the pod: the container's environment ([`crate::kubelet::env`] plus what a runtime adds), its volumes mounted at their
+//! paths ([`volumes`]) in a private mount namespace, and its own UTS namespace so
+//! `hostname` prints the pod's name ([`confine`]). [`process`] starts it with
+//! pipes or a pseudo-terminal.
+
+pub mod confine;
+pub mod process;
+pub mod volumes;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::kubelet::logs;
+use crate::rest::{ApiError, Rest};
+
+/// Where volumes live when the server has not said (see [`set_data_dir`]).
+static DATA_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Tells exec where the sandbox keeps its data; volumes go under `<dir>/volumes`.
+/// The first call wins: one sandbox serves per process.
+pub fn set_data_dir(dir: PathBuf) {
+    let _ = DATA_DIR.set(dir);
+}
+
+/// The sandbox's data directory, or a private per-user directory under the
+/// system's temporary directory when the server did not set one.
+pub fn data_dir() -> PathBuf {
+    DATA_DIR.get().cloned().unwrap_or_else(|| {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        std::env::temp_dir().join(format!("kdeck-sandbox-exec-{uid}"))
+    })
+}
+
+/// What the client asked to run and which streams it wants.
+#[derive(Clone, Debug, Default)]
+pub struct ExecRequest {
+    pub command: Vec<String>,
+    pub container: Option<String>,
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+}
+
+/// Everything needed to start the process, resolved from the pod while it is read.
+#[derive(Debug)]
+pub struct Prepared {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    pub hostname: String,
+    pub mounts: Vec<volumes::Mount>,
+    pub tty: bool,
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+/// Picks the container, checks the pod can be exec'd into, and resolves the
+/// environment and volumes. Errors are worded as the apiserver and kubelet word them.
+pub fn prepare(rest: &Rest, pod: &Value, request: &ExecRequest) -> Result<Prepared, ApiError> {
+    let container_name = logs::container_name(pod, request.container.as_deref().filter(|c| !c.is_empty())).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    check_running(pod, &container_name)?;
+    if request.command.is_empty() {
+        return Err(ApiError::bad_request("you must specify at least 1 command"));
+    }
+    if !(request.stdin || request.stdout || request.stderr) {
+        return Err(ApiError::bad_request("you must specify at least 1 of stdin, stdout, stderr"));
+    }
+    let container = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|l| pod["spec"][*l].as_array().into_iter().flatten())
+        .find(|c| c["name"] == container_name.as_str())
+        .ok_or_else(|| ApiError::bad_request(format!("container {container_name} is not valid for pod {}", name_of(pod))))?;
+    let mut env = crate::kubelet::env::resolve(rest, pod, container).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    add_defaults(&mut env, name_of(pod), request.tty);
+    let mounts = volumes::materialize(rest, pod, container, &data_dir())?;
+    Ok(Prepared {
+        argv: request.command.clone(),
+        env,
+        working_dir: container["workingDir"].as_str().filter(|w| !w.is_empty()).map(str::to_string),
+        hostname: name_of(pod).to_string(),
+        mounts,
+        tty: request.tty,
+        stdin: request.stdin,
+        stdout: request.stdout,
+        // With a terminal, stderr is the terminal: the client gets one stream.
+        stderr: request.stderr && !request.tty,
+    })
+}
+
+/// PATH of most images, for containers whose spec does not set one.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn set(env: &mut Vec<(String, String)>, name: String, value: String) {
+    match env.iter_mut().find(|(k, _)| *k == name) {
+        Some(slot) => slot.1 = value,
+        None => env.push((name, value)),
+    }
+}
+
+/// What the runtime sets besides the spec: HOSTNAME always, PATH and HOME when
+/// the spec does not, TERM with a terminal.
+pub fn add_defaults(env: &mut Vec<(String, String)>, hostname: &str, tty: bool) {
+    let has = |env: &Vec<(String, String)>, k: &str| env.iter().any(|(n, _)| n == k);
+    if !has(env, "PATH") {
+        env.insert(0, ("PATH".into(), DEFAULT_PATH.into()));
+    }
+    set(env, "HOSTNAME".into(), hostname.to_string());
+    if tty && !has(env, "TERM") {
+        env.push(("TERM".into(), "xterm".into()));
+    }
+    if !has(env, "HOME") {
+        env.push(("HOME".into(), "/root".into()));
+    }
+}
+
+fn name_of(pod: &Value) -> &str {
+    pod["metadata"]["name"].as_str().unwrap_or_default()
+}
+
+/// A pod can be exec'd into once it is on a node and the container runs.
+fn check_running(pod: &Value, container: &str) -> Result<(), ApiError> {
+    let name = name_of(pod);
+    if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request(format!("pod {name} does not have a host assigned")));
+    }
+    let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
+    if matches!(phase, "Succeeded" | "Failed") {
+        return Err(ApiError::bad_request(format!("cannot exec into a container in a completed pod; current phase is {phase}")));
+    }
+    let running = ["containerStatuses", "initContainerStatuses"]
+        .iter()
+        .flat_map(|l| pod["status"][*l].as_array().into_iter().flatten())
+        .find(|s| s["name"] == container)
+        .is_some_and(|s| s["state"].get("running").is_some());
+    if !running {
+        return Err(ApiError::bad_request(format!("container not found (\"{container}\")")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(phase: &str, node: &str, running: bool) -> Value {
+        let state = if running { json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}) } else { json!({"waiting": {"reason": "ContainerCreating"}}) };
+        json!({"metadata": {"name": "web"}, "spec": {"nodeName": node, "containers": [{"name": "c"}]},
+               "status": {"phase": phase, "containerStatuses": [{"name": "c", "state": state}]}})
+    }
+
+    #[test]
+    fn only_running_containers_on_a_node_can_be_execd_into() {
+        assert!(check_running(&pod("Running", "n1", true), "c").is_ok());
+        assert_eq!(check_running(&pod("Pending", "", false), "c").unwrap_err().message, "pod web does not have a host assigned");
+        assert_eq!(check_running(&pod("Pending", "n1", false), "c").unwrap_err().message, "container not found (\"c\")");
+        assert_eq!(
+            check_running(&pod("Succeeded", "n1", false), "c").unwrap_err().message,
+            "cannot exec into a container in a completed pod; current phase is Succeeded"
+        );
+    }
+}

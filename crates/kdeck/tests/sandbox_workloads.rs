@@ -634,3 +634,43 @@ async fn deleted_pods_terminate_gracefully_then_go() {
     }
     panic!("the kubelet never removed the terminated pod");
 }
+
+#[tokio::test]
+async fn failing_probes_keep_pods_unready_or_restart_them() {
+    let sandbox = TestSandbox::start("probes");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let probe = json!({"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1});
+    let pod = |name: &str, annotations: serde_json::Value| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name, "annotations": annotations},
+            "spec": {"containers": [{"name": "app", "image": "example/app:1", "readinessProbe": probe, "livenessProbe": probe}]}}))
+        .unwrap()
+    };
+    pods.create(&PostParams::default(), &pod("unready", json!({"sandbox.kdeck.dev/readiness-fail": "true"}))).await.unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod("unlive", json!({"sandbox.kdeck.dev/liveness-fail-after-seconds": "0.3", "sandbox.kdeck.dev/backoff-seconds": "0.3"})),
+    )
+    .await
+    .unwrap();
+    let running = |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    let unready = wait_pod(&pods, "unready", "Running", running).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let unready = pods.get(unready.metadata.name.as_deref().unwrap()).await.unwrap();
+    assert!(
+        !unready.status.unwrap().conditions.unwrap().iter().any(|c| c.type_ == "Ready" && c.status == "True"),
+        "a failing readiness probe keeps it unready"
+    );
+    let restarted =
+        wait_pod(&pods, "unlive", "restarted", |p| p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|c| c[0].restart_count >= 1))
+            .await;
+    let last = restarted.status.unwrap().container_statuses.unwrap()[0].last_state.clone().unwrap().terminated.unwrap();
+    assert_eq!(last.exit_code, 137);
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let messages: Vec<String> =
+        events.list(&ListParams::default().fields("reason=Unhealthy")).await.unwrap().items.into_iter().filter_map(|e| e.message).collect();
+    assert!(messages.iter().any(|m| m.starts_with("Readiness probe failed")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("Liveness probe failed")), "{messages:?}");
+    let killing = events.list(&ListParams::default().fields("involvedObject.name=unlive,reason=Killing")).await.unwrap().items;
+    assert_eq!(killing[0].message.as_deref(), Some("Container app failed liveness probe, will be restarted"));
+}

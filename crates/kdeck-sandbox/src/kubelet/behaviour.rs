@@ -8,6 +8,8 @@
 //! | `crash-log: TEXT` | lines the container prints as it exits (shown by `kubectl logs`, and `--previous` after a restart) |
 //! | `oom-after-seconds: N` | killed for memory after N seconds: exit 137, reason `OOMKilled` |
 //! | `backoff-seconds: N` | base of the restart back-off (default 10, doubling to 300), as CrashLoopBackOff |
+//! | `readiness-fail: "true"` | containers that define a readinessProbe never pass it: Running, not Ready, `Unhealthy` events |
+//! | `liveness-fail-after-seconds: N` | the liveness probe fails after N seconds: `Unhealthy`, the kubelet kills the container (exit 137) and restarts it |
 //! | `termination-seconds: N` | how long containers take to stop after SIGTERM when the pod is deleted (default 0.1; never beyond the grace period) |
 //! | `evict-after-seconds: N` | the pod is evicted for node memory pressure after N seconds (phase Failed, reason Evicted) |
 //! | `crash-when-env: NAME=VALUE` | the declared exit happens only while the container's env NAME is VALUE (from a ConfigMap, say), so fixing the config and restarting fixes the pod |
@@ -30,6 +32,10 @@ pub struct Behaviour {
     pub crash_when_env: Option<(String, String)>,
     /// When the pod is evicted after it started, if it is.
     pub evict_after: Option<Duration>,
+    /// The exit is the kubelet killing the container for a failed liveness probe.
+    pub liveness_kill: bool,
+    /// Readiness probes never pass.
+    pub readiness_fails: bool,
 }
 
 fn annotation<'a>(pod: &'a Value, name: &str) -> Option<&'a str> {
@@ -43,24 +49,27 @@ fn seconds(pod: &Value, name: &str) -> Option<Duration> {
 impl Behaviour {
     pub fn of(pod: &Value) -> Self {
         let runs_to_completion = matches!(pod["spec"]["restartPolicy"].as_str(), Some("Never" | "OnFailure"));
-        let crash_log = annotation(pod, "crash-log").map(str::to_string);
-        let backoff_base = seconds(pod, "backoff-seconds").unwrap_or(Duration::from_secs(10));
-        let crash_when_env = annotation(pod, "crash-when-env").and_then(|c| c.split_once('=')).map(|(n, v)| (n.trim().to_string(), v.to_string()));
-        if let Some(after) = seconds(pod, "oom-after-seconds") {
-            return Behaviour {
-                run_for: Some(after),
-                exit_code: 137,
-                reason: "OOMKilled",
-                crash_log,
-                backoff_base,
-                crash_when_env,
-                evict_after: seconds(pod, "evict-after-seconds"),
-            };
+        let declared_exit = annotation(pod, "exit-code").and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+        // How the main containers end, if they do: (after, exit code, reason, killed by a liveness probe).
+        let (run_for, exit_code, reason, liveness_kill) = if let Some(after) = seconds(pod, "oom-after-seconds") {
+            (Some(after), 137, "OOMKilled", false)
+        } else if let Some(after) = seconds(pod, "liveness-fail-after-seconds") {
+            (Some(after), 137, "Error", true)
+        } else {
+            let run_for = seconds(pod, "run-seconds").or(runs_to_completion.then_some(Duration::from_secs(1)));
+            (run_for, declared_exit, if declared_exit == 0 { "Completed" } else { "Error" }, false)
+        };
+        Behaviour {
+            run_for,
+            exit_code,
+            reason,
+            crash_log: annotation(pod, "crash-log").map(str::to_string),
+            backoff_base: seconds(pod, "backoff-seconds").unwrap_or(Duration::from_secs(10)),
+            crash_when_env: annotation(pod, "crash-when-env").and_then(|c| c.split_once('=')).map(|(n, v)| (n.trim().to_string(), v.to_string())),
+            evict_after: seconds(pod, "evict-after-seconds"),
+            liveness_kill,
+            readiness_fails: annotation(pod, "readiness-fail") == Some("true"),
         }
-        let exit_code = annotation(pod, "exit-code").and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
-        let run_for = seconds(pod, "run-seconds").or(runs_to_completion.then_some(Duration::from_secs(1)));
-        let evict_after = seconds(pod, "evict-after-seconds");
-        Behaviour { run_for, exit_code, reason: if exit_code == 0 { "Completed" } else { "Error" }, crash_log, backoff_base, crash_when_env, evict_after }
     }
 
     /// Whether the kubelet starts the container again after this exit.

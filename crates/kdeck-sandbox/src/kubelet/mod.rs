@@ -158,7 +158,7 @@ impl Controller for Kubelet {
         }
         let exit_check = run_or_exit(rest, &info, &pod, &source);
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
-        let readiness_check = update_readiness(rest, &info, &pod);
+        let readiness_check = update_readiness(rest, &info, &pod, &source);
         [retry, eviction_check, exit_check, readiness_check].into_iter().flatten().min()
     }
 }
@@ -300,10 +300,12 @@ impl Kubelet {
 
 /// Marks running containers ready once their readiness probe's initial delay passed
 /// (and not ready when they are not running). Returns when to look again.
-fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Duration> {
+fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
     if objects::is_pod_terminal(pod) {
         return None;
     }
+    let readiness_fails = Behaviour::of(pod).readiness_fails;
+    let mut unhealthy = false;
     let specs = containers(pod, "containers");
     let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
     let mut wait: Option<Duration> = None;
@@ -315,7 +317,14 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Dur
         let spec = specs.iter().find(|c| c["name"] == status["name"]);
         let delay = Duration::from_secs(spec.and_then(|c| c["readinessProbe"]["initialDelaySeconds"].as_u64()).unwrap_or(0));
         let elapsed = elapsed_since(started);
-        if elapsed >= delay {
+        let probed = spec.is_some_and(|c| c["readinessProbe"].is_object());
+        if probed && readiness_fails && elapsed >= delay {
+            // Checked again every periodSeconds, as the kubelet probes.
+            let period = Duration::from_secs(spec.and_then(|c| c["readinessProbe"]["periodSeconds"].as_u64()).unwrap_or(10).max(1));
+            unhealthy = true;
+            status["ready"] = json!(false);
+            wait = Some(wait.map_or(period, |w| w.min(period)));
+        } else if elapsed >= delay {
             status["ready"] = json!(true);
         } else {
             wait = Some(wait.map_or(delay - elapsed, |w| w.min(delay - elapsed)));
@@ -332,6 +341,9 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value) -> Option<Dur
         objects::set_condition(&mut next, "Ready", "False", "ContainersNotReady", &not_ready_message(pod));
     }
     objects::write_status(rest, info, pod, next);
+    if unhealthy {
+        events::warning(rest, pod, source, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503");
+    }
     wait
 }
 
@@ -464,6 +476,10 @@ fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -
             }
             status["ready"] = json!(false);
             status["started"] = json!(false);
+            if behaviour.liveness_kill {
+                events_to_send.push((false, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500".to_string()));
+                events_to_send.push((true, "Killing", format!("Container {name} failed liveness probe, will be restarted")));
+            }
             if behaviour.restarts(policy) {
                 let restarts = status["restartCount"].as_i64().unwrap_or(0) + 1;
                 let backoff = behaviour.backoff(restarts);

@@ -282,3 +282,47 @@ async fn exec_errors_are_worded_like_the_real_servers() {
     assert_eq!(code, 403);
     assert!(message.contains("cannot create resource \"pods/exec\""), "{message}");
 }
+
+/// Polls until the pod with `name` has a new uid and runs.
+async fn wait_replaced(pods: &Api<Pod>, name: &str, old_uid: &Option<String>) {
+    for _ in 0..150 {
+        if let Some(pod) = pods.get_opt(name).await.unwrap() {
+            let running = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .is_some_and(|cs| cs.iter().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some())));
+            if pod.metadata.uid != *old_uid && running {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{name} was not replaced");
+}
+
+#[tokio::test]
+async fn a_statefulsets_data_on_its_claim_survives_deleting_its_pod() {
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    let sandbox = TestSandbox::start("stsdata");
+    let client = sandbox.client().await;
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let db: StatefulSet = serde_json::from_value(json!({"metadata": {"name": "db"}, "spec": {"serviceName": "db", "replicas": 1,
+        "selector": {"matchLabels": {"app": "db"}},
+        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "postgres", "image": "postgres:16",
+            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]}]}},
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}))
+    .unwrap();
+    sets.create(&PostParams::default(), &db).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    wait_replaced(&pods, "db-0", &None).await;
+    let ap = AttachParams::default();
+    let wrote = exec(&pods, "db-0", &["sh", "-c", "echo 'row 1' > /var/lib/postgresql/data/table && cat /var/lib/postgresql/data/table"], &ap, None).await;
+    assert_eq!((wrote.code(), wrote.stdout.as_str()), (0, "row 1\n"), "{}", wrote.stderr);
+
+    let uid = pods.get("db-0").await.unwrap().metadata.uid;
+    pods.delete("db-0", &Default::default()).await.unwrap();
+    wait_replaced(&pods, "db-0", &uid).await;
+    let read = exec(&pods, "db-0", &["cat", "/var/lib/postgresql/data/table"], &ap, None).await;
+    assert_eq!((read.code(), read.stdout.as_str()), (0, "row 1\n"), "the new db-0 sees what the old one wrote: {}", read.stderr);
+}

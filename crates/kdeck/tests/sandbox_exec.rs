@@ -326,3 +326,38 @@ async fn a_statefulsets_data_on_its_claim_survives_deleting_its_pod() {
     let read = exec(&pods, "db-0", &["cat", "/var/lib/postgresql/data/table"], &ap, None).await;
     assert_eq!((read.code(), read.stdout.as_str()), (0, "row 1\n"), "the new db-0 sees what the old one wrote: {}", read.stderr);
 }
+
+#[tokio::test]
+async fn attach_streams_the_containers_output_until_it_stops() {
+    let sandbox = TestSandbox::start("attach");
+    let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
+    create_running(
+        &pods,
+        json!({"metadata": {"name": "talk", "annotations": {"sandbox.kdeck.dev/log-rate": "20", "sandbox.kdeck.dev/termination-seconds": "0"}},
+        "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}),
+    )
+    .await;
+    let mut attached = pods.attach("talk", &AttachParams::default().stdin(false).stdout(true).stderr(false)).await.expect("attach upgraded");
+    let mut stdout = attached.stdout().expect("stdout");
+    let mut buffer = vec![0u8; 4096];
+    let mut seen = String::new();
+    while !seen.contains("request handled") {
+        let n = tokio::time::timeout(Duration::from_secs(5), stdout.read(&mut buffer)).await.expect("output in time").unwrap();
+        assert!(n > 0, "the stream ended early");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    // Deleting the pod stops the container: attach ends with a Success status.
+    pods.delete("talk", &Default::default()).await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), attached.take_status().unwrap()).await.expect("status in time").expect("a status");
+    assert_eq!(status.status.as_deref(), Some("Success"));
+    let (code, message) = refused_attach(&pods, "nope").await;
+    assert_eq!(code, 404, "{message}");
+}
+
+async fn refused_attach(pods: &Api<Pod>, pod: &str) -> (u16, String) {
+    match pods.attach(pod, &AttachParams::default().stdin(false).stdout(true).stderr(false)).await {
+        Err(kube::Error::Api(status)) => (status.code, status.message),
+        Err(other) => panic!("expected a refused upgrade, got {other}"),
+        Ok(_) => panic!("expected a refused upgrade, got a session"),
+    }
+}

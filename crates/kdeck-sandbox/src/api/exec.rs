@@ -10,9 +10,8 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,19 +21,13 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 
-use super::body::{self, Body};
+use super::body::Body;
+use super::channels::{CLOSE, ERROR, RESIZE, STDERR, STDIN, Ws, frame, pick_protocol, switching_protocols, websocket_key};
 use super::query::Query;
 use crate::kubelet::exec::process::{self, Running, StartError};
 use crate::kubelet::exec::{self as kexec, ExecRequest};
 use crate::rest::{ApiError, Rest};
 
-const STDIN: u8 = 0;
-const STDERR: u8 = 2;
-const ERROR: u8 = 3;
-const RESIZE: u8 = 4;
-const CLOSE: u8 = 255;
-/// Subprotocols served, by name; v5 adds the close signal.
-const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 /// How long output still drains after the process exited (a background child may
 /// hold the pipes open forever).
 const DRAIN: Duration = Duration::from_secs(2);
@@ -83,44 +76,6 @@ fn exec_request(query: &Query) -> ExecRequest {
         tty: query.flag("tty"),
     }
 }
-
-/// The client's handshake key; anything but a WebSocket upgrade (such as the SPDY
-/// older clients try) is refused.
-fn websocket_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let upgrade = headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).and_then(|v| v.to_str().ok());
-    match key {
-        Some(key) if upgrade.eq_ignore_ascii_case("websocket") => Ok(key.to_string()),
-        _ => Err(ApiError::bad_request("exec is served over WebSocket only (subprotocols v5.channel.k8s.io, v4.channel.k8s.io); upgrade the request")),
-    }
-}
-
-/// The first subprotocol the client offers that the server speaks.
-fn pick_protocol(headers: &HeaderMap) -> Result<&'static str, ApiError> {
-    let offered = headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim);
-    for name in offered {
-        if let Some(p) = PROTOCOLS.iter().find(|p| **p == name) {
-            return Ok(p);
-        }
-    }
-    Err(ApiError::bad_request(format!("none of the offered subprotocols is supported; supported: {}", PROTOCOLS.join(", "))))
-}
-
-fn switching_protocols(key: &str, protocol: &'static str) -> Response<Body> {
-    let mut resp = Response::new(body::full(Bytes::new()));
-    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = resp.headers_mut();
-    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    if let Ok(v) = HeaderValue::from_str(&accept) {
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-    }
-    headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
-    resp
-}
-
-type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Forwards streams until the process exits, then sends its status and closes.
 async fn session(ws: Ws, started: Result<Running, (String, i32)>, argv: Vec<String>) {
@@ -225,13 +180,6 @@ async fn feed(mut writer: process::Writer, mut rx: mpsc::Receiver<Vec<u8>>) {
     let _ = writer.shutdown().await;
 }
 
-fn frame(channel: u8, data: &[u8]) -> Message {
-    let mut bytes = Vec::with_capacity(data.len() + 1);
-    bytes.push(channel);
-    bytes.extend_from_slice(data);
-    Message::Binary(bytes.into())
-}
-
 /// `{"Width":W,"Height":H}` from channel 4.
 fn window_size(bytes: &[u8]) -> Option<(u16, u16)> {
     let v: Value = serde_json::from_slice(bytes).ok()?;
@@ -268,20 +216,6 @@ mod tests {
         let failed = status(3, &["sh".into(), "-c".into(), "exit 3".into()]);
         assert_eq!(failed["message"], "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3");
         assert_eq!(failed["details"]["causes"][0], json!({"reason": "ExitCode", "message": "3"}));
-    }
-
-    #[test]
-    fn the_first_offered_subprotocol_served_is_picked() {
-        let offer = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(v).unwrap());
-            pick_protocol(&h)
-        };
-        assert_eq!(offer("v5.channel.k8s.io, v4.channel.k8s.io").unwrap(), "v5.channel.k8s.io");
-        assert_eq!(offer("v4.channel.k8s.io,v5.channel.k8s.io").unwrap(), "v4.channel.k8s.io");
-        assert_eq!(offer("channel.k8s.io, v4.channel.k8s.io").unwrap(), "v4.channel.k8s.io");
-        assert_eq!(offer("base64.channel.k8s.io").unwrap_err().code, 400);
-        assert_eq!(pick_protocol(&HeaderMap::new()).unwrap_err().code, 400);
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query) -> Result<Respons
 }
 
 /// The same pod (uid) still runs the same container instance.
-fn still_running(rest: &Rest, ns: &str, name: &str, uid: &Value, container: &str, run: &Run) -> bool {
+pub(super) fn still_running(rest: &Rest, ns: &str, name: &str, uid: &Value, container: &str, run: &Run) -> bool {
     let Some(pods) = rest.catalogue.find("", "v1", "pods") else { return false };
     let Ok(pod) = rest.get(&pods, Some(ns), name) else { return false };
     pod["metadata"]["uid"] == *uid && logs::run_of(&pod, container, false).is_ok_and(|now| now.started == run.started && now.finished.is_none())

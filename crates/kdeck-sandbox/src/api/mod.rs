@@ -1,8 +1,10 @@
 //! The HTTP side of the API server: authentication, routing of Kubernetes REST paths,
 //! content negotiation, and the handlers that call the REST layer.
 
+mod attach;
 pub mod auth;
 pub mod body;
+mod channels;
 pub mod discovery;
 mod exec;
 mod list_body;
@@ -131,12 +133,15 @@ impl ApiServer {
         let Target { info, namespace, name, subresource, watch_path } = target;
         let ns = namespace.as_deref();
         let method = req.method().clone();
-        // exec arrives as a GET or POST upgraded to WebSocket; it is a create of pods/exec.
-        if info.group.is_empty() && info.plural == "pods" && subresource.as_deref() == Some("exec") && matches!(method, Method::GET | Method::POST) {
+        // exec and attach arrive as a GET or POST upgraded to WebSocket; each is a create
+        // of its subresource.
+        let streaming = subresource.as_deref().filter(|s| matches!(*s, "exec" | "attach"));
+        if let Some(sub) = streaming.filter(|_| info.group.is_empty() && info.plural == "pods" && matches!(method, Method::GET | Method::POST)) {
             if !auth::allows(user.role, "create", &info.group) {
-                return Err(forbidden(&user, "create", &info, ns, name.as_deref(), subresource.as_deref()));
+                return Err(forbidden(&user, "create", &info, ns, name.as_deref(), Some(sub)));
             }
-            return exec::serve(&self.rest, req, ns.unwrap_or_default(), name.as_deref().unwrap_or_default(), &query).await;
+            let (ns, name) = (ns.unwrap_or_default(), name.as_deref().unwrap_or_default());
+            return if sub == "exec" { exec::serve(&self.rest, req, ns, name, &query).await } else { attach::serve(&self.rest, req, ns, name, &query).await };
         }
         let verb = match (&method, &name) {
             (&Method::GET, None) if watch_path || query.flag("watch") => "watch",

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestSandbox;
+use common::{TestSandbox, wait_pod};
 use futures::SinkExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
@@ -62,19 +62,7 @@ fn run(cmd: &[&str]) -> Vec<String> {
 async fn create_running(pods: &Api<Pod>, pod: Value) -> Pod {
     let name = pod["metadata"]["name"].as_str().unwrap().to_string();
     pods.create(&PostParams::default(), &serde_json::from_value(pod).unwrap()).await.unwrap();
-    for _ in 0..150 {
-        let pod = pods.get(&name).await.unwrap();
-        let running = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref())
-            .is_some_and(|cs| cs.iter().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some())));
-        if running {
-            return pod;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("pod {name} never ran");
+    wait_pod(pods, &name, "running", all_running).await
 }
 
 async fn apply(client: &kube::Client, obj: Value) {
@@ -283,22 +271,13 @@ async fn exec_errors_are_worded_like_the_real_servers() {
     assert!(message.contains("cannot create resource \"pods/exec\""), "{message}");
 }
 
-/// Polls until the pod with `name` has a new uid and runs.
+/// Waits until the pod with `name` is a new one (another uid) whose containers run.
 async fn wait_replaced(pods: &Api<Pod>, name: &str, old_uid: &Option<String>) {
-    for _ in 0..150 {
-        if let Some(pod) = pods.get_opt(name).await.unwrap() {
-            let running = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .is_some_and(|cs| cs.iter().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some())));
-            if pod.metadata.uid != *old_uid && running {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{name} was not replaced");
+    wait_pod(pods, name, "replaced and running", |p| p.metadata.uid != *old_uid && all_running(p)).await;
+}
+
+fn all_running(pod: &Pod) -> bool {
+    pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|cs| cs.iter().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some())))
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestSandbox;
+use common::{TestSandbox, wait_pod};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -243,18 +243,6 @@ async fn pod_logs_are_served_and_followed() {
 
     let missing = pods.logs("chatty", &LogParams { container: Some("nope".into()), ..Default::default() }).await;
     assert!(matches!(missing, Err(kube::Error::Api(s)) if s.code == 400 && s.message.contains("not valid for pod chatty")));
-}
-
-async fn wait_pod(pods: &Api<Pod>, name: &str, what: &str, done: impl Fn(&Pod) -> bool) -> Pod {
-    for _ in 0..100 {
-        if let Some(pod) = pods.get_opt(name).await.unwrap()
-            && done(&pod)
-        {
-            return pod;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("pod {name} never reached: {what}");
 }
 
 #[tokio::test]

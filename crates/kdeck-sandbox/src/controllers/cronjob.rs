@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Source};
 use super::objects::{self, name, namespace};
-use super::runtime::{Controller, ObjectRef};
+use super::runtime::{Controller, ObjectRef, every, self_or_controller};
 use crate::cron::Schedule;
 use crate::resources::ResourceKey;
 use crate::rest::{DeleteOptions, Propagation, Rest, WriteOptions};
@@ -32,21 +32,11 @@ fn now_secs() -> i64 {
 
 impl Controller for CronJobs {
     fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
-        let index = &change.entry.index;
-        if change.resource == cronjobs() {
-            return vec![ObjectRef::new(cronjobs(), &index.namespace, &index.name)];
-        }
-        if change.resource == ResourceKey::new("batch", "jobs")
-            && !index.owners.is_empty()
-            && let Some(("CronJob", owner, _)) = objects::controller_of(&change.entry.value())
-        {
-            return vec![ObjectRef::new(cronjobs(), &index.namespace, owner)];
-        }
-        Vec::new()
+        self_or_controller(change, &cronjobs(), "CronJob", &ResourceKey::new("batch", "jobs"))
     }
 
     fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
-        rest.store.list(&cronjobs(), None, None, |_| true).0.iter().map(|e| ObjectRef::new(cronjobs(), &e.index.namespace, &e.index.name)).collect()
+        every(rest, &cronjobs())
     }
 
     fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
@@ -60,7 +50,7 @@ impl Controller for CronJobs {
             events::warning(rest, &cj, &SOURCE, "UnparseableSchedule", &format!("unparseable schedule: {:?}", cj["spec"]["schedule"]));
             return None;
         };
-        let jobs: Vec<Value> = owned_jobs(rest, &cj);
+        let jobs: Vec<Value> = objects::controlled(rest, &cj, &ResourceKey::new("batch", "jobs"));
         let finished = |j: &Value| objects::condition_is_true(j, "Complete") || objects::condition_is_true(j, "Failed");
         let mut active: Vec<&Value> = jobs.iter().filter(|j| !finished(j)).collect();
         let now = now_secs();
@@ -97,7 +87,7 @@ impl Controller for CronJobs {
             }
         }
         trim_history(rest, &jobs_info, &cj, &jobs);
-        let refs: Vec<Value> = owned_jobs(rest, &cj)
+        let refs: Vec<Value> = objects::controlled(rest, &cj, &ResourceKey::new("batch", "jobs"))
             .iter()
             .filter(|j| !finished(j))
             .map(|j| json!({"apiVersion": "batch/v1", "kind": "Job", "name": name(j), "namespace": namespace(j), "uid": j["metadata"]["uid"]}))
@@ -110,12 +100,6 @@ impl Controller for CronJobs {
         let until_next = schedule.next_after(now).map(|t| Duration::from_secs((t - now).max(1) as u64)).unwrap_or(TICK);
         Some(until_next.min(TICK))
     }
-}
-
-fn owned_jobs(rest: &Rest, cj: &Value) -> Vec<Value> {
-    let uid = cj["metadata"]["uid"].as_str().unwrap_or_default();
-    let key = ResourceKey::new("batch", "jobs");
-    rest.store.dependents_of(uid).into_iter().filter(|(k, _)| *k == key).filter_map(|(k, n)| rest.store.get(&k, &n)).map(|e| e.value()).collect()
 }
 
 fn create_job(rest: &Rest, info: &crate::resources::ResourceInfo, cj: &Value, due: i64) -> Option<Value> {

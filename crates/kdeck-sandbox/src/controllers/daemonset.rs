@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Source};
 use super::objects::{self, name, namespace};
-use super::runtime::{Controller, ObjectRef};
+use super::runtime::{Controller, ObjectRef, every, self_or_controller};
 use crate::resources::ResourceKey;
 use crate::rest::{DeleteOptions, ListQuery, Rest, WriteOptions};
 use crate::store::{Change, EventType};
@@ -22,30 +22,17 @@ fn daemonsets() -> ResourceKey {
     ResourceKey::new("apps", "daemonsets")
 }
 
-fn all(rest: &Rest) -> Vec<ObjectRef> {
-    rest.store.list(&daemonsets(), None, None, |_| true).0.iter().map(|e| ObjectRef::new(daemonsets(), &e.index.namespace, &e.index.name)).collect()
-}
-
 impl Controller for DaemonSets {
     fn keys_for(&self, rest: &Rest, change: &Change) -> Vec<ObjectRef> {
-        let index = &change.entry.index;
-        if change.resource == daemonsets() {
-            return vec![ObjectRef::new(daemonsets(), &index.namespace, &index.name)];
-        }
+        // A node coming or going changes where every DaemonSet runs.
         if change.resource == ResourceKey::new("", "nodes") && change.kind != EventType::Modified {
-            return all(rest);
+            return every(rest, &daemonsets());
         }
-        if change.resource == ResourceKey::new("", "pods")
-            && !index.owners.is_empty()
-            && let Some(("DaemonSet", owner, _)) = objects::controller_of(&change.entry.value())
-        {
-            return vec![ObjectRef::new(daemonsets(), &index.namespace, owner)];
-        }
-        Vec::new()
+        self_or_controller(change, &daemonsets(), "DaemonSet", &ResourceKey::new("", "pods"))
     }
 
     fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
-        all(rest)
+        every(rest, &daemonsets())
     }
 
     fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
@@ -57,7 +44,7 @@ impl Controller for DaemonSets {
         }
         let revision = super::deployment::template_hash(&ds["spec"]["template"]);
         let nodes = eligible_nodes(rest, &ds);
-        let pods: Vec<Value> = super::replicaset::owned_pods(rest, &ds).into_iter().filter(|p| !objects::is_deleting(p)).collect();
+        let pods: Vec<Value> = objects::controlled_pods(rest, &ds).into_iter().filter(|p| !objects::is_deleting(p)).collect();
         let on = |node: &str| pods.iter().find(|p| p["spec"]["nodeName"] == node);
         for node in &nodes {
             if on(node).is_none() && rest.create(&pods_info, Some(namespace(&ds)), pod_for(&ds, node, &revision), &WriteOptions::default()).is_ok() {
@@ -110,7 +97,7 @@ fn pod_for(ds: &Value, node: &str, revision: &str) -> Value {
 }
 
 fn write_status(rest: &Rest, info: &crate::resources::ResourceInfo, ds: &Value, nodes: &[String], revision: &str) {
-    let pods: Vec<Value> = super::replicaset::owned_pods(rest, ds).into_iter().filter(|p| !objects::is_deleting(p)).collect();
+    let pods: Vec<Value> = objects::controlled_pods(rest, ds).into_iter().filter(|p| !objects::is_deleting(p)).collect();
     let scheduled = nodes.iter().filter(|n| pods.iter().any(|p| p["spec"]["nodeName"] == n.as_str())).count();
     let ready = pods.iter().filter(|p| objects::is_pod_ready(p)).count();
     let updated = pods.iter().filter(|p| p["metadata"]["labels"][REVISION_LABEL] == revision).count();

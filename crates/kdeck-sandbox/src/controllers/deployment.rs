@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Source};
 use super::objects::{self, name, namespace};
-use super::runtime::{Controller, ObjectRef};
+use super::runtime::{Controller, ObjectRef, every, self_or_controller};
 use crate::resources::{ResourceInfo, ResourceKey};
 use crate::rest::{DeleteOptions, Rest, WriteOptions};
 use crate::store::Change;
@@ -26,21 +26,11 @@ fn deployments() -> ResourceKey {
 
 impl Controller for Deployments {
     fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
-        let index = &change.entry.index;
-        if change.resource == deployments() {
-            return vec![ObjectRef::new(deployments(), &index.namespace, &index.name)];
-        }
-        if change.resource == ResourceKey::new("apps", "replicasets")
-            && !index.owners.is_empty()
-            && let Some(("Deployment", owner, _)) = objects::controller_of(&change.entry.value())
-        {
-            return vec![ObjectRef::new(deployments(), &index.namespace, owner)];
-        }
-        Vec::new()
+        self_or_controller(change, &deployments(), "Deployment", &ResourceKey::new("apps", "replicasets"))
     }
 
     fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
-        rest.store.list(&deployments(), None, None, |_| true).0.iter().map(|e| ObjectRef::new(deployments(), &e.index.namespace, &e.index.name)).collect()
+        every(rest, &deployments())
     }
 
     fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
@@ -171,20 +161,9 @@ pub fn template_hash(template: &Value) -> String {
     hash.to_string().bytes().map(|b| ALPHANUMS[b as usize % ALPHANUMS.len()] as char).collect()
 }
 
+/// The ReplicaSets the Deployment controls and is not deleting, oldest first.
 fn owned_replicasets(rest: &Rest, deploy: &Value) -> Vec<Value> {
-    let uid = deploy["metadata"]["uid"].as_str().unwrap_or_default();
-    let key = ResourceKey::new("apps", "replicasets");
-    let mut sets: Vec<Value> = rest
-        .store
-        .dependents_of(uid)
-        .into_iter()
-        .filter(|(k, _)| *k == key)
-        .filter_map(|(k, n)| rest.store.get(&k, &n))
-        .map(|e| e.value())
-        .filter(|rs| objects::controller_of(rs).is_some_and(|(_, _, u)| u == uid) && !objects::is_deleting(rs))
-        .collect();
-    sets.sort_by_key(|rs| rs["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string());
-    sets
+    objects::controlled(rest, deploy, &ResourceKey::new("apps", "replicasets")).into_iter().filter(|rs| !objects::is_deleting(rs)).collect()
 }
 
 /// maxSurge and maxUnavailable as pod counts (percentages: surge rounds up, unavailable down).

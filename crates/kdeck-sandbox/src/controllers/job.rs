@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Source};
 use super::objects::{self, name, namespace};
-use super::runtime::{Controller, ObjectRef};
+use super::runtime::{Controller, ObjectRef, every, self_or_controller};
 use crate::resources::{ResourceInfo, ResourceKey};
 use crate::rest::{DeleteOptions, Propagation, Rest, WriteOptions};
 use crate::store::Change;
@@ -25,21 +25,11 @@ fn jobs() -> ResourceKey {
 
 impl Controller for Jobs {
     fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
-        let index = &change.entry.index;
-        if change.resource == jobs() {
-            return vec![ObjectRef::new(jobs(), &index.namespace, &index.name)];
-        }
-        if change.resource == ResourceKey::new("", "pods")
-            && !index.owners.is_empty()
-            && let Some(("Job", owner, _)) = objects::controller_of(&change.entry.value())
-        {
-            return vec![ObjectRef::new(jobs(), &index.namespace, owner)];
-        }
-        Vec::new()
+        self_or_controller(change, &jobs(), "Job", &ResourceKey::new("", "pods"))
     }
 
     fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
-        rest.store.list(&jobs(), None, None, |_| true).0.iter().map(|e| ObjectRef::new(jobs(), &e.index.namespace, &e.index.name)).collect()
+        every(rest, &jobs())
     }
 
     fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
@@ -51,7 +41,7 @@ impl Controller for Jobs {
         if let Some(finished) = finished_at(&job) {
             return expire(rest, &info, &job, &finished);
         }
-        let pods = super::replicaset::owned_pods(rest, &job);
+        let pods = objects::controlled_pods(rest, &job);
         let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or_default().to_string();
         let succeeded = pods.iter().filter(|p| phase(p) == "Succeeded").count() as i64;
         let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::resources::ResourceInfo;
+use crate::resources::{ResourceInfo, ResourceKey};
 use crate::rest::{Rest, Subresource, WriteOptions};
 use crate::time;
 
@@ -92,4 +92,25 @@ pub fn write_status(rest: &Rest, info: &ResourceInfo, current: &Value, next: Val
 /// Writes `next` (spec or metadata changes) if it differs from `current`.
 pub fn write(rest: &Rest, info: &ResourceInfo, current: &Value, next: Value) -> bool {
     current != &next && rest.update(info, Some(namespace(current)), name(current), next, Subresource::Main, &WriteOptions::default()).is_ok()
+}
+
+/// The objects of `child` kind whose controller reference is `owner`, oldest first.
+pub fn controlled(rest: &Rest, owner: &Value, child: &ResourceKey) -> Vec<Value> {
+    let uid = owner["metadata"]["uid"].as_str().unwrap_or_default();
+    let mut owned: Vec<Value> = rest
+        .store
+        .dependents_of(uid)
+        .into_iter()
+        .filter(|(key, _)| key == child)
+        .filter_map(|(key, name)| rest.store.get(&key, &name))
+        .map(|e| e.value())
+        .filter(|o| controller_of(o).is_some_and(|(_, _, u)| u == uid))
+        .collect();
+    owned.sort_by_key(|o| o["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string());
+    owned
+}
+
+/// The pods `owner` controls (ReplicaSet, StatefulSet, DaemonSet, Job).
+pub fn controlled_pods(rest: &Rest, owner: &Value) -> Vec<Value> {
+    controlled(rest, owner, &ResourceKey::new("", "pods"))
 }

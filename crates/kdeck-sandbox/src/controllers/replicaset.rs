@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Source};
 use super::objects::{self, name, namespace};
-use super::runtime::{Controller, ObjectRef};
+use super::runtime::{Controller, ObjectRef, every, self_or_controller};
 use crate::resources::ResourceKey;
 use crate::rest::{DeleteOptions, Rest, WriteOptions};
 use crate::store::Change;
@@ -24,21 +24,11 @@ fn replicasets() -> ResourceKey {
 
 impl Controller for ReplicaSets {
     fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
-        let index = &change.entry.index;
-        if change.resource == replicasets() {
-            return vec![ObjectRef::new(replicasets(), &index.namespace, &index.name)];
-        }
-        if change.resource == ResourceKey::new("", "pods") && !index.owners.is_empty() {
-            let pod = change.entry.value();
-            if let Some(("ReplicaSet", owner, _)) = objects::controller_of(&pod) {
-                return vec![ObjectRef::new(replicasets(), &index.namespace, owner)];
-            }
-        }
-        Vec::new()
+        self_or_controller(change, &replicasets(), "ReplicaSet", &ResourceKey::new("", "pods"))
     }
 
     fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
-        rest.store.list(&replicasets(), None, None, |_| true).0.iter().map(|e| ObjectRef::new(replicasets(), &e.index.namespace, &e.index.name)).collect()
+        every(rest, &replicasets())
     }
 
     fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
@@ -48,7 +38,7 @@ impl Controller for ReplicaSets {
         if objects::is_deleting(&rs) {
             return None;
         }
-        let mut pods = owned_pods(rest, &rs);
+        let mut pods = objects::controlled_pods(rest, &rs);
         let want = rs["spec"]["replicas"].as_i64().unwrap_or(1);
         let active: Vec<&Value> = pods.iter().filter(|p| !objects::is_deleting(p) && !objects::is_pod_terminal(p)).collect();
         let diff = want - active.len() as i64;
@@ -80,20 +70,6 @@ impl Controller for ReplicaSets {
         write_status(rest, &info, &rs, &pods);
         (diff > BURST).then_some(Duration::from_millis(10))
     }
-}
-
-/// The pods this ReplicaSet controls.
-pub fn owned_pods(rest: &Rest, owner: &Value) -> Vec<Value> {
-    let uid = owner["metadata"]["uid"].as_str().unwrap_or_default();
-    let pods = ResourceKey::new("", "pods");
-    rest.store
-        .dependents_of(uid)
-        .into_iter()
-        .filter(|(key, _)| *key == pods)
-        .filter_map(|(key, name)| rest.store.get(&key, &name))
-        .map(|e| e.value())
-        .filter(|p| objects::controller_of(p).is_some_and(|(_, _, u)| u == uid))
-        .collect()
 }
 
 fn pod_from_template(rs: &Value) -> Value {

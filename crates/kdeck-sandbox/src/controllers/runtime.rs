@@ -34,6 +34,34 @@ impl ObjectRef {
 /// The shortest time between two reconciles of the same object.
 const MIN_INTERVAL: Duration = Duration::from_millis(50);
 
+/// The key of the object a change is about.
+pub fn key_of(change: &Change) -> ObjectRef {
+    ObjectRef::new(change.resource.clone(), &change.entry.index.namespace, &change.entry.index.name)
+}
+
+/// Every stored object of a resource, as keys.
+pub fn every(rest: &Rest, resource: &ResourceKey) -> Vec<ObjectRef> {
+    rest.store.list(resource, None, None, |_| true).0.iter().map(|e| ObjectRef::new(resource.clone(), &e.index.namespace, &e.index.name)).collect()
+}
+
+/// The keys most workload controllers react to: a change to one of their own
+/// objects (`own`), or to a `child` whose controller reference is an `owner_kind`,
+/// which reconciles that owner.
+pub fn self_or_controller(change: &Change, own: &ResourceKey, owner_kind: &str, child: &ResourceKey) -> Vec<ObjectRef> {
+    let index = &change.entry.index;
+    if change.resource == *own {
+        return vec![key_of(change)];
+    }
+    if change.resource == *child
+        && !index.owners.is_empty()
+        && let Some((kind, owner, _)) = super::objects::controller_of(&change.entry.value())
+        && kind == owner_kind
+    {
+        return vec![ObjectRef::new(own.clone(), &index.namespace, owner)];
+    }
+    Vec::new()
+}
+
 pub trait Controller: Send + Sync + 'static {
     /// The objects a change concerns.
     fn keys_for(&self, rest: &Rest, change: &Change) -> Vec<ObjectRef>;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::events::{self, Source};
 use super::objects::{self, name, namespace};
-use super::runtime::{Controller, ObjectRef};
+use super::runtime::{Controller, ObjectRef, every, self_or_controller};
 use crate::resources::ResourceKey;
 use crate::rest::{DeleteOptions, Rest, WriteOptions};
 use crate::store::Change;
@@ -26,21 +26,11 @@ fn statefulsets() -> ResourceKey {
 
 impl Controller for StatefulSets {
     fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
-        let index = &change.entry.index;
-        if change.resource == statefulsets() {
-            return vec![ObjectRef::new(statefulsets(), &index.namespace, &index.name)];
-        }
-        if change.resource == ResourceKey::new("", "pods")
-            && !index.owners.is_empty()
-            && let Some(("StatefulSet", owner, _)) = objects::controller_of(&change.entry.value())
-        {
-            return vec![ObjectRef::new(statefulsets(), &index.namespace, owner)];
-        }
-        Vec::new()
+        self_or_controller(change, &statefulsets(), "StatefulSet", &ResourceKey::new("", "pods"))
     }
 
     fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
-        rest.store.list(&statefulsets(), None, None, |_| true).0.iter().map(|e| ObjectRef::new(statefulsets(), &e.index.namespace, &e.index.name)).collect()
+        every(rest, &statefulsets())
     }
 
     fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
@@ -53,7 +43,7 @@ impl Controller for StatefulSets {
         let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
         let revision = format!("{}-{}", name(&sts), super::deployment::template_hash(&sts["spec"]["template"]));
         let ordered = sts["spec"]["podManagementPolicy"] != "Parallel";
-        let pods = super::replicaset::owned_pods(rest, &sts);
+        let pods = objects::controlled_pods(rest, &sts);
         let pod_at = |i: usize| pods.iter().find(|p| name(p) == pod_name(&sts, i));
         // Create missing pods in order (OrderedReady stops at the first one not Ready).
         for i in 0..replicas {
@@ -169,7 +159,7 @@ fn pod_for(sts: &Value, ordinal: usize, revision: &str) -> Value {
 }
 
 fn write_status(rest: &Rest, info: &crate::resources::ResourceInfo, sts: &Value, revision: &str, replicas: usize) {
-    let pods: Vec<Value> = super::replicaset::owned_pods(rest, sts).into_iter().filter(|p| !objects::is_deleting(p)).collect();
+    let pods: Vec<Value> = objects::controlled_pods(rest, sts).into_iter().filter(|p| !objects::is_deleting(p)).collect();
     let updated = pods.iter().filter(|p| p["metadata"]["labels"][REVISION_LABEL] == revision).count();
     let ready = pods.iter().filter(|p| objects::is_pod_ready(p)).count();
     let mut next = sts.clone();

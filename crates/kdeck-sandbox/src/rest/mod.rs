@@ -291,19 +291,13 @@ impl Rest {
             if unchanged(&current, &next) {
                 return Ok(current);
             }
-            if is_finalized(&current, &next) {
-                return match self.store.delete(&info.key(), &entry_key(&entry), Some(entry.index.rv)) {
-                    Err(StoreError::Conflict) => continue,
-                    other => other.map(|e| e.value()).map_err(|e| store_error(e, info, name)),
-                };
-            }
-            match self.store.update(&info.key(), next, Some(entry.index.rv)) {
-                Err(StoreError::Conflict) => continue,
-                other => {
-                    let mut out = other.map_err(|e| store_error(e, info, name))?.value();
-                    present(info, &mut out);
-                    return Ok(out);
-                }
+            let result = if is_finalized(&current, &next) {
+                self.store.delete(&info.key(), &entry_key(&entry), Some(entry.index.rv))
+            } else {
+                self.store.update(&info.key(), next, Some(entry.index.rv))
+            };
+            if let Some(done) = settle(result, info, name) {
+                return done;
             }
         }
         Err(ApiError::conflict(info, name))
@@ -383,13 +377,8 @@ impl Rest {
             } else {
                 self.store.delete(&info.key(), &entry_key(&entry), Some(entry.index.rv))
             };
-            match result {
-                Err(StoreError::Conflict) => continue,
-                other => {
-                    let mut out = other.map_err(|e| store_error(e, info, name))?.value();
-                    present(info, &mut out);
-                    return Ok(out);
-                }
+            if let Some(done) = settle(result, info, name) {
+                return done;
             }
         }
         Err(ApiError::conflict(info, name))
@@ -723,6 +712,19 @@ fn present(info: &ResourceInfo, obj: &mut Value) {
 fn to_storage_version(info: &ResourceInfo, obj: &mut Value) {
     if let Some(c) = &info.custom {
         obj["apiVersion"] = json!(format!("{}/{}", info.group, c.storage_version));
+    }
+}
+
+/// The outcome of one optimistic write: `None` when another writer got in first
+/// and the caller should read again, else the stored object as clients see it.
+fn settle(result: Result<Entry, StoreError>, info: &ResourceInfo, name: &str) -> Option<Result<Value, ApiError>> {
+    match result {
+        Err(StoreError::Conflict) => None,
+        other => Some(other.map_err(|e| store_error(e, info, name)).map(|entry| {
+            let mut out = entry.value();
+            present(info, &mut out);
+            out
+        })),
     }
 }
 

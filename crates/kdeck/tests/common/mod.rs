@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tempfile::TempDir;
 
@@ -117,4 +119,18 @@ pub fn api_error<T: std::fmt::Debug>(result: kube::Result<T>) -> (u16, String, S
         Err(kube::Error::Api(status)) => (status.code, status.reason.clone(), status.message.clone()),
         other => panic!("expected an API error, got {other:?}"),
     }
+}
+
+/// Polls the pod until `done` holds (10 s at most); a pod that does not exist yet
+/// is waited for too. Panics naming `what` it never reached.
+pub async fn wait_pod(pods: &Api<Pod>, name: &str, what: &str, done: impl Fn(&Pod) -> bool) -> Pod {
+    for _ in 0..100 {
+        if let Some(pod) = pods.get_opt(name).await.unwrap()
+            && done(&pod)
+        {
+            return pod;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("pod {name} never reached: {what}");
 }

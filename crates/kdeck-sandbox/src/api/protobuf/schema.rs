@@ -304,32 +304,14 @@ fn format_time(seconds: i64, nanos: i64, micro: bool) -> std::result::Result<Opt
     if !(MIN_SECONDS..=MAX_SECONDS).contains(&seconds) {
         return Err(format!("timestamp {seconds}s is outside the years 0000-9999"));
     }
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let (hour, minute, second) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
-    let mut text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+    // `2026-11-23T06:08:23Z` without its Z, so the fraction can go before it.
+    let mut text = crate::time::rfc3339_unix(seconds).trim_end_matches('Z').to_string();
     if micro {
         // Go's layout truncates, it does not round.
         text.push_str(&format!(".{:06}", nanos / 1000));
     }
     text.push('Z');
     Ok(Some(text))
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// algorithm). Only called for days within years 0000-9999.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// resource.Quantity: the string as sent. An absent string is Go's zero

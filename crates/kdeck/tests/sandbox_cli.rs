@@ -49,6 +49,7 @@ async fn status_and_list_report_a_running_sandbox() {
     assert_eq!(status["running"], true);
     assert!(status["kubernetesVersion"].as_str().unwrap().starts_with("v1.35."));
     assert!(status["namespaces"].as_array().unwrap().contains(&json!("kube-system")));
+    assert_eq!(status["nodes"], json!(["shown-control-plane"]));
     assert!(status["server"].as_str().unwrap().starts_with("https://127.0.0.1:"));
 
     let list: Value = serde_json::from_slice(&sandbox.run(&["sandbox", "list", "-o", "json"]).stdout).unwrap();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Node};
 use kube::api::{Api, ListParams};
 use serde_json::json;
 
@@ -165,6 +165,7 @@ impl StatusArgs {
             let cluster = inspect(&record).await?;
             status["kubernetesVersion"] = json!(cluster.version);
             status["namespaces"] = json!(cluster.namespaces);
+            status["nodes"] = json!(cluster.nodes);
         }
         match self.output {
             OutputFormat::Json => ui::print_json(&status),
@@ -177,6 +178,7 @@ impl StatusArgs {
 struct ClusterInfo {
     version: String,
     namespaces: Vec<String>,
+    nodes: Vec<String>,
 }
 
 /// Reads what the status shows from the sandbox itself, through the Kubernetes API.
@@ -184,8 +186,14 @@ async fn inspect(record: &Record) -> Result<ClusterInfo> {
     let client = crate::cluster::client_for(&record.kubeconfig, &record.name).await?;
     let unreachable = |e: kube::Error| Error::failure(format!("sandbox {:?} does not answer at {}: {e}", record.name, record.server));
     let version = client.apiserver_version().await.map_err(unreachable)?.git_version;
-    let namespaces = Api::<Namespace>::all(client).list(&ListParams::default()).await.map_err(unreachable)?;
-    Ok(ClusterInfo { version, namespaces: namespaces.items.into_iter().filter_map(|n| n.metadata.name).collect() })
+    let namespaces = Api::<Namespace>::all(client.clone()).list(&ListParams::default()).await.map_err(unreachable)?;
+    let nodes = Api::<Node>::all(client).list(&ListParams::default()).await.map_err(unreachable)?;
+    let names = |items: Vec<Option<String>>| items.into_iter().flatten().collect();
+    Ok(ClusterInfo {
+        version,
+        namespaces: names(namespaces.items.into_iter().map(|n| n.metadata.name).collect()),
+        nodes: names(nodes.items.into_iter().map(|n| n.metadata.name).collect()),
+    })
 }
 
 fn print_status(record: &Record, running: bool, status: &serde_json::Value) {
@@ -202,12 +210,15 @@ fn print_status(record: &Record, running: bool, status: &serde_json::Value) {
         rows.push(("kubernetes", status["kubernetesVersion"].as_str().unwrap_or_default().to_string()));
         let ns: Vec<&str> = status["namespaces"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
         rows.push(("namespaces", ns.join(", ")));
+        let nodes: Vec<&str> = status["nodes"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
+        rows.push(("nodes", nodes.join(", ")));
     }
     for (k, v) in rows {
         println!("{k:<12}{v}");
     }
     if running {
-        println!("\ntry: kubectl --context {} get namespaces", record.name);
+        println!("\ntry: kubectl --context {} create deployment web --image=nginx --replicas=2", record.name);
+        println!("     kubectl --context {} rollout status deployment/web", record.name);
     } else {
         println!("\nstart it with: kdeck sandbox start --detach --name {}", record.name);
     }

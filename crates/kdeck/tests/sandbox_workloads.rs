@@ -662,3 +662,46 @@ async fn failing_probes_keep_pods_unready_or_restart_them() {
     let killing = events.list(&ListParams::default().fields("involvedObject.name=unlive,reason=Killing")).await.unwrap().items;
     assert_eq!(killing[0].message.as_deref(), Some("Container app failed liveness probe, will be restarted"));
 }
+
+#[tokio::test]
+async fn the_demo_scenario_is_broken_as_documented_and_the_config_fix_heals_it() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Endpoints};
+    let sandbox = TestSandbox::new("demo");
+    let out = sandbox.run(&["sandbox", "start", "--detach", "--name", "demo", "--seed", "demo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "demo");
+    let first_pod = |selector: &'static str| {
+        let pods = pods.clone();
+        async move { live_pods(&pods, selector).await.into_iter().next() }
+    };
+    let waiting = |p: &Pod| p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).and_then(|c| c[0].state.as_ref()?.waiting.clone());
+    let mut seen = (false, false, false, false);
+    for _ in 0..100 {
+        let api = first_pod("app=api").await;
+        let restarted = api.as_ref().and_then(|p| p.status.as_ref()?.container_statuses.as_ref().map(|c| c[0].restart_count >= 1)).unwrap_or(false);
+        let worker = first_pod("app=worker").await.and_then(|p| waiting(&p)).and_then(|w| w.reason);
+        let mailer = first_pod("app=mailer").await.and_then(|p| waiting(&p)).and_then(|w| w.message);
+        let postgres = first_pod("app=postgres")
+            .await
+            .is_some_and(|p| p.status.and_then(|s| s.conditions).unwrap_or_default().iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        seen = (restarted, worker.as_deref() == Some("ImagePullBackOff"), mailer.as_deref() == Some("secret \"smtp-credentials\" not found"), postgres);
+        if seen == (true, true, true, true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, (true, true, true, true), "(api crash-looping, worker ImagePullBackOff, mailer missing secret, postgres ready)");
+    let frontend = Api::<Endpoints>::namespaced(client.clone(), "demo").get("frontend").await.unwrap();
+    assert!(frontend.subsets.unwrap_or_default().is_empty(), "the frontend Service selects no pod");
+
+    // The fix: point DATABASE_URL at the postgres Service and restart the api.
+    Api::<ConfigMap>::namespaced(client.clone(), "demo")
+        .patch("api-config", &PatchParams::default(), &Patch::Merge(json!({"data": {"DATABASE_URL": "postgres://postgres:5432/app"}})))
+        .await
+        .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(client, "demo");
+    let restart = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}}}}});
+    deployments.patch("api", &PatchParams::default(), &Patch::Strategic(restart)).await.unwrap();
+    wait_for(&deployments, "api", "healthy after the fix", |d| rolled_out(d) && d.metadata.generation == Some(2)).await;
+}

@@ -1,17 +1,38 @@
-//! Named fixtures a sandbox can start with (`kdeck sandbox start --seed NAME`).
+//! Named fixtures a sandbox can start with (`kdeck sandbox start --seed NAME`):
+//! manifests kept as YAML beside this file (`demo.yaml`), and generated ones
+//! (`scale:N`).
 
 use serde_json::{Value, json};
 
 use crate::rest::{Rest, Subresource, WriteOptions};
 
-pub const KNOWN: &[&str] = &["scale:N"];
+pub const KNOWN: &[&str] = &["demo", "scale:N"];
+
+/// Scenarios written as manifests, by name.
+const MANIFESTS: &[(&str, &str)] = &[("demo", include_str!("demo.yaml"))];
 
 pub fn load(rest: &Rest, name: &str) -> Result<(), String> {
+    if let Some((_, manifests)) = MANIFESTS.iter().find(|(n, _)| *n == name) {
+        return apply_manifests(rest, name, manifests);
+    }
     if let Some(count) = name.strip_prefix("scale:") {
         let count: usize = count.parse().map_err(|_| format!("scenario {name:?}: N must be a whole number, as in scale:20000"))?;
         return scale(rest, count);
     }
     Err(format!("unknown scenario {name:?}; known scenarios: {}", KNOWN.join(", ")))
+}
+
+/// Creates each document of a multi-document YAML file (objects that exist are kept).
+fn apply_manifests(rest: &Rest, scenario: &str, manifests: &str) -> Result<(), String> {
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple(manifests).map_err(|e| format!("scenario {scenario}: {e}"))?;
+    for doc in docs.into_iter().filter(|d| d.is_object()) {
+        let api_version = doc["apiVersion"].as_str().unwrap_or_default().to_string();
+        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+        let info = rest.catalogue.find_kind(&api_version, &kind).ok_or_else(|| format!("scenario {scenario}: {api_version} {kind} is not served"))?;
+        let ns = doc["metadata"]["namespace"].as_str().map(str::to_string);
+        create(rest, &info.plural, &info.group, &info.version, ns.as_deref(), doc)?;
+    }
+    Ok(())
 }
 
 fn create(rest: &Rest, plural: &str, group: &str, version: &str, ns: Option<&str>, obj: Value) -> Result<Value, String> {
@@ -73,5 +94,5 @@ fn status_for(i: usize, started: &Value) -> Value {
 
 /// Whether `name` is a scenario this sandbox can load (checked before starting).
 pub fn is_known(name: &str) -> bool {
-    name.strip_prefix("scale:").is_some_and(|n| n.parse::<usize>().is_ok())
+    MANIFESTS.iter().any(|(n, _)| *n == name) || name.strip_prefix("scale:").is_some_and(|n| n.parse::<usize>().is_ok())
 }

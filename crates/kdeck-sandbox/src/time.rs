@@ -1,23 +1,15 @@
-//! RFC 3339 timestamps as Kubernetes writes them (UTC, seconds or microseconds), and
+//! RFC 3339 timestamps as Kubernetes writes them (UTC, whole seconds), and
 //! parsed as Go's `time.Parse(time.RFC3339, …)` accepts them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `2026-11-23T06:08:23Z`
+/// `2026-11-23T06:08:23Z` (times before 1970 read as the epoch).
 pub fn rfc3339(t: SystemTime) -> String {
-    let (date, secs_of_day, _) = civil(t);
-    format!("{date}T{:02}:{:02}:{:02}Z", secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
+    rfc3339_unix(t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs() as i64)
 }
 
-/// `2026-11-23T06:08:23.123456Z` (MicroTime, used by events and leases).
-pub fn rfc3339_micros(t: SystemTime) -> String {
-    let (date, secs_of_day, micros) = civil(t);
-    format!("{date}T{:02}:{:02}:{:02}.{micros:06}Z", secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
-}
-
-/// `2026-11-23T06:08:23Z` for a time in seconds since the epoch. Unlike [`rfc3339`],
-/// which reads times before 1970 as the epoch, any date from year 0 to 9999 prints as
-/// itself (Go's zero time is `0001-01-01T00:00:00Z`).
+/// `2026-11-23T06:08:23Z` for a time in seconds since the epoch; any date from year
+/// 0 to 9999 prints as itself (Go's zero time is `0001-01-01T00:00:00Z`).
 pub fn rfc3339_unix(secs: i64) -> String {
     let (days, secs_of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
@@ -26,14 +18,6 @@ pub fn rfc3339_unix(secs: i64) -> String {
 
 pub fn now() -> String {
     rfc3339(SystemTime::now())
-}
-
-fn civil(t: SystemTime) -> (String, u64, u32) {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = since.as_secs();
-    let days = (secs / 86_400) as i64;
-    let (y, m, d) = civil_from_days(days);
-    (format!("{y:04}-{m:02}-{d:02}"), secs % 86_400, since.subsec_micros())
 }
 
 /// Days since 1970-01-01 → (year, month, day), after Howard Hinnant's algorithm.

@@ -78,22 +78,22 @@ impl ApiServer {
             ["api"] if req.method() == Method::GET => return Ok(json_response(200, &discovery::core_versions(&self.address))),
             ["apis"] if req.method() == Method::GET => return Ok(json_response(200, &discovery::group_list(catalogue))),
             ["apis", group] if req.method() == Method::GET => {
-                return discovery::group(catalogue, group).map(|g| json_response(200, &g)).ok_or_else(|| not_found_path(&path));
+                return discovery::group(catalogue, group).map(|g| json_response(200, &g)).ok_or_else(not_found_path);
             }
             ["api", version] if req.method() == Method::GET => {
-                return discovery::resource_list(catalogue, "", version).map(|l| json_response(200, &l)).ok_or_else(|| not_found_path(&path));
+                return discovery::resource_list(catalogue, "", version).map(|l| json_response(200, &l)).ok_or_else(not_found_path);
             }
             ["apis", group, version] if req.method() == Method::GET => {
-                return discovery::resource_list(catalogue, group, version).map(|l| json_response(200, &l)).ok_or_else(|| not_found_path(&path));
+                return discovery::resource_list(catalogue, group, version).map(|l| json_response(200, &l)).ok_or_else(not_found_path);
             }
             _ => {}
         }
         let (group, version, rest) = match segs.as_slice() {
             ["api", version, rest @ ..] => ("", *version, rest),
             ["apis", group, version, rest @ ..] => (*group, *version, rest),
-            _ => return Err(not_found_path(&path)),
+            _ => return Err(not_found_path()),
         };
-        let target = self.parse_target(group, version, rest).ok_or_else(|| not_found_path(&path))?;
+        let target = self.parse_target(group, version, rest).ok_or_else(not_found_path)?;
         let query = Query::parse(req.uri().query().unwrap_or_default());
         self.serve_resource(req, user, target, query).await
     }
@@ -414,8 +414,7 @@ fn forbidden(user: &User, verb: &str, info: &ResourceInfo, ns: Option<&str>, nam
     err
 }
 
-fn not_found_path(path: &str) -> ApiError {
-    let _ = path;
+fn not_found_path() -> ApiError {
     ApiError::new(404, "NotFound", "the server could not find the requested resource")
 }
 

@@ -40,7 +40,7 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(run(rest.clone())),
         runtime::spawn(rest.clone(), scheduler::Scheduler),
-        runtime::spawn(rest.clone(), crate::kubelet::Kubelet::new(&rest)),
+        runtime::spawn(rest.clone(), crate::kubelet::Kubelet::default()),
         runtime::spawn(rest.clone(), replicaset::ReplicaSets),
         runtime::spawn(rest.clone(), deployment::Deployments),
         runtime::spawn(rest.clone(), job::Jobs),

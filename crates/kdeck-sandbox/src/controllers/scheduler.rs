@@ -63,10 +63,11 @@ impl Controller for Scheduler {
             unschedulable(rest, &info, pod, nodes.len(), &problem);
             return None;
         }
+        let usage = usage_by_node(rest);
         let mut rejections: Vec<&'static str> = Vec::new();
         let mut best: Option<(f64, &Value)> = None;
         for node in &nodes {
-            match fits(rest, &pod, node) {
+            match fits(&pod, node, usage.get(name(node)).copied().unwrap_or_default()) {
                 Ok(load) => {
                     if best.is_none_or(|(l, _)| load < l) {
                         best = Some((load, node));
@@ -83,8 +84,32 @@ impl Controller for Scheduler {
     }
 }
 
+/// What the pods already on a node request: (cpu cores, memory bytes, pod count).
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    cpu: f64,
+    memory: f64,
+    pods: usize,
+}
+
+/// Every node's usage, from one pass over the pods that are not finished.
+fn usage_by_node(rest: &Rest) -> std::collections::HashMap<String, Usage> {
+    let mut usage: std::collections::HashMap<String, Usage> = std::collections::HashMap::new();
+    let (bound, _) = rest.store.list(&pods(), None, None, |e| {
+        e.index.field("spec.nodeName").is_some_and(|n| !n.is_empty()) && !matches!(e.index.field("status.phase"), Some("Succeeded" | "Failed"))
+    });
+    for pod in &bound {
+        let (cpu, memory) = requests(&pod.value());
+        let entry = usage.entry(pod.index.field("spec.nodeName").unwrap_or_default().to_string()).or_default();
+        entry.cpu += cpu;
+        entry.memory += memory;
+        entry.pods += 1;
+    }
+    usage
+}
+
 /// The node's CPU load after placing the pod (lower is better), or why it does not fit.
-fn fits(rest: &Rest, pod: &Value, node: &Value) -> Result<f64, &'static str> {
+fn fits(pod: &Value, node: &Value, used: Usage) -> Result<f64, &'static str> {
     if !objects::condition_is_true(node, "Ready") || node["spec"]["unschedulable"] == true {
         return Err("node(s) were unschedulable");
     }
@@ -97,16 +122,8 @@ fn fits(rest: &Rest, pod: &Value, node: &Value) -> Result<f64, &'static str> {
     if !selector_ok || !affinity_ok {
         return Err("node(s) didn't match Pod's node affinity/selector");
     }
-    let (mut cpu, mut memory) = requests(pod);
-    let key = pods();
-    let (on_node, _) = rest.store.list(&key, None, None, |e| {
-        e.index.field("spec.nodeName") == Some(name(node)) && !matches!(e.index.field("status.phase"), Some("Succeeded" | "Failed"))
-    });
-    for other in &on_node {
-        let (c, m) = requests(&other.value());
-        cpu += c;
-        memory += m;
-    }
+    let (cpu, memory) = requests(pod);
+    let (cpu, memory) = (cpu + used.cpu, memory + used.memory);
     let allocatable = |r: &str| node["status"]["allocatable"][r].as_str().and_then(quantity::parse).unwrap_or(0.0);
     if cpu > allocatable("cpu") {
         return Err("Insufficient cpu");
@@ -114,10 +131,10 @@ fn fits(rest: &Rest, pod: &Value, node: &Value) -> Result<f64, &'static str> {
     if memory > allocatable("memory") {
         return Err("Insufficient memory");
     }
-    if on_node.len() as f64 + 1.0 > allocatable("pods") {
+    if used.pods as f64 + 1.0 > allocatable("pods") {
         return Err("Too many pods");
     }
-    Ok(cpu / allocatable("cpu").max(0.001) + on_node.len() as f64 * 1e-6)
+    Ok(cpu / allocatable("cpu").max(0.001) + used.pods as f64 * 1e-6)
 }
 
 /// Total (cpu cores, memory bytes) requested by the pod's containers.

@@ -30,6 +30,7 @@ use crate::time;
 /// How long "creating" a container takes.
 const CREATE_DELAY: Duration = Duration::from_millis(300);
 
+#[derive(Default)]
 pub struct Kubelet {
     /// The last host number handed out per node, within the node's podCIDR.
     last_ip: Mutex<HashMap<String, u32>>,
@@ -40,11 +41,6 @@ pub struct Kubelet {
 }
 
 impl Kubelet {
-    pub fn new(rest: &Rest) -> Self {
-        let _ = rest;
-        Kubelet { last_ip: Mutex::default(), creating_since: Mutex::default(), pull_attempts: Mutex::default() }
-    }
-
     /// How long until the next pull of a failing image may be tried (None: now),
     /// recording the attempt. The back-off doubles from RETRY up to 5 minutes.
     fn pull_wait(&self, pod: &Value, container: &str) -> Option<Duration> {

@@ -166,11 +166,6 @@ impl Store {
         (out, inner.rv)
     }
 
-    /// Counts objects of a resource in a namespace (or everywhere).
-    pub fn count(&self, key: &ResourceKey, namespace: Option<&str>) -> usize {
-        self.list(key, namespace, None, |_| true).0.len()
-    }
-
     /// Stores a new object, setting its resourceVersion.
     pub fn create(&self, key: &ResourceKey, mut obj: Value) -> Result<Entry, StoreError> {
         let mut inner = self.write();

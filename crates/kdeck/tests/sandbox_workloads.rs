@@ -295,7 +295,7 @@ async fn jobs_complete_or_fail_after_their_backoff_limit() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let job = |name: &str, completions: i32, exit_code: &str| -> Job {
         serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"completions": completions, "parallelism": 2, "backoffLimit": 1,
-            "template": {"metadata": {"annotations": {"sandbox.kdeck.dev/run-seconds": "0.2", "sandbox.kdeck.dev/exit-code": exit_code}},
+            "template": {"metadata": {"annotations": {"sandbox.kdeck.dev/run-seconds": "0.2", "sandbox.kdeck.dev/exit-code": exit_code, "sandbox.kdeck.dev/backoff-seconds": "0.2"}},
                 "spec": {"restartPolicy": "Never", "containers": [{"name": "task", "image": "busybox"}]}}}}))
         .unwrap()
     };

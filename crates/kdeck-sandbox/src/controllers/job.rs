@@ -56,6 +56,7 @@ impl Controller for Jobs {
             next["status"]["startTime"] = json!(now);
         }
         let mut active_count = active.len() as i64;
+        let mut requeue = None;
         if failed > backoff_limit {
             for pod in &active {
                 let _ = rest.delete(&rest.catalogue.find("", "v1", "pods")?, Some(namespace(pod)), name(pod), &DeleteOptions::default());
@@ -69,6 +70,10 @@ impl Controller for Jobs {
             objects::set_condition(&mut next, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods");
             next["status"]["completionTime"] = json!(now);
             events::normal(rest, &job, &SOURCE, "Completed", "Job completed");
+        } else if spec["suspend"] != true
+            && let Some(wait) = failure_backoff(&job, &pods, failed)
+        {
+            requeue = Some(wait);
         } else if spec["suspend"] != true {
             let wanted = parallelism.min(completions - succeeded) - active_count;
             for _ in 0..wanted.max(0) {
@@ -86,8 +91,29 @@ impl Controller for Jobs {
         status["terminating"] = json!(0);
         status["uncountedTerminatedPods"] = json!({});
         objects::write_status(rest, &info, &job, next);
-        None
+        requeue
     }
+}
+
+/// How long to wait before replacing failed pods: as the real controller, 10s after
+/// the first failure, doubling with each, at most 6 minutes (the base can be set with
+/// the template's `sandbox.kdeck.dev/backoff-seconds`). None when it is time.
+fn failure_backoff(job: &Value, pods: &[Value], failed: i64) -> Option<Duration> {
+    if failed == 0 {
+        return None;
+    }
+    let base =
+        job["spec"]["template"]["metadata"]["annotations"]["sandbox.kdeck.dev/backoff-seconds"].as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(10.0);
+    let delay = (base * 2f64.powi((failed - 1).min(16) as i32)).min(360.0);
+    let last_failure = pods
+        .iter()
+        .filter(|p| p["status"]["phase"] == "Failed")
+        .filter_map(|p| p["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"].as_str().or(p["metadata"]["creationTimestamp"].as_str()))
+        .filter_map(time::parse_rfc3339)
+        .max()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let left = last_failure as f64 + delay - now;
+    (left > 0.0).then(|| Duration::from_secs_f64(left))
 }
 
 fn finished_at(job: &Value) -> Option<String> {

@@ -7,7 +7,7 @@
 //! | `exit-code: N` | the exit code then (default 0; non-zero is reason `Error`) |
 //! | `crash-log: TEXT` | lines the container prints as it exits (shown by `kubectl logs`, and `--previous` after a restart) |
 //! | `oom-after-seconds: N` | killed for memory after N seconds: exit 137, reason `OOMKilled` |
-//! | `backoff-seconds: N` | base of the restart back-off (default 10, doubling to 300), as CrashLoopBackOff |
+//! | `backoff-seconds: N` | base of the restart back-off (default 10, doubling to 300), as CrashLoopBackOff; on a Job's template, of its pod-replacement back-off (default 10, doubling to 360) |
 //! | `readiness-fail: "true"` | containers that define a readinessProbe never pass it: Running, not Ready, `Unhealthy` events |
 //! | `liveness-fail-after-seconds: N` | the liveness probe fails after N seconds: `Unhealthy`, the kubelet kills the container (exit 137) and restarts it |
 //! | `termination-seconds: N` | how long containers take to stop after SIGTERM when the pod is deleted (default 0.1; never beyond the grace period) |

@@ -1,6 +1,6 @@
 //! Sandbox benchmarks, run with `cargo run --release -p kdeck-bench`.
 //!
-//! Starts a sandbox seeded with `scale:20000` (20,000 pods in one namespace) using the
+//! Starts a sandbox seeded with `scale:20000` (20,000 pods across 40 namespaces) using the
 //! release kdeck binary, then measures, side by side in one run:
 //! - LIST of all 20,000 pods through the API (what every client pays), and
 //!   `kubectl get pods -o json` against the same sandbox for comparison;
@@ -92,14 +92,14 @@ async fn main() {
     let mut api_list = Vec::new();
     let mut list_bytes = 0;
     for _ in 0..LIST_RUNS {
-        let req = http::Request::get("/api/v1/namespaces/scale/pods").body(Vec::new()).unwrap();
+        let req = http::Request::get("/api/v1/pods").body(Vec::new()).unwrap();
         let t = Instant::now();
         let body = client.request_text(req).await.expect("list");
         api_list.push(t.elapsed());
         assert!(body.len() > pods * 100, "the list has every pod");
         list_bytes = body.len();
     }
-    let count = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "scale").list(&ListParams::default()).await.expect("typed list").items.len();
+    let count = Api::<k8s_openapi::api::core::v1::Pod>::all(client.clone()).list(&ListParams::default()).await.expect("typed list").items.len();
     assert_eq!(count, pods);
 
     // The same list as people fetch it today.
@@ -108,11 +108,8 @@ async fn main() {
     if let Some(kubectl) = &kubectl {
         for _ in 0..5 {
             let t = Instant::now();
-            let out = Command::new(kubectl)
-                .args(["--context", "bench", "-n", "scale", "get", "pods", "-o", "json"])
-                .env("KUBECONFIG", &kubeconfig)
-                .output()
-                .expect("kubectl");
+            let out =
+                Command::new(kubectl).args(["--context", "bench", "get", "pods", "-A", "-o", "json"]).env("KUBECONFIG", &kubeconfig).output().expect("kubectl");
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             kubectl_list.push(t.elapsed());
         }

@@ -63,6 +63,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--context", required=True)
     ap.add_argument("--namespace", required=True)
+    ap.add_argument("--home-ops", metavar="CONTEXT", help="also check Flux and External Secrets on a sandbox seeded with home-ops")
     args = ap.parse_args()
     ns = args.namespace
 
@@ -203,7 +204,71 @@ def main():
 
     for fn in (create, read, replace, stale, patch, list_label, list_field, watch_events, missing, exec_stream, delete):
         fn()
+    if args.home_ops:
+        home_ops_checks(config.new_client_from_config(context=args.home_ops))
     return 0 if all(results) else 1
+
+
+def wait_for(what, read, done, seconds=10):
+    """Polls read() until done(obj) holds; fails naming what it waited for."""
+    deadline = time.time() + seconds
+    while True:
+        obj = read()
+        if done(obj):
+            return obj
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def ready_condition(obj):
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"), {})
+
+
+def home_ops_checks(api_client):
+    """A HelmRelease reconcile cycle and an ExternalSecret force-sync, through CustomObjectsApi."""
+    custom = client.CustomObjectsApi(api_client)
+    core = client.CoreV1Api(api_client)
+    hr = ("helm.toolkit.fluxcd.io", "v2", "observability", "helmreleases", "gatus")
+    es = ("external-secrets.io", "v1", "observability", "externalsecrets", "gatus")
+
+    def get_hr():
+        return custom.get_namespaced_custom_object(*hr)
+
+    def get_es():
+        return custom.get_namespaced_custom_object(*es)
+
+    @check("python: HelmRelease suspend, reconcile request ignored, resume handles it")
+    def helm_release_cycle():
+        wait_for("gatus Ready", get_hr, lambda o: ready_condition(o).get("status") == "True")
+        custom.patch_namespaced_custom_object(*hr, {"spec": {"suspend": True}})
+        custom.patch_namespaced_custom_object(*hr, {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "py-1"}}})
+        time.sleep(0.5)
+        eq("lastHandledReconcileAt while suspended", None, get_hr()["status"].get("lastHandledReconcileAt"))
+        custom.patch_namespaced_custom_object(*hr, {"spec": {"suspend": False}})
+        got = wait_for("the request handled", get_hr, lambda o: o["status"].get("lastHandledReconcileAt") == "py-1")
+        eq("Ready after resume", "True", ready_condition(got).get("status"))
+
+    @check("python: ExternalSecret force-sync re-syncs the Secret")
+    def force_sync():
+        before = wait_for("gatus ExternalSecret synced", get_es, lambda o: ready_condition(o).get("reason") == "SecretSynced")
+        secret = core.read_namespaced_secret("gatus-secret", "observability")
+        assert "GATUS_PUSHOVER_TOKEN" in (secret.data or {}), f"gatus-secret keys: {sorted((secret.data or {}).keys())}"
+        # refreshTime has one-second resolution: let it be able to move.
+        time.sleep(1.1)
+        custom.patch_namespaced_custom_object(*es, {"metadata": {"annotations": {"force-sync": str(int(time.time()))}}})
+        got = wait_for("a new sync", get_es, lambda o: o["status"].get("syncedResourceVersion") != before["status"].get("syncedResourceVersion"))
+        assert got["status"]["refreshTime"] > before["status"]["refreshTime"], f"refreshTime {got['status']['refreshTime']} did not move"
+        eq("Ready reason", "SecretSynced", ready_condition(got).get("reason"))
+
+    @check("python: a broken ExternalSecret reports SecretSyncedError")
+    def broken_secret():
+        get = lambda: custom.get_namespaced_custom_object("external-secrets.io", "v1", "storage", "externalsecrets", "volsync-restic")  # noqa: E731
+        got = wait_for("volsync-restic failing", get, lambda o: ready_condition(o).get("reason") == "SecretSyncedError")
+        eq("Ready status", "False", ready_condition(got).get("status"))
+        assert "volsync-restic-template" in ready_condition(got).get("message", ""), ready_condition(got)
+
+    for fn in (helm_release_cycle, force_sync, broken_secret):
+        fn()
 
 
 if __name__ == "__main__":

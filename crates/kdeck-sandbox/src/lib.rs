@@ -8,10 +8,12 @@
 //! - [`controllers`]: scheduler, ReplicaSets, Deployments, Endpoints, garbage
 //!   collection, namespace deletion, CRD registration.
 //! - [`kubelet`]: the simulated kubelet: pod lifecycle and logs.
+//! - [`faults`]: fault injection (429, 500, 503, slow, dropped connections, cut watches).
 
 pub mod api;
 pub mod controllers;
 pub mod cron;
+pub mod faults;
 mod fsutil;
 pub mod kubelet;
 pub mod quantity;

@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api::ApiServer;
 use crate::api::auth::Tokens;
+use crate::faults::{FaultSpec, Faults};
 use crate::resources::{Catalogue, ResourceKey};
 use crate::rest::Rest;
 use crate::store::{Store, persist};
@@ -65,6 +66,7 @@ pub struct Sandbox {
     listener: TcpListener,
     data_dir: PathBuf,
     ca_pem: String,
+    faults: Faults,
 }
 
 impl Sandbox {
@@ -84,7 +86,7 @@ impl Sandbox {
         let tls = TlsAcceptor::from(certs.server_config(dir)?);
         let tokens = load_or_create_tokens(dir, &config.name)?;
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await.map_err(|source| SandboxError::Bind { port: config.port, source })?;
-        Ok(Sandbox { rest, tokens, tls, listener, data_dir: dir.clone(), ca_pem: certs.ca_pem })
+        Ok(Sandbox { rest, tokens, tls, listener, data_dir: dir.clone(), ca_pem: certs.ca_pem, faults: Faults::default() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -105,10 +107,16 @@ impl Sandbox {
         crate::scenarios::load(&self.rest, scenario).map_err(SandboxError::Seed)
     }
 
+    /// Injects the faults of `spec` into requests (see [`crate::faults`]); `None` clears them.
+    /// They can also be changed while serving, through `/kdeck/faults`.
+    pub fn set_faults(&self, spec: Option<FaultSpec>) {
+        self.faults.set(spec);
+    }
+
     /// Serves until `shutdown` completes, then writes the state one last time.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SandboxError> {
         let address = self.local_addr().to_string();
-        let api = Arc::new(ApiServer { rest: self.rest.clone(), tokens: self.tokens.clone(), address });
+        let api = Arc::new(ApiServer { rest: self.rest.clone(), tokens: self.tokens.clone(), address, faults: self.faults.clone() });
         let controllers = controllers::start(self.rest.clone());
         let state_path = self.data_dir.join(STATE_FILE);
         let saver = tokio::spawn(save_periodically(self.rest.store.clone(), state_path.clone()));
@@ -133,19 +141,28 @@ impl Sandbox {
 
 async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc<ApiServer>) {
     let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await else { return };
-    let service =
-        hyper::service::service_fn(move |req| {
-            let api = api.clone();
-            async move {
-                // A bug must cost one request a 500, never the connection or the server.
-                let response = std::panic::AssertUnwindSafe(api.handle(req)).catch_unwind().await;
-                Ok::<_, Infallible>(response.unwrap_or_else(|_| {
-                    crate::api::body::error_response(&crate::rest::ApiError::internal("the sandbox failed on this request; this is a bug"))
-                }))
+    // An injected `drop` fault closes the connection without answering (see crate::faults).
+    let drop_connection = Arc::new(tokio::sync::Notify::new());
+    let dropper = drop_connection.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let (api, dropper) = (api.clone(), dropper.clone());
+        async move {
+            // A bug must cost one request a 500, never the connection or the server.
+            let response = std::panic::AssertUnwindSafe(api.handle(req)).catch_unwind().await;
+            let response = response
+                .unwrap_or_else(|_| crate::api::body::error_response(&crate::rest::ApiError::internal("the sandbox failed on this request; this is a bug")));
+            if crate::faults::drops_connection(&response) {
+                dropper.notify_one();
+                std::future::pending::<()>().await;
             }
-        });
+            Ok::<_, Infallible>(response)
+        }
+    });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await;
+    tokio::select! {
+        _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service) => {}
+        _ = drop_connection.notified() => {}
+    }
 }
 
 async fn save_periodically(store: Arc<Store>, path: PathBuf) {

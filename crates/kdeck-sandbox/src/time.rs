@@ -34,6 +34,39 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// Parses a Go duration as Flux and External Secrets specs write them: `1h30m`,
+/// `15s`, `500ms`, `0`, `1.5h` (units ns, us, µs, ms, s, m, h; no sign).
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("time: invalid duration {s:?}");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("time: missing unit in duration {s:?}"))?;
+        let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
+        rest = &rest[number_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let seconds_per_unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(format!("time: missing unit in duration {s:?}")),
+            unit => return Err(format!("time: unknown unit {unit:?} in duration {s:?}")),
+        };
+        rest = &rest[unit_len..];
+        total += number * seconds_per_unit;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
 /// Parses an RFC 3339 timestamp to seconds since the epoch (fractional seconds are
 /// dropped, i.e. rounded down). Accepts exactly what [`parse_rfc3339_nanos`] accepts.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
@@ -141,6 +174,20 @@ pub fn calendar(secs: i64) -> Calendar {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn go_durations_parse_as_go_parses_them() {
+        assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("15s"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_go_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_go_duration("").is_err());
+        assert!(parse_go_duration("10").unwrap_err().contains("missing unit"));
+        assert!(parse_go_duration("5d").unwrap_err().contains("unknown unit \"d\""));
+        assert!(parse_go_duration("-5s").is_err());
+        assert!(parse_go_duration("1..2s").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -119,6 +119,8 @@ pub struct StartOptions {
     pub kubeconfig: PathBuf,
     pub seed: Option<String>,
     pub nodes: usize,
+    /// A fault spec to inject from the start (see `kdeck_sandbox::faults`).
+    pub faults: Option<String>,
 }
 
 /// Fails when the sandbox is already being served.
@@ -141,6 +143,9 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
     let sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
     if let Some(seed) = &opts.seed {
         sandbox.seed(seed).map_err(|e| Error::usage(e.to_string()))?;
+    }
+    if let Some(faults) = &opts.faults {
+        sandbox.set_faults(Some(parse_faults(faults)?));
     }
     let creds = sandbox.credentials();
     kubeconfig::edit(&opts.kubeconfig, |k| {
@@ -165,6 +170,11 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
     record.pid = 0;
     save(&record)?;
     result.map_err(Error::from)
+}
+
+/// A fault spec that does not parse is a usage error naming the item at fault.
+pub fn parse_faults(spec: &str) -> Result<kdeck_sandbox::faults::FaultSpec> {
+    kdeck_sandbox::faults::FaultSpec::parse(spec).map_err(|e| Error::usage(e.to_string()).hint("fault specs are described in the README (Fault injection)"))
 }
 
 /// A sandbox builds multi-megabyte buffers (large lists, state snapshots). glibc
@@ -216,6 +226,9 @@ pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Re
     if let Some(seed) = &opts.seed {
         cmd.args(["--seed", seed]);
     }
+    if let Some(faults) = &opts.faults {
+        cmd.arg(format!("--faults={faults}"));
+    }
     cmd.stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| Error::failure(e.to_string()))?).stderr(log);
     #[cfg(unix)]
     {
@@ -252,6 +265,26 @@ pub async fn answers(record: &Record) -> bool {
         Ok(client) => tokio::time::timeout(Duration::from_secs(2), client.apiserver_version()).await.is_ok_and(|r| r.is_ok()),
         Err(_) => false,
     }
+}
+
+/// Calls one of the sandbox's own endpoints (`/kdeck/...`, see the sandbox crate's
+/// `api::admin`) with the admin context, returning the response body.
+pub async fn admin_request(record: &Record, method: http::Method, path: &str, body: Vec<u8>) -> Result<String> {
+    if !record.is_running() {
+        return Err(Error::failure(format!("sandbox {:?} is not running", record.name))
+            .hint(format!("start it with: kdeck sandbox start --detach --name {}", record.name)));
+    }
+    let client = crate::cluster::client_for(&record.kubeconfig, &record.name).await?;
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("/kdeck/{path}"))
+        .header(http::header::CONTENT_TYPE, "text/plain")
+        .body(body)
+        .map_err(|e| Error::failure(e.to_string()))?;
+    client.request_text(request).await.map_err(|e| match e {
+        kube::Error::Api(status) => Error::new(if status.code == 404 { ExitCode::NotFound } else { ExitCode::Failure }, status.message),
+        other => Error::failure(format!("sandbox {:?} at {}: {other}", record.name, record.server)),
+    })
 }
 
 /// Stops a running sandbox and waits for it to save its state and exit.

@@ -152,3 +152,32 @@ async fn a_second_start_of_a_running_sandbox_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
 }
+
+#[tokio::test]
+async fn a_scenario_loads_into_a_running_sandbox() {
+    let sandbox = TestSandbox::start("seeded-later");
+    let out = sandbox.run(&["sandbox", "seed", "nope", "--name", "seeded-later"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("known scenarios: crds, demo, home-ops, scale:N"), "{stderr}");
+
+    let out = sandbox.run(&["sandbox", "seed", "scale:1200", "--name", "seeded-later"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::all(sandbox.client().await);
+    let listed = pods.list(&ListParams::default().labels("tier")).await.unwrap().items;
+    assert_eq!(listed.len(), 1200);
+    let namespaces: std::collections::BTreeSet<_> = listed.iter().filter_map(|p| p.metadata.namespace.clone()).collect();
+    assert_eq!(namespaces.into_iter().collect::<Vec<_>>(), ["scale-00", "scale-01", "scale-02"], "pods spread across namespaces");
+    let phases: std::collections::BTreeSet<_> = listed.iter().filter_map(|p| p.status.as_ref()?.phase.clone()).collect();
+    assert_eq!(phases.into_iter().collect::<Vec<_>>(), ["Failed", "Pending", "Running", "Succeeded"]);
+
+    // Seeding again keeps what exists; a stopped sandbox says so.
+    let out = sandbox.run(&["sandbox", "seed", "demo", "--name", "seeded-later"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sandbox.run(&["sandbox", "seed", "demo", "--name", "seeded-later"]);
+    assert!(out.status.success(), "seeding twice is harmless: {}", String::from_utf8_lossy(&out.stderr));
+    sandbox.stop();
+    let out = sandbox.run(&["sandbox", "seed", "demo", "--name", "seeded-later"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"));
+}

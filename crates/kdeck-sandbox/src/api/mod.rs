@@ -1,6 +1,7 @@
 //! The HTTP side of the API server: authentication, routing of Kubernetes REST paths,
 //! content negotiation, and the handlers that call the REST layer.
 
+mod admin;
 mod attach;
 pub mod auth;
 pub mod body;
@@ -35,6 +36,8 @@ pub struct ApiServer {
     pub tokens: Tokens,
     /// `host:port` clients reach the server at, for `/api`'s serverAddressByClientCIDRs.
     pub address: String,
+    /// Faults to inject into resource requests (see [`crate::faults`]).
+    pub faults: crate::faults::Faults,
 }
 
 /// A request for a resource, parsed from its path.
@@ -67,6 +70,9 @@ impl ApiServer {
         }
         let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let user = self.tokens.user(authorization).ok_or_else(ApiError::unauthorized)?;
+        if segs.first() == Some(&admin::PREFIX) {
+            return admin::serve(self, req, &user, &segs[1..]).await;
+        }
         let catalogue = &self.rest.catalogue;
         if req.method() != Method::GET && matches!(segs.first(), None | Some(&"openapi")) {
             return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
@@ -161,6 +167,11 @@ impl ApiServer {
         if !auth::allows(user.role, verb, &info.group) {
             return Err(forbidden(&user, verb, &info, ns, name.as_deref(), subresource.as_deref()));
         }
+        // Injected faults: only here, so discovery, health, exec and /kdeck are never faulted.
+        let watch_fault = match self.faults.before(&info.plural, verb).await {
+            Ok(watch_fault) => watch_fault,
+            Err(response) => return Ok(response),
+        };
         if info.group.is_empty() && info.plural == "pods" && subresource.as_deref() == Some("log") && verb == "get" {
             return logs::serve(&self.rest, ns.unwrap_or_default(), name.as_deref().unwrap_or_default(), &query);
         }
@@ -196,7 +207,7 @@ impl ApiServer {
                 if let Some(name) = &name {
                     list_query.fields = crate::rest::selector::FieldSelector::parse(&format!("metadata.name={name}"), &[]).map_err(ApiError::bad_request)?;
                 }
-                watch::serve(&self.rest, &info, ns, list_query, &query)
+                watch::serve(&self.rest, &info, ns, list_query, &query, watch_fault)
             }
             "create" => {
                 let bytes = body::collect(req.into_body()).await?;

@@ -1,6 +1,7 @@
 //! Watch: a stream of `{"type":…,"object":…}` lines, started from a list snapshot or
 //! a resourceVersion, filtered by namespace and selectors, with bookmarks,
 //! `sendInitialEvents`, a timeout, and 410 Expired for versions no longer kept.
+//! Injected faults (`watch-cut`, `watch-410`, see [`crate::faults`]) end a stream early.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::body::Body;
 use super::query::Query;
+use crate::faults::WatchFault;
 use crate::resources::ResourceInfo;
 use crate::rest::{ApiError, ListQuery, Rest};
 use crate::store::{Change, EventType, Index, StoreError};
@@ -85,7 +87,14 @@ fn presented(info: &ResourceInfo, raw: &Bytes) -> Bytes {
     }
 }
 
-pub fn serve(rest: &Rest, info: &ResourceInfo, ns: Option<&str>, list_query: ListQuery, query: &Query) -> Result<Response<Body>, ApiError> {
+pub fn serve(
+    rest: &Rest,
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    list_query: ListQuery,
+    query: &Query,
+    fault: Option<WatchFault>,
+) -> Result<Response<Body>, ApiError> {
     let rv = query.get("resourceVersion").filter(|v| !v.is_empty());
     let requested = match rv {
         Some(v) => {
@@ -104,6 +113,16 @@ pub fn serve(rest: &Rest, info: &ResourceInfo, ns: Option<&str>, list_query: Lis
         ));
     }
     let timeout = query.u64("timeoutSeconds").map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+    // An injected fault ends the stream before its timeout: quietly, or with 410 Expired.
+    let (end_after, expire) = match fault {
+        Some(WatchFault::Cut { after }) => (timeout.min(after), false),
+        Some(WatchFault::Expired { after }) if after < timeout => (after, true),
+        _ => (timeout, false),
+    };
+    if expire && end_after.is_zero() {
+        let rv = rest.store.resource_version();
+        return Ok(stream_response(futures::stream::iter([expired_line(rv)]).boxed()));
+    }
     let filter = Filter { info: info.clone(), namespace: ns.map(str::to_string), query: list_query };
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
 
@@ -145,7 +164,7 @@ pub fn serve(rest: &Rest, info: &ResourceInfo, ns: Option<&str>, list_query: Lis
             }
         }
         let mut live = subscription.live;
-        let deadline = tokio::time::sleep(timeout);
+        let deadline = tokio::time::sleep(end_after);
         tokio::pin!(deadline);
         let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
         ticker.tick().await;
@@ -160,7 +179,12 @@ pub fn serve(rest: &Rest, info: &ResourceInfo, ns: Option<&str>, list_query: Lis
         }
         loop {
             tokio::select! {
-                _ = &mut deadline => return,
+                _ = &mut deadline => {
+                    if expire {
+                        let _ = tx.send(expired_line(start_rv)).await;
+                    }
+                    return;
+                }
                 _ = ticker.tick(), if bookmarks => {
                     if tx.send(bookmark(&info, start_rv, false)).await.is_err() { return; }
                 }
@@ -180,6 +204,12 @@ pub fn serve(rest: &Rest, info: &ResourceInfo, ns: Option<&str>, list_query: Lis
     });
     let lines = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|line| (line, rx)) });
     Ok(stream_response(lines.boxed()))
+}
+
+/// The ERROR event of an injected `watch-410`: the client must list again.
+fn expired_line(rv: u64) -> Bytes {
+    let status = ApiError::expired(format!("too old resource version: {rv} ({})", rv + 1)).status();
+    event_line("ERROR", &serde_json::to_vec(&status).unwrap_or_default())
 }
 
 fn stream_response(lines: futures::stream::BoxStream<'static, Bytes>) -> Response<Body> {

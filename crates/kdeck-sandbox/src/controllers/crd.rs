@@ -16,7 +16,7 @@ pub fn register_all(rest: &Rest) {
     }
 }
 
-fn register(rest: &Rest, crd: &serde_json::Value) {
+pub(crate) fn register(rest: &Rest, crd: &serde_json::Value) {
     let spec = &crd["spec"];
     let (Some(group), Some(plural)) = (spec["group"].as_str(), spec["names"]["plural"].as_str()) else { return };
     if let Ok(infos) = infos_from_crd(crd) {

@@ -4,18 +4,22 @@
 //!
 //! The core controllers (CRDs, garbage collection, namespaces) react to each change
 //! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
-//! Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Endpoints, volumes) each run on [`runtime`], reconciling objects from a queue.
+//! Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Endpoints, volumes, and
+//! External Secrets' SecretStores and ExternalSecrets) each run on [`runtime`],
+//! reconciling objects from a queue.
 //!
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
 
-mod crd;
+pub(crate) mod crd;
 mod cronjob;
 mod daemonset;
 mod deployment;
 mod endpoints;
 pub mod events;
+mod external_secrets;
 mod gc;
+mod helm_release;
 mod job;
 mod namespace;
 pub mod nodes;
@@ -47,7 +51,9 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
         runtime::spawn(rest.clone(), statefulset::StatefulSets),
         runtime::spawn(rest.clone(), daemonset::DaemonSets),
         runtime::spawn(rest.clone(), cronjob::CronJobs),
+        runtime::spawn(rest.clone(), external_secrets::ExternalSecrets),
         runtime::spawn(rest.clone(), volumes::Provisioner),
+        runtime::spawn(rest.clone(), helm_release::HelmReleases),
         runtime::spawn(rest, endpoints::Endpoints),
     ]
 }

@@ -6,14 +6,37 @@ use serde_json::{Value, json};
 
 use crate::rest::{Rest, Subresource, WriteOptions};
 
-pub const KNOWN: &[&str] = &["demo", "scale:N"];
+pub const KNOWN: &[&str] = &["crds", "demo", "home-ops", "scale:N"];
+
+/// The Flux and External Secrets CRDs, which scenarios that need them load first.
+const CRDS: &str = include_str!("crds.yaml");
 
 /// Scenarios written as manifests, by name.
-const MANIFESTS: &[(&str, &str)] = &[("demo", include_str!("demo.yaml"))];
+const MANIFESTS: &[(&str, &str)] = &[("crds", CRDS), ("demo", include_str!("demo.yaml")), ("home-ops", include_str!("home-ops.yaml"))];
+
+/// Files put in a scenario's claims, as (scenario, namespace, claim, path, contents).
+const CLAIM_FILES: &[(&str, &str, &str, &str, &str)] = &[
+    ("home-ops", "observability", "gatus-data", "config.yaml", include_str!("files/gatus-config.yaml")),
+    (
+        "home-ops",
+        "observability",
+        "gatus-data",
+        "data/uptime.csv",
+        "endpoint,status,checked_at\nhome-assistant,200,2026-11-20T10:00:00Z\nplex,503,2026-11-20T10:00:00Z\n",
+    ),
+    ("home-ops", "observability", "gatus-data", "README", "Gatus keeps its configuration and results here.\n"),
+];
+
+/// The scenarios that need the Flux and External Secrets CRDs first.
+const NEEDS_CRDS: &[&str] = &["home-ops"];
 
 pub fn load(rest: &Rest, name: &str) -> Result<(), String> {
     if let Some((_, manifests)) = MANIFESTS.iter().find(|(n, _)| *n == name) {
-        return apply_manifests(rest, name, manifests);
+        if NEEDS_CRDS.contains(&name) {
+            apply_manifests(rest, "crds", CRDS)?;
+        }
+        apply_manifests(rest, name, manifests)?;
+        return write_claim_files(name);
     }
     if let Some(count) = name.strip_prefix("scale:") {
         let count: usize = count.parse().map_err(|_| format!("scenario {name:?}: N must be a whole number, as in scale:20000"))?;
@@ -30,7 +53,26 @@ fn apply_manifests(rest: &Rest, scenario: &str, manifests: &str) -> Result<(), S
         let kind = doc["kind"].as_str().unwrap_or_default().to_string();
         let info = rest.catalogue.find_kind(&api_version, &kind).ok_or_else(|| format!("scenario {scenario}: {api_version} {kind} is not served"))?;
         let ns = doc["metadata"]["namespace"].as_str().map(str::to_string);
-        create(rest, &info.plural, &info.group, &info.version, ns.as_deref(), doc)?;
+        let created = create(rest, &info.plural, &info.group, &info.version, ns.as_deref(), doc.clone())?;
+        if kind == "CustomResourceDefinition" {
+            // Later documents may be of this kind: serve it now rather than when the
+            // CRD controller sees the change.
+            crate::controllers::crd::register(rest, if created.is_null() { &doc } else { &created });
+        }
+    }
+    Ok(())
+}
+
+/// Puts a scenario's files where the sandbox keeps its claims' contents (what a pod
+/// mounting the claim sees, and what `kubectl exec … ls` lists).
+fn write_claim_files(scenario: &str) -> Result<(), String> {
+    let data_dir = crate::kubelet::exec::data_dir();
+    for (_, namespace, claim, path, contents) in CLAIM_FILES.iter().filter(|f| f.0 == scenario) {
+        let file = crate::kubelet::exec::volumes::pvc_dir(&data_dir, namespace, claim).join(path);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("scenario {scenario}: cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(&file, contents).map_err(|e| format!("scenario {scenario}: cannot write {}: {e}", file.display()))?;
     }
     Ok(())
 }
@@ -44,23 +86,54 @@ fn create(rest: &Rest, plural: &str, group: &str, version: &str, ns: Option<&str
     }
 }
 
-/// `scale:N`: N pods in namespace `scale` with a realistic mix of states, for benchmarks.
+/// How many pods of `scale:N` share a namespace.
+const PODS_PER_NAMESPACE: usize = 500;
+/// One ExternalSecret per this many pods, for the bulk secret-sync benchmarks.
+const PODS_PER_EXTERNAL_SECRET: usize = 100;
+
+/// `scale:N`: N pods spread over namespaces `scale-00`, `scale-01`, … (500 each, at
+/// most 40) with a realistic mix of states, plus the External Secrets CRDs, a store,
+/// and one ExternalSecret per 100 pods, for benchmarks. Pods are bound to a
+/// fictional node and get their status written directly, so no kubelet work follows.
 fn scale(rest: &Rest, count: usize) -> Result<(), String> {
-    create(rest, "namespaces", "", "v1", None, json!({"metadata": {"name": "scale"}}))?;
+    let namespaces = count.div_ceil(PODS_PER_NAMESPACE).clamp(1, 40);
+    let namespace = |i: usize| format!("scale-{:02}", i % namespaces);
+    for n in 0..namespaces {
+        create(rest, "namespaces", "", "v1", None, json!({"metadata": {"name": namespace(n)}}))?;
+    }
     let pods = rest.catalogue.find("", "v1", "pods").ok_or("pods are not served")?;
     for i in 0..count {
+        let ns = namespace(i);
         let name = format!("app-{}-{i:05}", i % 50);
         let pod = json!({
             "metadata": {"name": name, "labels": {"app": format!("app-{}", i % 50), "tier": if i % 3 == 0 { "web" } else { "worker" }}},
             "spec": {"containers": [{"name": "main", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}], "nodeName": "scale-node"},
         });
-        let created = create(rest, "pods", "", "v1", Some("scale"), pod)?;
+        let created = create(rest, "pods", "", "v1", Some(&ns), pod)?;
         if created.is_null() {
             continue;
         }
         let mut with_status = created;
         with_status["status"] = status_for(i, &with_status["metadata"]["creationTimestamp"]);
-        rest.update(&pods, Some("scale"), &name, with_status, Subresource::Status, &WriteOptions::default()).map_err(|e| e.message)?;
+        rest.update(&pods, Some(&ns), &name, with_status, Subresource::Status, &WriteOptions::default()).map_err(|e| e.message)?;
+    }
+    scale_external_secrets(rest, count.div_ceil(PODS_PER_EXTERNAL_SECRET), namespaces)
+}
+
+fn scale_external_secrets(rest: &Rest, count: usize, namespaces: usize) -> Result<(), String> {
+    apply_manifests(rest, "crds", CRDS)?;
+    let data: Vec<Value> = (0..count).map(|i| json!({"key": format!("app-{i}"), "value": format!("{{\"TOKEN\":\"token-{i}\"}}")})).collect();
+    let store = json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": "scale-store"}, "spec": {"provider": {"fake": {"data": data}}}});
+    create(rest, "clustersecretstores", "external-secrets.io", "v1", None, store)?;
+    for i in 0..count {
+        let ns = format!("scale-{:02}", i % namespaces);
+        let es = json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": format!("app-{i}"), "namespace": ns, "labels": {"app": format!("app-{}", i % 50)}},
+            "spec": {"refreshInterval": "1h", "secretStoreRef": {"kind": "ClusterSecretStore", "name": "scale-store"},
+                "target": {"name": format!("app-{i}-secret")}, "dataFrom": [{"extract": {"key": format!("app-{i}")}}]},
+        });
+        create(rest, "externalsecrets", "external-secrets.io", "v1", Some(&ns), es)?;
     }
     Ok(())
 }

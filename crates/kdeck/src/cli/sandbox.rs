@@ -1,4 +1,4 @@
-//! `kdeck sandbox start|stop|status|list|delete`.
+//! `kdeck sandbox start|stop|status|list|delete|seed|faults`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +25,33 @@ pub enum SandboxCommand {
     List(ListArgs),
     /// Stop a sandbox and remove its data and its kubeconfig entries.
     Delete(NameArgs),
+    /// Load a named scenario into a running sandbox (objects that exist are kept).
+    Seed(SeedArgs),
+    /// Show, set or clear the faults a running sandbox injects (see the README).
+    Faults(FaultsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FaultsArgs {
+    /// The fault spec to inject from now on, e.g. seed=42,429=0.2:1s,slow=0.3:800ms,only=pods;
+    /// without it (and without --clear), print the spec in force.
+    #[arg(conflicts_with = "clear")]
+    spec: Option<String>,
+    /// Stop injecting faults.
+    #[arg(long)]
+    clear: bool,
+    /// Name of the sandbox.
+    #[arg(long, default_value = DEFAULT_NAME)]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The scenario: crds, demo, home-ops or scale:N (see the README).
+    scenario: String,
+    /// Name of the sandbox.
+    #[arg(long, default_value = DEFAULT_NAME)]
+    name: String,
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +74,9 @@ pub struct StartArgs {
     /// Load a named scenario into the sandbox (see the README).
     #[arg(long)]
     seed: Option<String>,
+    /// Inject faults into API requests, e.g. seed=42,429=0.2:1s,500=0.1,only=pods (see the README).
+    #[arg(long, value_name = "SPEC")]
+    faults: Option<String>,
     /// Kubeconfig file to write the sandbox's entries to (default: as kubectl).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -85,6 +115,8 @@ impl SandboxCommand {
             SandboxCommand::Status(args) => args.run().await,
             SandboxCommand::List(args) => args.run(),
             SandboxCommand::Delete(args) => delete(&args.name).await,
+            SandboxCommand::Seed(args) => args.run().await,
+            SandboxCommand::Faults(args) => args.run().await,
         }
     }
 }
@@ -93,10 +125,11 @@ impl StartArgs {
     /// Fills in defaults: the data directory and the kubeconfig path.
     fn complete(&self) -> Result<StartOptions> {
         sandboxes::validate_name(&self.name)?;
-        if let Some(seed) = &self.seed
-            && !kdeck_sandbox::scenarios::is_known(seed)
-        {
-            return Err(Error::usage(format!("unknown scenario {seed:?}")).hint(format!("known scenarios: {}", kdeck_sandbox::scenarios::KNOWN.join(", "))));
+        if let Some(seed) = &self.seed {
+            check_scenario(seed)?;
+        }
+        if let Some(faults) = &self.faults {
+            sandboxes::parse_faults(faults)?;
         }
         let previous = sandboxes::load(&self.name)?;
         let data_dir = match (&self.data_dir, &previous) {
@@ -108,7 +141,15 @@ impl StartArgs {
             Some(k) => std::path::absolute(k).map_err(|e| Error::usage(format!("bad --kubeconfig: {e}")))?,
             None => kubeconfig::default_path()?,
         };
-        Ok(StartOptions { name: self.name.clone(), port: self.port, data_dir, kubeconfig, seed: self.seed.clone(), nodes: usize::from(self.nodes) })
+        Ok(StartOptions {
+            name: self.name.clone(),
+            port: self.port,
+            data_dir,
+            kubeconfig,
+            seed: self.seed.clone(),
+            nodes: usize::from(self.nodes),
+            faults: self.faults.clone(),
+        })
     }
 
     async fn run(self) -> Result<()> {
@@ -126,6 +167,49 @@ impl StartArgs {
             eprintln!("press Ctrl-C to stop");
         })
         .await
+    }
+}
+
+/// An unknown scenario is a usage error that lists the known ones.
+fn check_scenario(name: &str) -> Result<()> {
+    if kdeck_sandbox::scenarios::is_known(name) {
+        return Ok(());
+    }
+    Err(Error::usage(format!("unknown scenario {name:?}")).hint(format!("known scenarios: {}", kdeck_sandbox::scenarios::KNOWN.join(", "))))
+}
+
+impl SeedArgs {
+    async fn run(self) -> Result<()> {
+        check_scenario(&self.scenario)?;
+        let record = sandboxes::require(&self.name)?;
+        let path = format!("seed/{}", self.scenario);
+        sandboxes::admin_request(&record, http::Method::POST, &path, Vec::new()).await?;
+        eprintln!("scenario {:?} loaded into sandbox {:?}", self.scenario, self.name);
+        Ok(())
+    }
+}
+
+impl FaultsArgs {
+    async fn run(self) -> Result<()> {
+        // A bad spec is refused before the sandbox is looked up, with where it is wrong.
+        let spec = self.spec.as_deref().map(sandboxes::parse_faults).transpose()?;
+        let record = sandboxes::require(&self.name)?;
+        let name = &self.name;
+        match spec {
+            Some(spec) => {
+                let set = sandboxes::admin_request(&record, http::Method::PUT, "faults", spec.to_string().into_bytes()).await?;
+                eprintln!("sandbox {name:?} injects faults: {}", set.trim());
+            }
+            None if self.clear => {
+                sandboxes::admin_request(&record, http::Method::DELETE, "faults", Vec::new()).await?;
+                eprintln!("sandbox {name:?} no longer injects faults");
+            }
+            None => match sandboxes::admin_request(&record, http::Method::GET, "faults", Vec::new()).await?.trim() {
+                "" => eprintln!("sandbox {name:?} injects no faults"),
+                spec => println!("{spec}"),
+            },
+        }
+        Ok(())
     }
 }
 

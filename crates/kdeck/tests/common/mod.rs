@@ -26,6 +26,14 @@ impl TestSandbox {
         sandbox
     }
 
+    /// Starts sandbox `name` loaded with scenario `seed`.
+    pub fn start_seeded(name: &str, seed: &str) -> Self {
+        let sandbox = Self::new(name);
+        let out = sandbox.run(&["sandbox", "start", "--detach", "--name", name, "--seed", seed]);
+        assert!(out.status.success(), "sandbox start --seed {seed} failed: {}", String::from_utf8_lossy(&out.stderr));
+        sandbox
+    }
+
     /// A sandbox home without starting anything.
     pub fn new(name: &str) -> Self {
         TestSandbox { dir: tempfile::tempdir().expect("temp dir"), name: name.to_string() }
@@ -89,6 +97,11 @@ impl Sibling<'_> {
         start_named(self.home, &self.name);
     }
 
+    pub fn start_seeded(&self, seed: &str) {
+        let out = self.home.run(&["sandbox", "start", "--detach", "--name", &self.name, "--seed", seed]);
+        assert!(out.status.success(), "sandbox start --seed {seed} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     pub async fn client(&self) -> kube::Client {
         client_for(&self.home.kubeconfig(), &self.name).await
     }
@@ -124,13 +137,21 @@ pub fn api_error<T: std::fmt::Debug>(result: kube::Result<T>) -> (u16, String, S
 /// Polls the pod until `done` holds (10 s at most); a pod that does not exist yet
 /// is waited for too. Panics naming `what` it never reached.
 pub async fn wait_pod(pods: &Api<Pod>, name: &str, what: &str, done: impl Fn(&Pod) -> bool) -> Pod {
+    wait_object(pods, name, what, done).await
+}
+
+/// Polls any object until `done` holds (10 s at most), as [`wait_pod`].
+pub async fn wait_object<K>(api: &Api<K>, name: &str, what: &str, done: impl Fn(&K) -> bool) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     for _ in 0..100 {
-        if let Some(pod) = pods.get_opt(name).await.unwrap()
-            && done(&pod)
+        if let Some(object) = api.get_opt(name).await.unwrap()
+            && done(&object)
         {
-            return pod;
+            return object;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("pod {name} never reached: {what}");
+    panic!("{name} never reached: {what}");
 }

@@ -5,5 +5,6 @@
 pub mod cli;
 pub mod cluster;
 pub mod error;
+pub mod ops;
 pub mod sandboxes;
 pub mod ui;

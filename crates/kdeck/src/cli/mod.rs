@@ -1,15 +1,21 @@
 //! The command line: one file per command, each an options struct that is
 //! validated, then run.
 
+pub mod cleanse_pods;
+pub mod hr_restart;
 pub mod sandbox;
+pub mod sync_secrets;
 
 use clap::{Parser, Subcommand};
 
+use crate::cluster::ClusterArgs;
 use crate::error::Result;
 
 #[derive(Debug, Parser)]
 #[command(name = "kdeck", version, about = "One fast binary for the work people do around Kubernetes clusters", propagate_version = true)]
 pub struct Cli {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -19,12 +25,21 @@ pub enum Command {
     /// Run, inspect and remove local sandbox clusters.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+    /// Force External Secrets to re-sync, and wait until they did.
+    SyncSecrets(sync_secrets::SyncSecretsArgs),
+    /// Restart a Flux HelmRelease (suspend, resume, reconcile) and wait until it is Ready.
+    HrRestart(hr_restart::HrRestartArgs),
+    /// Delete finished, failed pods (Evicted, Error, OOMKilled, …) — never running ones.
+    CleansePods(cleanse_pods::CleansePodsArgs),
 }
 
 impl Cli {
     pub async fn run(self) -> Result<()> {
         match self.command {
             Command::Sandbox(cmd) => cmd.run().await,
+            Command::SyncSecrets(args) => args.run(&self.cluster).await,
+            Command::HrRestart(args) => args.run(&self.cluster).await,
+            Command::CleansePods(args) => args.run(&self.cluster).await,
         }
     }
 }

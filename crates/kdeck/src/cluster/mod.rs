@@ -1,8 +1,15 @@
-//! Clusters: kubeconfig files, contexts, and API clients for them.
+//! Clusters: kubeconfig files, contexts, clients, name validation, and discovery of
+//! the custom resources kdeck operates on.
 
+pub mod connect;
+pub mod crds;
 pub mod kubeconfig;
+pub mod names;
+pub mod wait;
 
 use std::path::Path;
+
+pub use connect::{Cluster, ClusterArgs, NamespaceArgs};
 
 use crate::error::{Error, Result};
 

@@ -41,6 +41,30 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Asks before a destructive action: `--yes` answers for the user; on a terminal the
+/// user must type "y"; without a terminal kdeck refuses rather than guess.
+pub fn confirm(question: &str, yes: bool) -> crate::error::Result<()> {
+    use std::io::IsTerminal;
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::error::Error::usage(format!("{question}: refusing without --yes, since there is no terminal to confirm on"))
+            .hint("check the plan with --dry-run, then pass --yes"));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(crate::error::Error::failure("cancelled; nothing was changed")) }
+}
+
+/// Whether stdout is a terminal people read (progress and waits default on there).
+pub fn is_interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
 pub fn print_json(value: &serde_json::Value) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, value);

@@ -1,0 +1,97 @@
+//! `kdeck hr-restart`: suspend, resume and reconcile a Flux HelmRelease, then wait
+//! for it (see `ops::hr_restart`).
+
+use clap::Args;
+
+use crate::cluster::{ClusterArgs, names};
+use crate::error::Result;
+use crate::ops::hr_restart::{self, Mode};
+use crate::ui::{self, OutputFormat};
+
+#[derive(Debug, Args)]
+pub struct HrRestartArgs {
+    /// The HelmRelease.
+    name: String,
+    /// Its namespace (default: found across namespaces when the name is unique).
+    #[arg(long, short = 'n', value_name = "NS")]
+    namespace: Option<String>,
+    /// Force a Helm upgrade even when nothing changed.
+    #[arg(long, conflicts_with = "reset")]
+    force: bool,
+    /// Reset the failure counts, so a release that ran out of retries is tried again.
+    #[arg(long)]
+    reset: bool,
+    /// Resume a release that was suspended before (it is left suspended otherwise).
+    #[arg(long)]
+    resume: bool,
+    /// How long to wait for the release to become Ready.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    timeout: String,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+impl HrRestartArgs {
+    pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        names::validate_name("HelmRelease", &self.name)?;
+        if let Some(ns) = &self.namespace {
+            names::validate_namespace(ns)?;
+        }
+        let timeout = names::parse_duration("--timeout", &self.timeout)?;
+        let mode = if self.force {
+            Mode::Force
+        } else if self.reset {
+            Mode::Reset
+        } else {
+            Mode::Reconcile
+        };
+        let cluster = cluster.connect().await?;
+        let found = hr_restart::find(&cluster, &self.name, self.namespace.as_deref()).await?;
+        let token = hr_restart::new_token();
+        let plan = hr_restart::plan(&cluster, &found, mode, self.resume, &token);
+        if self.dry_run {
+            plan.print_dry_run(self.output);
+            return Ok(());
+        }
+        let text = self.output == OutputFormat::Text;
+        let target = format!("{}/{}", found.namespace(), self.name);
+        if found.was_suspended() && text {
+            if self.resume {
+                eprintln!("HelmRelease {target} was suspended; resuming it (--resume)");
+            } else {
+                eprintln!("HelmRelease {target} was suspended and stays suspended (pass --resume to resume it); a reconcile was requested");
+            }
+        }
+        let mut last_line = String::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let done = hr_restart::apply(&cluster, &found, mode, self.resume, &token, deadline, |o| {
+            let line = format!("{target}: Ready={} {} {}", o.ready, o.reason, o.message);
+            if text && line != last_line {
+                eprintln!("{line}");
+                last_line = line;
+            }
+        })
+        .await?;
+        match self.output {
+            OutputFormat::Json => ui::print_json(&serde_json::json!({"plan": plan, "result": done})),
+            OutputFormat::Text => print!(
+                "{}",
+                ui::table(
+                    &["NAMESPACE", "NAME", "READY", "REVISION", "SUSPENDED", "MESSAGE"],
+                    &[vec![
+                        done.namespace.clone(),
+                        done.name.clone(),
+                        done.ready.clone(),
+                        done.revision.clone(),
+                        done.suspended.to_string(),
+                        done.message.clone()
+                    ]]
+                )
+            ),
+        }
+        Ok(())
+    }
+}

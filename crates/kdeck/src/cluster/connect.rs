@@ -1,0 +1,121 @@
+//! Which cluster a command talks to, and the clients for it.
+//!
+//! The context comes from `--context` (alias `--cluster`, env `KDECK_CONTEXT`), else
+//! the kubeconfig's current context; it must exist in the kubeconfig, and kdeck
+//! never changes `current-context`. The kubeconfig is read as kubectl reads it
+//! (`$KUBECONFIG`, paths merged, else `~/.kube/config`).
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::error::{Error, ExitCode, Result};
+
+/// How long to wait for a TCP/TLS connection before saying the cluster does not answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request/response call may stay silent. Streams (exec, logs) use a
+/// client without this limit, since they may be idle for as long as the user likes.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug, Default, Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig context to use (default: the current context); never changes current-context.
+    #[arg(long, visible_alias = "cluster", env = "KDECK_CONTEXT", value_name = "NAME", global = true)]
+    pub context: Option<String>,
+}
+
+/// Namespace selection for commands that act in one namespace or all of them.
+#[derive(Clone, Debug, Default, Args)]
+pub struct NamespaceArgs {
+    /// Namespace (default: the context's namespace, else `default`).
+    #[arg(long, short = 'n', value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Act in every namespace.
+    #[arg(long, short = 'A', conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+}
+
+/// A connection to one cluster, by context.
+#[derive(Clone)]
+pub struct Cluster {
+    pub context: String,
+    pub server: String,
+    /// The context's namespace, or `default`.
+    pub default_namespace: String,
+    config: kube::Config,
+    pub client: kube::Client,
+}
+
+impl ClusterArgs {
+    pub async fn connect(&self) -> Result<Cluster> {
+        Cluster::connect(self.context.as_deref()).await
+    }
+}
+
+impl NamespaceArgs {
+    /// The namespace to act in; None for all namespaces. Validated before any request.
+    pub fn resolve(&self, cluster: &Cluster) -> Result<Option<String>> {
+        if self.all_namespaces {
+            return Ok(None);
+        }
+        let namespace = self.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
+        super::names::validate_namespace(&namespace)?;
+        Ok(Some(namespace))
+    }
+}
+
+impl Cluster {
+    pub async fn connect(context: Option<&str>) -> Result<Cluster> {
+        let kubeconfig = kube::config::Kubeconfig::read()
+            .map_err(|e| Error::usage(format!("cannot read the kubeconfig: {e}")).hint("set KUBECONFIG, or start a sandbox: kdeck sandbox start --detach"))?;
+        let names: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+        let context = match context.or(kubeconfig.current_context.as_deref()) {
+            Some(c) => c.to_string(),
+            None => return Err(Error::usage("no context given and the kubeconfig has no current context").hint(list_hint(&names))),
+        };
+        let Some(named) = kubeconfig.contexts.iter().find(|c| c.name == context) else {
+            return Err(Error::not_found(format!("context {context:?} is not in the kubeconfig")).hint(list_hint(&names)));
+        };
+        let default_namespace = named.context.as_ref().and_then(|c| c.namespace.clone()).unwrap_or_else(|| "default".into());
+        let options = kube::config::KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
+        let mut config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| Error::usage(format!("context {context:?} cannot be used: {e}")))?;
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        config.read_timeout = Some(READ_TIMEOUT);
+        let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        let client = kube::Client::try_from(config.clone()).map_err(|e| Error::failure(format!("cannot create a client for context {context:?}: {e}")))?;
+        Ok(Cluster { context, server, default_namespace, config, client })
+    }
+
+    /// A client for long-lived streams (exec, attach, followed logs): no read timeout.
+    pub fn streaming_client(&self) -> Result<kube::Client> {
+        let mut config = self.config.clone();
+        config.read_timeout = None;
+        kube::Client::try_from(config).map_err(|e| Error::failure(format!("cannot create a client for context {:?}: {e}", self.context)))
+    }
+
+    /// Turns a client error into one that says what was being done, where, and what next.
+    pub fn error(&self, doing: &str, err: kube::Error) -> Error {
+        match err {
+            kube::Error::Api(status) => {
+                let code = match status.code {
+                    404 => ExitCode::NotFound,
+                    400 | 422 => ExitCode::Usage,
+                    _ => ExitCode::Failure,
+                };
+                let error = Error::new(code, format!("{doing}: {}", status.message));
+                if status.code == 403 {
+                    error.hint(format!("the credentials of context {:?} lack this permission; ask for the RBAC verb named above", self.context))
+                } else {
+                    error
+                }
+            }
+            other => Error::failure(format!("{doing}: the cluster at {} (context {:?}) did not answer: {other}", self.server, self.context))
+                .hint("check that the cluster is running and reachable, or pick another --context"),
+        }
+    }
+}
+
+fn list_hint(names: &[String]) -> String {
+    if names.is_empty() { "the kubeconfig has no contexts".into() } else { format!("contexts in the kubeconfig: {}", names.join(", ")) }
+}

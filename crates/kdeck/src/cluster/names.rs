@@ -1,0 +1,77 @@
+//! Checks on what users type, made before any request: object names and
+//! namespaces by the Kubernetes rules (DNS-1123), label selectors by the API
+//! server's grammar, and durations as Go writes them (`30s`, `5m`, `1h30m`).
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// A DNS-1123 subdomain: what most object names must be.
+pub fn validate_name(kind: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|part| is_label(part, 253))
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if ok {
+        return Ok(());
+    }
+    Err(Error::usage(format!("invalid {kind} name {name:?}"))
+        .hint("names are lower-case letters, digits, '-' and '.', starting and ending with a letter or digit (at most 253 characters)"))
+}
+
+/// A DNS-1123 label: namespaces.
+pub fn validate_namespace(namespace: &str) -> Result<()> {
+    if is_label(namespace, 63) {
+        return Ok(());
+    }
+    Err(Error::usage(format!("invalid namespace {namespace:?}"))
+        .hint("namespaces are lower-case letters, digits and '-', starting and ending with a letter or digit (at most 63 characters)"))
+}
+
+fn is_label(s: &str, max: usize) -> bool {
+    let bytes = s.as_bytes();
+    !s.is_empty()
+        && s.len() <= max
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+/// A label selector as the API server parses it (`app=web,tier!=db,env in (a,b)`).
+pub fn validate_selector(selector: &str) -> Result<()> {
+    kdeck_sandbox::rest::selector::LabelSelector::parse(selector)
+        .map(|_| ())
+        .map_err(|e| Error::usage(format!("invalid label selector {selector:?}: {e}")).hint("as kubectl -l takes it: key=value,key!=value,key in (a,b),!key"))
+}
+
+/// A Go duration (`30s`, `5m`, `1h30m`), as kubectl's `--since` and `--timeout` take.
+pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
+    kdeck_sandbox::time::parse_go_duration(text)
+        .map_err(|e| Error::usage(format!("invalid {flag} {text:?}: {}", e.trim_start_matches("time: "))).hint("durations look like 30s, 5m, 1h30m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_dns_1123() {
+        assert!(validate_name("pod", "web-0").is_ok());
+        assert!(validate_name("pod", "a.b-c").is_ok());
+        for bad in ["", "Web", "-x", "x-", "a;rm -rf /", "a b", "$(id)", "a..b", &"x".repeat(254)] {
+            assert!(validate_name("pod", bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(validate_namespace("kube-system").is_ok());
+        assert!(validate_namespace("a.b").is_err());
+        assert!(validate_namespace(&"x".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn selectors_and_durations_are_checked() {
+        assert!(validate_selector("app=web,tier in (a,b),!legacy").is_ok());
+        assert!(validate_selector("app==").is_err() || validate_selector("app in (").is_err());
+        assert_eq!(parse_duration("--since", "1h30m").unwrap(), Duration::from_secs(5400));
+        let err = parse_duration("--timeout", "5 minutes").unwrap_err();
+        assert!(err.message.contains("invalid --timeout"), "{}", err.message);
+    }
+}

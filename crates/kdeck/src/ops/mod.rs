@@ -1,0 +1,16 @@
+//! Day-2 operations on a cluster, through the Kubernetes API. Each mutating
+//! operation computes a [`plan::Plan`] from the cluster's state first (what will
+//! change and why), which `--dry-run` prints, then applies it and reports per item.
+
+pub mod cleanse_pods;
+pub mod hr_restart;
+pub mod plan;
+pub mod sync_secrets;
+
+/// How many requests a bulk operation keeps in flight.
+pub const CONCURRENCY: usize = 16;
+
+/// Seconds since the epoch.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

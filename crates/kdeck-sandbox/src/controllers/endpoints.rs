@@ -111,13 +111,17 @@ fn write_endpoints(rest: &Rest, info: &ResourceInfo, service: &Value, pods: &[Va
     if !not_ready.is_empty() {
         subset["notReadyAddresses"] = json!(not_ready);
     }
-    let subsets = if pods.is_empty() { json!([]) } else { json!([subset]) };
+    // No pods: no subsets field at all, as the real controller writes it (omitempty).
+    let subsets = if pods.is_empty() { Value::Null } else { json!([subset]) };
     let (ns, svc) = (namespace(service), name(service));
     match rest.get(info, Some(ns), svc) {
         Ok(current) => {
             if current["subsets"] != subsets {
                 let mut next = current.clone();
-                next["subsets"] = subsets;
+                match next.as_object_mut() {
+                    Some(fields) if subsets.is_null() => drop(fields.remove("subsets")),
+                    _ => next["subsets"] = subsets,
+                }
                 next["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"] = json!(time::now());
                 let _ = rest.update(info, Some(ns), svc, next, Subresource::Main, &WriteOptions::default());
             }
@@ -127,8 +131,11 @@ fn write_endpoints(rest: &Rest, info: &ResourceInfo, service: &Value, pods: &[Va
                 "apiVersion": "v1", "kind": "Endpoints",
                 "metadata": {"name": svc, "namespace": ns, "labels": {"endpoints.kubernetes.io/managed-by": "endpoint-controller"},
                     "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": time::now()}},
-                "subsets": subsets,
             });
+            let mut endpoints = endpoints;
+            if !subsets.is_null() {
+                endpoints["subsets"] = subsets;
+            }
             let _ = rest.create(info, Some(ns), endpoints, &WriteOptions::default());
         }
     }

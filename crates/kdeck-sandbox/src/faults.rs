@@ -185,7 +185,9 @@ impl FaultSpec {
 
     /// The faults of the `n`-th faultable request (counted from 0): a pure function of
     /// the seed, `n` and the verb.
-    pub fn decide(&self, n: u64, verb: &str) -> Decision {
+    /// The faults of the n-th faultable request; `stream` says it is a watch or a
+    /// followed log, which alone can get the stream faults.
+    pub fn decide(&self, n: u64, stream: bool) -> Decision {
         let pick = |group: Group| {
             let draw = unit(self.seed, n, group as u64);
             let mut upper = 0.0;
@@ -196,7 +198,7 @@ impl FaultSpec {
         };
         let delay = pick(Group::Slow).and_then(|r| r.arg);
         let mut fault = pick(Group::Response);
-        if fault.is_none() && verb == "watch" {
+        if fault.is_none() && stream {
             fault = pick(Group::Watch);
         }
         let fault = fault.map(|r| {
@@ -378,9 +380,9 @@ impl Faults {
     }
 
     /// The faults of the next request for `resource` (a plural) with `verb`.
-    pub fn decide(&self, resource: &str, verb: &str) -> Decision {
+    pub fn decide(&self, resource: &str, verb: &str, stream: bool) -> Decision {
         match self.plan() {
-            Some(plan) if plan.spec.applies(resource, verb) => plan.spec.decide(plan.requests.fetch_add(1, Ordering::Relaxed), verb),
+            Some(plan) if plan.spec.applies(resource, verb) => plan.spec.decide(plan.requests.fetch_add(1, Ordering::Relaxed), stream),
             _ => Decision::default(),
         }
     }
@@ -388,8 +390,8 @@ impl Faults {
     /// Runs the faults of a request before it is handled: waits out a delay, then
     /// either answers for it (`Err`, a response to send as is) or lets it through
     /// with the watch fault it gets, if any.
-    pub(crate) async fn before(&self, resource: &str, verb: &str) -> Result<Option<WatchFault>, Response<Body>> {
-        let decision = self.decide(resource, verb);
+    pub(crate) async fn before(&self, resource: &str, verb: &str, stream: bool) -> Result<Option<WatchFault>, Response<Body>> {
+        let decision = self.decide(resource, verb, stream);
         if let Some(delay) = decision.delay {
             tokio::time::sleep(delay).await;
         }
@@ -504,7 +506,7 @@ mod tests {
     #[test]
     fn decisions_are_a_pure_function_of_seed_and_request_number() {
         let spec = FaultSpec::parse("seed=42,500=0.5").unwrap();
-        let run = |spec: &FaultSpec| (0..200).map(|n| spec.decide(n, "get").fault.is_some()).collect::<Vec<_>>();
+        let run = |spec: &FaultSpec| (0..200).map(|n| spec.decide(n, false).fault.is_some()).collect::<Vec<_>>();
         let first = run(&spec);
         assert_eq!(first, run(&spec));
         let hits = first.iter().filter(|h| **h).count();
@@ -514,7 +516,7 @@ mod tests {
 
         // The runtime holder counts requests from 0 again whenever a spec is set.
         let faults = Faults::default();
-        let sequence = |faults: &Faults| (0..50).map(|_| faults.decide("pods", "get").fault.is_some()).collect::<Vec<_>>();
+        let sequence = |faults: &Faults| (0..50).map(|_| faults.decide("pods", "get", false).fault.is_some()).collect::<Vec<_>>();
         faults.set(Some(spec.clone()));
         let a = sequence(&faults);
         faults.set(Some(spec));
@@ -526,17 +528,17 @@ mod tests {
     fn rates_of_zero_and_one_are_exact_and_groups_are_independent() {
         let spec = FaultSpec::parse("seed=5,500=1,slow=0:1s,watch-410=1").unwrap();
         for n in 0..100 {
-            let d = spec.decide(n, "watch");
+            let d = spec.decide(n, true);
             assert_eq!(d, Decision { delay: None, fault: Some(Fault::InternalError) });
         }
         let spec = FaultSpec::parse("seed=5,slow=1:250ms,watch-cut=1:2s").unwrap();
-        let d = spec.decide(7, "watch");
+        let d = spec.decide(7, true);
         assert_eq!(d, Decision { delay: Some(Duration::from_millis(250)), fault: Some(Fault::Watch(WatchFault::Cut { after: Duration::from_secs(2) })) });
         // Watch faults only for watches.
-        assert_eq!(spec.decide(7, "list").fault, None);
+        assert_eq!(spec.decide(7, false).fault, None);
         // Shares of one group split the draw: 429 and 503 at 0.5 each cover every request.
         let spec = FaultSpec::parse("seed=9,429=0.5:3s,503=0.5").unwrap();
-        let faults: Vec<Fault> = (0..100).map(|n| spec.decide(n, "get").fault.unwrap()).collect();
+        let faults: Vec<Fault> = (0..100).map(|n| spec.decide(n, false).fault.unwrap()).collect();
         assert!(faults.contains(&Fault::TooManyRequests { retry_after: Duration::from_secs(3) }));
         assert!(faults.contains(&Fault::ServiceUnavailable));
     }
@@ -545,12 +547,12 @@ mod tests {
     fn only_and_verbs_limit_what_is_faulted_and_counted() {
         let faults = Faults::default();
         faults.set(Some(FaultSpec::parse("500=1,only=configmaps,verbs=list").unwrap()));
-        assert_eq!(faults.decide("pods", "list").fault, None);
-        assert_eq!(faults.decide("configmaps", "get").fault, None);
-        assert_eq!(faults.decide("configmaps", "list").fault, Some(Fault::InternalError));
+        assert_eq!(faults.decide("pods", "list", false).fault, None);
+        assert_eq!(faults.decide("configmaps", "get", false).fault, None);
+        assert_eq!(faults.decide("configmaps", "list", false).fault, Some(Fault::InternalError));
         assert_eq!(faults.0.read().unwrap().as_ref().unwrap().requests.load(Ordering::Relaxed), 1);
         faults.set(None);
-        assert_eq!(faults.decide("configmaps", "list"), Decision::default());
+        assert_eq!(faults.decide("configmaps", "list", false), Decision::default());
         assert!(faults.spec().is_none());
     }
 }

@@ -20,6 +20,16 @@ pub fn now() -> String {
     rfc3339(SystemTime::now())
 }
 
+/// Seconds since the epoch, now.
+pub fn unix_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Nanoseconds since the epoch, now.
+pub fn unix_nanos() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+}
+
 /// Days since 1970-01-01 → (year, month, day), after Howard Hinnant's algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

@@ -46,7 +46,7 @@ pub async fn serve(rest: &Rest, mut req: Request<hyper::body::Incoming>, ns: &st
 /// Sends new output until the container stops (Success) or the client goes.
 async fn session(ws: Ws, rest: &Rest, ns: &str, name: &str, uid: &serde_json::Value, container: &str, run: Run) {
     let (mut sink, mut incoming) = ws.split();
-    let mut sent_until = logs::now_nanos();
+    let mut sent_until = crate::time::unix_nanos();
     loop {
         tokio::select! {
             message = incoming.next() => match message {
@@ -56,7 +56,7 @@ async fn session(ws: Ws, rest: &Rest, ns: &str, name: &str, uid: &serde_json::Va
             },
             _ = tokio::time::sleep(logs::follow_interval(&run)) => {}
         }
-        let until = logs::now_nanos();
+        let until = crate::time::unix_nanos();
         let text: String = logs::lines(&run, sent_until, until).into_iter().map(|l| l.text + "\n").collect();
         sent_until = until;
         if !text.is_empty() && sink.send(frame(STDOUT, text.as_bytes())).await.is_err() {

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::body::Body;
 use super::query::Query;
+use crate::faults::WatchFault;
 use crate::kubelet::logs::{self, LogLine, Run};
 use crate::rest::{ApiError, Rest};
 
@@ -41,7 +42,9 @@ impl Format {
     }
 }
 
-pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
+/// A followed log ends early under an injected stream fault (`watch-cut` or
+/// `watch-410`: a log has no events, so both just end it), as a broken connection would.
+pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query, fault: Option<WatchFault>) -> Result<Response<Body>, ApiError> {
     let pods = rest.catalogue.find("", "v1", "pods").ok_or_else(|| ApiError::internal("pods are not served"))?;
     let pod = rest.get(&pods, Some(ns), name)?;
     let bad = |e: logs::LogError| ApiError::bad_request(e.to_string());
@@ -51,7 +54,7 @@ pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query) -> Result<Respons
     let number = |key: &str| -> Result<Option<i64>, ApiError> {
         query.get(key).map(|v| v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("{key}: must be an integer, got {v:?}")))).transpose()
     };
-    let now = logs::now_nanos();
+    let now = crate::time::unix_nanos();
     let after = match (number("sinceSeconds")?, query.get("sinceTime")) {
         (Some(s), _) => now - i128::from(s) * 1_000_000_000,
         (None, Some(t)) => crate::time::parse_rfc3339_nanos(t).ok_or_else(|| ApiError::bad_request(format!("sinceTime: {t:?} is not an RFC 3339 time")))?,
@@ -76,12 +79,18 @@ pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query) -> Result<Respons
             return;
         }
         let mut sent_until = now;
+        let cut_at = fault.map(|f| match f {
+            WatchFault::Cut { after } | WatchFault::Expired { after } => tokio::time::Instant::now() + after,
+        });
         loop {
             tokio::time::sleep(logs::follow_interval(&run)).await;
             if budget == Some(0) || !still_running(&rest, &ns, &name, &uid, &container, &run) {
                 return;
             }
-            let until = logs::now_nanos();
+            if cut_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
+                return;
+            }
+            let until = crate::time::unix_nanos();
             let new = logs::lines(&run, sent_until, until);
             sent_until = until;
             if !new.is_empty() && tx.send(format.render(&new, &mut budget)).await.is_err() {

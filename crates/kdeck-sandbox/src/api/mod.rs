@@ -168,12 +168,14 @@ impl ApiServer {
             return Err(forbidden(&user, verb, &info, ns, name.as_deref(), subresource.as_deref()));
         }
         // Injected faults: only here, so discovery, health, exec and /kdeck are never faulted.
-        let watch_fault = match self.faults.before(&info.plural, verb).await {
-            Ok(watch_fault) => watch_fault,
+        let log = info.group.is_empty() && info.plural == "pods" && subresource.as_deref() == Some("log") && verb == "get";
+        let stream = verb == "watch" || log && query.flag("follow");
+        let stream_fault = match self.faults.before(&info.plural, verb, stream).await {
+            Ok(stream_fault) => stream_fault,
             Err(response) => return Ok(response),
         };
-        if info.group.is_empty() && info.plural == "pods" && subresource.as_deref() == Some("log") && verb == "get" {
-            return logs::serve(&self.rest, ns.unwrap_or_default(), name.as_deref().unwrap_or_default(), &query);
+        if log {
+            return logs::serve(&self.rest, ns.unwrap_or_default(), name.as_deref().unwrap_or_default(), &query, stream_fault);
         }
         let sub = match subresource.as_deref() {
             None => Subresource::Main,
@@ -207,7 +209,7 @@ impl ApiServer {
                 if let Some(name) = &name {
                     list_query.fields = crate::rest::selector::FieldSelector::parse(&format!("metadata.name={name}"), &[]).map_err(ApiError::bad_request)?;
                 }
-                watch::serve(&self.rest, &info, ns, list_query, &query, watch_fault)
+                watch::serve(&self.rest, &info, ns, list_query, &query, stream_fault)
             }
             "create" => {
                 let bytes = body::collect(req.into_body()).await?;

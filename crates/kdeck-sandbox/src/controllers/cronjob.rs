@@ -26,10 +26,6 @@ fn cronjobs() -> ResourceKey {
     ResourceKey::new("batch", "cronjobs")
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 impl Controller for CronJobs {
     fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
         self_or_controller(change, &cronjobs(), "CronJob", &ResourceKey::new("batch", "jobs"))
@@ -53,7 +49,7 @@ impl Controller for CronJobs {
         let jobs: Vec<Value> = objects::controlled(rest, &cj, &ResourceKey::new("batch", "jobs"));
         let finished = |j: &Value| objects::condition_is_true(j, "Complete") || objects::condition_is_true(j, "Failed");
         let mut active: Vec<&Value> = jobs.iter().filter(|j| !finished(j)).collect();
-        let now = now_secs();
+        let now = time::unix_secs();
         let since = ["lastScheduleTime"]
             .iter()
             .find_map(|f| cj["status"][f].as_str())

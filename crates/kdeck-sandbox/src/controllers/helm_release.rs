@@ -260,7 +260,7 @@ fn wait_for_workload(rest: &Rest, deployments: &ResourceInfo, hr: &Value, releas
     let deployment = rest.get(deployments, Some(&release.namespace), &release.name).ok();
     let available = deployment.as_ref().is_some_and(is_available);
     let started = latest["lastDeployed"].as_str().and_then(time::parse_rfc3339).unwrap_or(0);
-    let elapsed = Duration::from_secs((now_secs() - started).max(0) as u64);
+    let elapsed = Duration::from_secs((time::unix_secs() - started).max(0) as u64);
     let title = release.title(hr, number);
     let chart = format!("{}@{}", release.chart, release.version);
     let (history_status, ready, reason, message) = if available || !release.wait {
@@ -287,10 +287,6 @@ fn is_available(deployment: &Value) -> bool {
     let wanted = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
     deployment["status"]["observedGeneration"] == deployment["metadata"]["generation"]
         && deployment["status"]["availableReplicas"].as_i64().unwrap_or(0) >= wanted
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// `5m0s`, as Go prints durations in Flux's messages.

@@ -4,7 +4,7 @@
 //! synthetic request lines per second for load tests. The same call gives the same
 //! lines, so `--previous`, `--since` and `--tail` agree across restarts.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -87,10 +87,6 @@ pub fn run_of(pod: &Value, container: &str, previous: bool) -> Result<Run, LogEr
         rate: pod["metadata"]["annotations"][LOG_RATE_ANNOTATION].as_str().and_then(|r| r.parse::<f64>().ok()).filter(|r| *r > 0.0).unwrap_or(0.0),
         exit_message: state["terminated"]["message"].as_str().map(str::to_string),
     })
-}
-
-pub fn now_nanos() -> i128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
 }
 
 const STEP: i128 = 15_000_000;

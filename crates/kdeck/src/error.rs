@@ -8,13 +8,28 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
     /// The command failed.
-    Failure = 1,
+    Failure,
     /// The command line or an input was invalid.
-    Usage = 2,
+    Usage,
     /// What the command was asked to act on does not exist or matched nothing.
-    NotFound = 3,
+    NotFound,
     /// A wait ran out of time.
-    Timeout = 4,
+    Timeout,
+    /// A command run in the cluster (exec, a task) ended with this code; kdeck ends
+    /// with it too.
+    Remote(u8),
+}
+
+impl ExitCode {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitCode::Failure => 1,
+            ExitCode::Usage => 2,
+            ExitCode::NotFound => 3,
+            ExitCode::Timeout => 4,
+            ExitCode::Remote(code) => code,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -41,6 +56,11 @@ impl Error {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ExitCode::NotFound, message)
+    }
+
+    /// The remote command's exit code, passed on without a message of kdeck's own.
+    pub fn remote_exit(code: u8) -> Self {
+        Self::new(ExitCode::Remote(code), "")
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

@@ -9,17 +9,19 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return std::process::ExitCode::from(ExitCode::Failure as u8);
+            return std::process::ExitCode::from(ExitCode::Failure.code());
         }
     };
     match runtime.block_on(cli.run()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", err.message);
+            if !err.message.is_empty() {
+                eprintln!("error: {}", err.message);
+            }
             for hint in &err.hints {
                 eprintln!("  hint: {hint}");
             }
-            std::process::ExitCode::from(err.code as u8)
+            std::process::ExitCode::from(err.code.code())
         }
     }
 }

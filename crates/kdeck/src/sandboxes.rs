@@ -242,7 +242,7 @@ pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Re
         if let Some(status) = child.try_wait().map_err(|e| Error::failure(e.to_string()))? {
             let log = fs::read_to_string(&log_path).unwrap_or_default();
             let last = log.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no output").trim_start_matches("error: ").to_string();
-            let code = if status.code() == Some(ExitCode::Usage as i32) { ExitCode::Usage } else { ExitCode::Failure };
+            let code = if status.code() == Some(i32::from(ExitCode::Usage.code())) { ExitCode::Usage } else { ExitCode::Failure };
             return Err(Error::new(code, format!("the sandbox did not start: {last}")).hint(format!("full log: {}", log_path.display())));
         }
         if let Some(record) = load(&opts.name)?.filter(|r| r.pid == child.id())

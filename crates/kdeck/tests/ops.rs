@@ -241,3 +241,273 @@ async fn sync_secrets_re_syncs_and_reports_each_secret() {
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("gatus, grafana"), "existing ones are listed: {}", stderr(&out));
 }
+
+#[tokio::test]
+async fn exec_runs_in_the_chosen_pod_and_container_and_returns_its_exit_code() {
+    let sandbox = TestSandbox::start_seeded("exec", "home-ops");
+    let client = sandbox.client().await;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "observability");
+    wait_object(&deployments, "gatus", "available", |d| d.status.as_ref().and_then(|s| s.available_replicas) == Some(1)).await;
+
+    // A workload's ready pod, named; the claim's files are there.
+    let out = sandbox.run(&["exec", "deploy/gatus", "-n", "observability", "--context", "exec", "--", "ls", "/config"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "README\nconfig.yaml\ndata\n");
+    assert!(stderr(&out).contains("deploy/gatus: using pod gatus-"), "{}", stderr(&out));
+
+    // The remote exit code is kdeck's, with nothing of kdeck's own printed.
+    let out = sandbox.run(&["exec", "deploy/gatus", "-n", "observability", "--context", "exec", "--", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(stdout(&out), "out\n");
+    assert!(stderr(&out).contains("err") && !stderr(&out).contains("error:"), "{}", stderr(&out));
+
+    // Piped stdin reaches the command; a selector picks the first ready pod.
+    let mut child = sandbox
+        .kdeck()
+        .args(["exec", "-l", "app.kubernetes.io/name=echo-server", "--context", "exec", "--", "wc", "-l"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"a\nb\nc\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "3");
+
+    // Containers: several without a choice lists them; -c picks; an unknown one lists them.
+    let out = sandbox.run(&["exec", "deploy/paperless", "--context", "exec", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("app, redis, gotenberg"), "{}", stderr(&out));
+    let out = sandbox.run(&["exec", "deploy/paperless", "-c", "redis", "--context", "exec", "--", "sh", "-c", "echo $HOSTNAME"]);
+    assert!(out.status.success() && stdout(&out).starts_with("paperless-"), "{}", stderr(&out));
+    let out = sandbox.run(&["exec", "deploy/paperless", "-c", "nope", "--context", "exec", "--", "true"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("its containers: app, redis, gotenberg"), "{}", stderr(&out));
+
+    // What cannot be used says why.
+    let out = sandbox.run(&["exec", "gpu-job-pending", "--context", "exec", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not running") && stderr(&out).contains("Pending"), "{}", stderr(&out));
+    let out = sandbox.run(&["exec", "deploy/nope", "--context", "exec"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("there: echo-server, paperless"), "{}", stderr(&out));
+    let out = sandbox.run(&["exec", "web;id", "--context", "exec"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = sandbox.run(&["exec", "svc/web", "--context", "exec"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The sequence numbers of synthetic log lines (`path=/…/K`), in output order.
+fn sequence(output: &str) -> Vec<u64> {
+    output
+        .lines()
+        .filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("path=")).and_then(|p| p.rsplit('/').next()).and_then(|k| k.parse().ok()))
+        .collect()
+}
+
+#[tokio::test]
+async fn logs_merge_pods_and_filter_lines() {
+    let sandbox = TestSandbox::start_seeded("logs", "home-ops");
+    let client = sandbox.client().await;
+    failed_pods_settled(&client).await;
+
+    // Two pods of a workload, prefixed; json lines; a pattern; grep and exclude.
+    let out = sandbox.run(&["logs", "deploy/echo-server", "--context", "logs", "--no-follow"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let prefixes: BTreeSet<String> = stdout(&out).lines().filter_map(|l| l.split_once(' ').map(|(p, _)| p.to_string())).collect();
+    assert_eq!(prefixes.len(), 2, "one prefix per pod: {prefixes:?}");
+    assert!(prefixes.iter().all(|p| p.starts_with("echo-server-") && p.ends_with("/app")));
+
+    let out = sandbox.run(&["logs", "db-migrate-error", "--context", "logs", "--no-follow"]);
+    assert!(stdout(&out).contains("migration 0042 failed"), "a single pod's log, unprefixed: {}", stdout(&out));
+    assert!(!stdout(&out).contains("db-migrate-error/"), "{}", stdout(&out));
+    let out = sandbox.run(&["logs", "^(db|thumb)", "--context", "logs", "--no-follow", "-o", "json", "--grep", "failed|Starting", "--exclude", "thumbnailer"]);
+    let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["pod"] == "db-migrate-error" && l["container"] == "migrate" && l["time"].is_string()), "{lines:?}");
+    assert!(lines.iter().any(|l| l["message"].as_str().unwrap().contains("migration 0042 failed")));
+
+    // Every container of the multi-container pod.
+    let out = sandbox.run(&["logs", "deploy/paperless", "--all-containers", "--context", "logs", "--no-follow"]);
+    for container in ["/app ", "/redis ", "/gotenberg "] {
+        assert!(stdout(&out).contains(container), "{container} in {}", stdout(&out));
+    }
+
+    // Bad input.
+    let out = sandbox.run(&["logs", "nothing-like-this", "--context", "logs", "--no-follow"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = sandbox.run(&["logs", "(", "--context", "logs", "--no-follow"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = sandbox.run(&["logs", "deploy/echo-server", "--since", "an hour", "--context", "logs"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn following_logs_survives_cut_streams_and_picks_up_new_pods() {
+    let sandbox = TestSandbox::new("follow");
+    let out = sandbox.run(&["sandbox", "start", "--detach", "--name", "follow", "--faults", "seed=5,watch-cut=1:700ms,only=pods"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let chatty = |name: &str| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": "chatty"}, "annotations": {"sandbox.kdeck.dev/log-rate": "20"}},
+            "spec": {"containers": [{"name": "app", "image": "busybox"}]}}))
+        .unwrap()
+    };
+    pods.create(&Default::default(), &chatty("chatty-1")).await.unwrap();
+    wait_object(&pods, "chatty-1", "Running", |p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).await;
+
+    let child = sandbox
+        .kdeck()
+        .args(["logs", "-l", "app=chatty", "--context", "follow", "--tail", "0", "--prefix"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    pods.create(&Default::default(), &chatty("chatty-2")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    for pod in ["chatty-1", "chatty-2"] {
+        let lines: String = text.lines().filter(|l| l.starts_with(&format!("{pod}/app "))).map(|l| format!("{l}\n")).collect();
+        let seq = sequence(&lines);
+        assert!(seq.len() >= 20, "{pod}: {} lines (streams are cut every 0.7 s and resumed):\n{text}", seq.len());
+        for pair in seq.windows(2) {
+            assert_eq!(pair[1], pair[0] + 1, "{pod}: no line repeated or lost across reconnects: {seq:?}");
+        }
+    }
+}
+
+/// The browse pods in a namespace.
+async fn browse_pods(client: &kube::Client, ns: &str) -> Vec<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    pods.list(&ListParams::default().labels("kdeck.dev/purpose=browse-pvc")).await.unwrap().items.into_iter().filter_map(|p| p.metadata.name).collect()
+}
+
+/// Waits until a browse pod runs in `ns` (the command under test started it).
+async fn browse_pod_running(client: &kube::Client, ns: &str) -> String {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    for _ in 0..100 {
+        let list = pods.list(&ListParams::default().labels("kdeck.dev/purpose=browse-pvc")).await.unwrap().items;
+        if let Some(pod) = list.iter().find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")) {
+            return pod.metadata.name.clone().unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no browse pod started in {ns}");
+}
+
+#[tokio::test]
+async fn browse_pvc_mounts_the_claim_and_removes_its_pod_on_every_way_out() {
+    let sandbox = TestSandbox::start_seeded("browse", "home-ops");
+    let client = sandbox.client().await;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "observability");
+    wait_object(&deployments, "gatus", "available", |d| d.status.as_ref().and_then(|s| s.available_replicas) == Some(1)).await;
+    let browse = |extra: &[&str]| {
+        let mut args = vec!["browse-pvc", "gatus-data", "-n", "observability", "--context", "browse"];
+        args.extend_from_slice(extra);
+        sandbox.run(&args)
+    };
+
+    // A command: its output and exit code; read-only unless --rw; pinned to the user's node.
+    let out = browse(&["--", "ls", "/data"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "README\nconfig.yaml\ndata\n");
+    assert!(stderr(&out).contains("ReadWriteOnce and mounted by pod gatus-") && stderr(&out).contains("on node browse-control-plane"), "{}", stderr(&out));
+    let out = browse(&["--", "sh", "-c", "echo x > /data/new"]);
+    assert!(!out.status.success() && stderr(&out).contains("Read-only file system"), "the claim is read-only: {}", stderr(&out));
+    let out = browse(&["--rw", "--", "sh", "-c", "echo written > /data/new; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = browse(&["--", "cat", "/data/new"]);
+    assert_eq!(stdout(&out), "written\n");
+    assert!(browse_pods(&client, "observability").await.is_empty(), "each run removed its pod");
+
+    // Signals: SIGINT and SIGTERM end the session and remove the pod.
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let child = sandbox
+            .kdeck()
+            .args(["browse-pvc", "gatus-data", "-n", "observability", "--context", "browse", "--", "sleep", "30"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pod = browse_pod_running(&client, "observability").await;
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "signal {signal}: {}", stderr(&out));
+        assert!(!browse_pods(&client, "observability").await.contains(&pod), "signal {signal}: pod {pod} is removed");
+    }
+
+    // The timeout ends the session (exit 4) and removes the pod; so does a failed start.
+    let out = browse(&["--timeout", "2s", "--", "sleep", "30"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let out = browse(&["--image", "registry.invalid/busybox:1", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("did not start: ErrImagePull"), "{}", stderr(&out));
+    assert!(browse_pods(&client, "observability").await.is_empty());
+
+    // A killed kdeck leaves its pod: --cleanup removes it; an expired one is swept by the next run.
+    let mut child = sandbox
+        .kdeck()
+        .args(["browse-pvc", "gatus-data", "-n", "observability", "--context", "browse", "--timeout", "1s", "--", "sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let left = browse_pod_running(&client, "observability").await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(browse_pods(&client, "observability").await, std::slice::from_ref(&left));
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let out = browse(&["--", "true"]);
+    assert!(stderr(&out).contains(&format!("removed expired browse pod observability/{left}")), "{}", stderr(&out));
+    let mut child = sandbox
+        .kdeck()
+        .args(["browse-pvc", "gatus-data", "-n", "observability", "--context", "browse", "--", "sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let left = browse_pod_running(&client, "observability").await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let out = sandbox.run(&["browse-pvc", "--cleanup", "-A", "--context", "browse"]);
+    assert!(out.status.success() && stdout(&out).contains(&left), "{}", stderr(&out));
+    assert!(browse_pods(&client, "observability").await.is_empty());
+
+    // A ReadWriteOncePod claim in use is refused, naming the pod; nothing is created.
+    let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    claims
+        .create(
+            &Default::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "solo"}, "spec": {"accessModes": ["ReadWriteOncePod"], "resources": {"requests": {"storage": "1Gi"}}}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.create(
+        &Default::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "solo-user"}, "spec": {"containers": [{"name": "app", "image": "busybox"}],
+        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "solo"}}]}}))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let out = sandbox.run(&["browse-pvc", "solo", "--context", "browse", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("ReadWriteOncePod and pod solo-user uses it"), "{}", stderr(&out));
+    assert!(browse_pods(&client, "default").await.is_empty());
+    let out = sandbox.run(&["browse-pvc", "nope", "-n", "observability", "--context", "browse"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("claims there: gatus-data"));
+}

@@ -1,8 +1,11 @@
 //! The command line: one file per command, each an options struct that is
 //! validated, then run.
 
+pub mod browse_pvc;
 pub mod cleanse_pods;
+pub mod exec;
 pub mod hr_restart;
+pub mod logs;
 pub mod sandbox;
 pub mod sync_secrets;
 
@@ -31,6 +34,12 @@ pub enum Command {
     HrRestart(hr_restart::HrRestartArgs),
     /// Delete finished, failed pods (Evicted, Error, OOMKilled, …) — never running ones.
     CleansePods(cleanse_pods::CleansePodsArgs),
+    /// Run a command (default /bin/sh) in a pod, or in a workload's first ready pod.
+    Exec(exec::ExecArgs),
+    /// Stream logs of pods, workloads or pods named like a pattern, merged and followed.
+    Logs(logs::LogsArgs),
+    /// Look inside a PersistentVolumeClaim from an ephemeral pod (deleted on every way out).
+    BrowsePvc(browse_pvc::BrowsePvcArgs),
 }
 
 impl Cli {
@@ -40,6 +49,9 @@ impl Cli {
             Command::SyncSecrets(args) => args.run(&self.cluster).await,
             Command::HrRestart(args) => args.run(&self.cluster).await,
             Command::CleansePods(args) => args.run(&self.cluster).await,
+            Command::Exec(args) => args.run(&self.cluster).await,
+            Command::Logs(args) => args.run(&self.cluster).await,
+            Command::BrowsePvc(args) => args.run(&self.cluster).await,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod crds;
 pub mod kubeconfig;
 pub mod names;
+pub mod target;
 pub mod wait;
 
 use std::path::Path;

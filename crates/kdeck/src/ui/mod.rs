@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+pub mod terminal;
+
 use clap::ValueEnum;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -7,4 +7,5 @@ pub mod cluster;
 pub mod error;
 pub mod ops;
 pub mod sandboxes;
+pub mod taskfile;
 pub mod ui;

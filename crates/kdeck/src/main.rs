@@ -1,10 +1,20 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use kdeck::cli::Cli;
 use kdeck::error::ExitCode;
 
+/// Installed as `kubectl-deck`, kdeck is the kubectl plugin `kubectl deck …`.
+fn invoked_as_kubectl_plugin() -> bool {
+    std::env::args_os().next().is_some_and(|arg0| std::path::Path::new(&arg0).file_name().is_some_and(|name| name == "kubectl-deck"))
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = if invoked_as_kubectl_plugin() {
+        let matches = Cli::command().bin_name("kubectl deck").get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    } else {
+        Cli::parse()
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

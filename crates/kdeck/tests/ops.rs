@@ -511,3 +511,47 @@ async fn browse_pvc_mounts_the_claim_and_removes_its_pod_on_every_way_out() {
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("claims there: gatus-data"));
 }
+
+#[test]
+fn init_taskfile_completions_and_man_page() {
+    let sandbox = TestSandbox::new("none");
+    let project = sandbox.dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("Taskfile.yml"), "version: '3'\n# keep me\nincludes:\n  docs: ./docs\n").unwrap();
+    let out = sandbox.run(&["init", "taskfile", "--dir", project.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let generated = std::fs::read_to_string(project.join(".taskfiles/kubernetes/Taskfile.yaml")).unwrap();
+    assert!(generated.starts_with("# yaml-language-server: $schema=") && generated.contains("CLUSTER: '{{.CLUSTER | default \"infra\"}}'"));
+    assert_eq!(
+        std::fs::read_to_string(project.join("Taskfile.yml")).unwrap(),
+        "version: '3'\n# keep me\nincludes:\n  k8s: ./.taskfiles/kubernetes\n  docs: ./docs\n"
+    );
+    // Edited by hand: kept unless --force.
+    std::fs::write(project.join(".taskfiles/kubernetes/Taskfile.yaml"), "version: '3'\n").unwrap();
+    let out = sandbox.run(&["init", "taskfile", "--dir", project.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(project.join(".taskfiles/kubernetes/Taskfile.yaml")).unwrap(), "version: '3'\n", "nothing lost");
+    let out = sandbox.run(&["init", "taskfile", "--dir", project.to_str().unwrap(), "--force"]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(project.join(".taskfiles/kubernetes/Taskfile.yaml")).unwrap(), generated);
+    // An inline includes map is not edited; the include to add is printed.
+    let inline = sandbox.dir.path().join("inline");
+    std::fs::create_dir_all(&inline).unwrap();
+    std::fs::write(inline.join("Taskfile.yaml"), "version: '3'\nincludes: {docs: ./docs}\n").unwrap();
+    let out = sandbox.run(&["init", "taskfile", "--dir", inline.to_str().unwrap()]);
+    assert!(out.status.success() && stdout(&out).contains("k8s: ./.taskfiles/kubernetes"), "{}", stdout(&out));
+    assert_eq!(std::fs::read_to_string(inline.join("Taskfile.yaml")).unwrap(), "version: '3'\nincludes: {docs: ./docs}\n");
+
+    for shell in ["bash", "zsh", "fish"] {
+        let out = sandbox.run(&["completions", shell]);
+        assert!(out.status.success() && stdout(&out).contains("browse-pvc"), "{shell}");
+    }
+    let out = sandbox.run(&["man"]);
+    assert!(stdout(&out).contains(".TH kdeck") && stdout(&out).contains(".TH kdeck-sync-secrets"), "one page per command");
+
+    // Installed as kubectl-deck, the help speaks of `kubectl deck`.
+    let plugin = sandbox.dir.path().join("kubectl-deck");
+    std::os::unix::fs::symlink(common::BIN, &plugin).unwrap();
+    let out = std::process::Command::new(&plugin).arg("--help").output().unwrap();
+    assert!(stdout(&out).contains("Usage: kubectl deck"), "{}", stdout(&out));
+}

@@ -3,8 +3,10 @@
 
 pub mod browse_pvc;
 pub mod cleanse_pods;
+pub mod completions;
 pub mod exec;
 pub mod hr_restart;
+pub mod init;
 pub mod logs;
 pub mod sandbox;
 pub mod sync_secrets;
@@ -40,6 +42,13 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Look inside a PersistentVolumeClaim from an ephemeral pod (deleted on every way out).
     BrowsePvc(browse_pvc::BrowsePvcArgs),
+    /// Write files that connect kdeck to a project's tools (a Taskfile for `task k8s:…`).
+    #[command(subcommand)]
+    Init(init::InitCommand),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff): kdeck man | man -l -
+    Man,
 }
 
 impl Cli {
@@ -52,6 +61,9 @@ impl Cli {
             Command::Exec(args) => args.run(&self.cluster).await,
             Command::Logs(args) => args.run(&self.cluster).await,
             Command::BrowsePvc(args) => args.run(&self.cluster).await,
+            Command::Init(cmd) => cmd.run(),
+            Command::Completions(args) => args.run(),
+            Command::Man => completions::man(),
         }
     }
 }

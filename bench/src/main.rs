@@ -3,11 +3,15 @@
 //! Starts a sandbox seeded with `scale:20000` (20,000 pods across 40 namespaces) using the
 //! release kdeck binary, then measures, side by side in one run:
 //! - LIST of all 20,000 pods through the API (what every client pays), and
-//!   `kubectl get pods -o json` against the same sandbox for comparison;
+//!   `kubectl get pods -A -o json` against the same sandbox for comparison;
 //! - how long a write takes to reach 100 concurrent watchers;
-//! - the sandbox's resident memory.
+//! - the sandbox's resident memory;
+//! - with kubectl on PATH, kdeck's bulk operations (cleanse-pods, sync-secrets, logs)
+//!   against the kubectl one-liners they replace, on the same sandbox (see ops.rs).
 //!
 //! Prints a Markdown table for the README. Timings are medians of repeated runs.
+
+mod ops;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,13 +35,15 @@ struct Env {
 }
 
 impl Env {
+    /// A kdeck command in this benchmark's home and kubeconfig.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(kdeck_bin());
+        cmd.env("KDECK_HOME", self.dir.path().join("home")).env("KUBECONFIG", self.dir.path().join("kubeconfig"));
+        cmd
+    }
+
     fn kdeck(&self, args: &[&str]) -> std::process::Output {
-        Command::new(kdeck_bin())
-            .args(args)
-            .env("KDECK_HOME", self.dir.path().join("home"))
-            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
-            .output()
-            .expect("run kdeck (build it first: cargo build --release -p kdeck)")
+        self.command().args(args).output().expect("run kdeck (build it first: cargo build --release -p kdeck)")
     }
 }
 
@@ -146,6 +152,9 @@ async fn main() {
     }
     let rss = rss_mib(pid);
 
+    // Last: the bulk operations change the sandbox.
+    let operations = kubectl.as_ref().map(|k| ops::compare(&env, k, pods));
+
     println!("| measure ({pods} pods) | kdeck sandbox | target | compared with |");
     println!("|---|---|---|---|");
     println!("| start with `--seed scale:{pods}` | {:.1} s | < 60 s | |", seeded_in.as_secs_f64());
@@ -153,17 +162,26 @@ async fn main() {
         "kubectl not on PATH".to_string()
     } else {
         format!(
-            "`kubectl get pods -o json`: {} ({:.1}x)",
+            "`kubectl get pods -A -o json`: {} ({:.1}x)",
             ms(median(kubectl_list.clone())),
             median(kubectl_list).as_secs_f64() / median(api_list.clone()).as_secs_f64()
         )
     };
-    println!("| LIST {pods} pods in one namespace (median / p90) | {} / {} | ≤ 250 ms | {kubectl_cell} |", ms(median(api_list.clone())), ms(p90(api_list)));
+    println!("| LIST {pods} pods in all namespaces (median / p90) | {} / {} | ≤ 250 ms | {kubectl_cell} |", ms(median(api_list.clone())), ms(p90(api_list)));
     println!("| write → all {WATCHERS} watchers (median / p90) | {} / {} | ≤ 50 ms | |", ms(median(fanout.clone())), ms(p90(fanout)));
     println!(
         "| resident memory after seeding / after the run | {rss_seeded:.0} MiB / {rss:.0} MiB | ≤ 150 MB | the list is {:.1} MiB of JSON |",
         list_bytes as f64 / 1048576.0
     );
+    if let Some(rows) = operations {
+        println!();
+        println!("| operation ({pods} pods) | kdeck | the one-liner | kdeck is |");
+        println!("|---|---|---|---|");
+        for row in rows {
+            let ratio = row.kubectl_time.as_secs_f64() / row.kdeck_time.as_secs_f64();
+            println!("| {} | `{}`: {} | `{}`: {} | {ratio:.1}x faster |", row.operation, row.kdeck, ms(row.kdeck_time), row.kubectl, ms(row.kubectl_time));
+        }
+    }
 }
 
 fn which(name: &str) -> Option<PathBuf> {

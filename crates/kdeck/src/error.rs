@@ -58,9 +58,13 @@ impl Error {
         Self::new(ExitCode::NotFound, message)
     }
 
-    /// The remote command's exit code, passed on without a message of kdeck's own.
-    pub fn remote_exit(code: u8) -> Self {
-        Self::new(ExitCode::Remote(code), "")
+    /// Success for 0; otherwise the remote command's exit code, passed on without
+    /// a message of kdeck's own.
+    pub fn from_remote_exit(code: i32) -> Result<()> {
+        match code {
+            0 => Ok(()),
+            code => Err(Self::new(ExitCode::Remote(u8::try_from(code).unwrap_or(1)), "")),
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

@@ -239,7 +239,7 @@ async fn sync_secrets_re_syncs_and_reports_each_secret() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let out = sandbox.run(&["sync-secrets", "nope", "-n", "observability", "--context", "eso"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("gatus, grafana"), "existing ones are listed: {}", stderr(&out));
+    assert!(stderr(&out).contains("ExternalSecrets in namespace observability: gatus, grafana"), "existing ones are listed: {}", stderr(&out));
 }
 
 #[tokio::test]
@@ -292,7 +292,7 @@ async fn exec_runs_in_the_chosen_pod_and_container_and_returns_its_exit_code() {
     assert!(stderr(&out).contains("is not running") && stderr(&out).contains("Pending"), "{}", stderr(&out));
     let out = sandbox.run(&["exec", "deploy/nope", "--context", "exec"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("there: echo-server, paperless"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Deployments in namespace default: echo-server, paperless"), "{}", stderr(&out));
     let out = sandbox.run(&["exec", "web;id", "--context", "exec"]);
     assert_eq!(out.status.code(), Some(2));
     let out = sandbox.run(&["exec", "svc/web", "--context", "exec"]);
@@ -392,7 +392,7 @@ async fn browse_pods(client: &kube::Client, ns: &str) -> Vec<String> {
 /// Waits until a browse pod runs in `ns` (the command under test started it).
 async fn browse_pod_running(client: &kube::Client, ns: &str) -> String {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    for _ in 0..100 {
+    for _ in 0..300 {
         let list = pods.list(&ListParams::default().labels("kdeck.dev/purpose=browse-pvc")).await.unwrap().items;
         if let Some(pod) = list.iter().find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")) {
             return pod.metadata.name.clone().unwrap();
@@ -509,7 +509,7 @@ async fn browse_pvc_mounts_the_claim_and_removes_its_pod_on_every_way_out() {
     assert!(browse_pods(&client, "default").await.is_empty());
     let out = sandbox.run(&["browse-pvc", "nope", "-n", "observability", "--context", "browse"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("claims there: gatus-data"));
+    assert!(stderr(&out).contains("claims in namespace observability: gatus-data"));
 }
 
 #[test]

@@ -111,7 +111,7 @@ fn failure_backoff(job: &Value, pods: &[Value], failed: i64) -> Option<Duration>
         .filter_map(|p| p["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"].as_str().or(p["metadata"]["creationTimestamp"].as_str()))
         .filter_map(time::parse_rfc3339)
         .max()?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let now = time::unix_nanos() as f64 / 1e9;
     let left = last_failure as f64 + delay - now;
     (left > 0.0).then(|| Duration::from_secs_f64(left))
 }

@@ -3,7 +3,7 @@
 //!
 //! | annotation (`sandbox.kdeck.dev/…`) | meaning |
 //! |---|---|
-//! | `run-seconds: N` | main containers exit after N seconds (pods with restartPolicy Never/OnFailure default to 1; Always runs forever) |
+//! | `run-seconds: N` | main containers exit after N seconds (pods with restartPolicy Never/OnFailure default to 1, or N for a `sleep N` command; Always runs forever) |
 //! | `exit-code: N` | the exit code then (default 0; non-zero is reason `Error`) |
 //! | `crash-log: TEXT` | lines the container prints as it exits (shown by `kubectl logs`, and `--previous` after a restart) |
 //! | `oom-after-seconds: N` | killed for memory after N seconds: exit 137, reason `OOMKilled` |
@@ -56,7 +56,7 @@ impl Behaviour {
         } else if let Some(after) = seconds(pod, "liveness-fail-after-seconds") {
             (Some(after), 137, "Error", true)
         } else {
-            let run_for = seconds(pod, "run-seconds").or(runs_to_completion.then_some(Duration::from_secs(1)));
+            let run_for = seconds(pod, "run-seconds").or(runs_to_completion.then(|| sleep_command(pod).unwrap_or(Duration::from_secs(1))));
             (run_for, declared_exit, if declared_exit == 0 { "Completed" } else { "Error" }, false)
         };
         Behaviour {
@@ -88,8 +88,30 @@ impl Behaviour {
     }
 }
 
+/// A first container whose command is `sleep N` (as a helper or debug pod's is)
+/// runs N seconds, as it would on a node.
+fn sleep_command(pod: &Value) -> Option<Duration> {
+    let container = &pod["spec"]["containers"][0];
+    let words: Vec<&str> =
+        container["command"].as_array()?.iter().chain(container["args"].as_array().into_iter().flatten()).filter_map(Value::as_str).collect();
+    match words.as_slice() {
+        ["sleep", n] => n.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0).map(Duration::from_secs_f64),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_sleep_command_runs_that_long() {
+        let pod = serde_json::json!({"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "command": ["sleep", "30"]}]}});
+        assert_eq!(super::sleep_command(&pod), Some(Duration::from_secs(30)));
+        let args = serde_json::json!({"spec": {"containers": [{"name": "c", "command": ["sleep"], "args": ["2.5"]}]}});
+        assert_eq!(super::sleep_command(&args), Some(Duration::from_millis(2500)));
+        assert_eq!(super::sleep_command(&serde_json::json!({"spec": {"containers": [{"name": "c", "command": ["sh", "-c", "sleep 3"]}]}})), None);
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -74,8 +74,7 @@ impl BrowsePvcArgs {
         pod.delete().await;
         eprintln!("deleted pod {}", pod.name);
         match outcome? {
-            Ended::Exited(0) => Ok(()),
-            Ended::Exited(code) => Err(Error::remote_exit(u8::try_from(code).unwrap_or(1))),
+            Ended::Exited(code) => Error::from_remote_exit(code),
             Ended::Signalled(code) => Err(Error::new(ExitCode::Remote(code), "interrupted")),
             Ended::TimedOut => Err(Error::new(ExitCode::Timeout, format!("the session reached --timeout {}", self.timeout))),
         }

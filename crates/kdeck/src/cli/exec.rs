@@ -51,9 +51,6 @@ impl ExecArgs {
         let command = if self.command.is_empty() { vec!["/bin/sh".to_string()] } else { self.command };
         let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
         let session = Session { namespace: &namespace, pod: &pod_name, container: &container, command: &command, tty, stdin: !tty };
-        match exec::run(&cluster, &session).await? {
-            0 => Ok(()),
-            code => Err(Error::remote_exit(u8::try_from(code).unwrap_or(1))),
-        }
+        Error::from_remote_exit(exec::run(&cluster, &session).await?)
     }
 }

@@ -48,7 +48,7 @@ impl SyncSecretsArgs {
         let cluster = cluster.connect().await?;
         let options = Options { names: self.names, namespace: self.namespaces.resolve(&cluster)?, selector: self.selector };
         let selected = sync_secrets::select(&cluster, &options).await?;
-        let now = crate::ops::now_unix();
+        let now = kdeck_sandbox::time::unix_secs();
         let plan = sync_secrets::plan(&cluster, &selected, now);
         if self.dry_run {
             plan.print_dry_run(self.output);

@@ -71,10 +71,10 @@ impl Cluster {
         let names: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
         let context = match context.or(kubeconfig.current_context.as_deref()) {
             Some(c) => c.to_string(),
-            None => return Err(Error::usage("no context given and the kubeconfig has no current context").hint(list_hint(&names))),
+            None => return Err(Error::usage("no context given and the kubeconfig has no current context").hint(contexts_hint(&names))),
         };
         let Some(named) = kubeconfig.contexts.iter().find(|c| c.name == context) else {
-            return Err(Error::not_found(format!("context {context:?} is not in the kubeconfig")).hint(list_hint(&names)));
+            return Err(Error::not_found(format!("context {context:?} is not in the kubeconfig")).hint(contexts_hint(&names)));
         };
         let default_namespace = named.context.as_ref().and_then(|c| c.namespace.clone()).unwrap_or_else(|| "default".into());
         let options = kube::config::KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
@@ -116,6 +116,6 @@ impl Cluster {
     }
 }
 
-fn list_hint(names: &[String]) -> String {
+pub(crate) fn contexts_hint(names: &[String]) -> String {
     if names.is_empty() { "the kubeconfig has no contexts".into() } else { format!("contexts in the kubeconfig: {}", names.join(", ")) }
 }

@@ -29,6 +29,15 @@ pub const EXTERNAL_SECRET: CustomKind = CustomKind {
     installed_by: "External Secrets Operator",
 };
 
+/// A custom resource's `Ready` condition as (status, reason, message); empty
+/// strings for what it does not say.
+pub fn ready_condition(obj: &kube::api::DynamicObject) -> (String, String, String) {
+    let conditions = obj.data["status"]["conditions"].as_array();
+    let ready = conditions.and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
+    let text = |k: &str| ready.and_then(|c| c[k].as_str()).unwrap_or_default().to_string();
+    (text("status"), text("reason"), text("message"))
+}
+
 impl CustomKind {
     /// The resource at the first preferred version the cluster serves.
     pub async fn discover(&self, cluster: &Cluster) -> Result<ApiResource> {

@@ -14,13 +14,26 @@ pub use connect::{Cluster, ClusterArgs, NamespaceArgs};
 
 use crate::error::{Error, Result};
 
+/// The hint of a "not found" error: what exists instead (the first 20), e.g.
+/// `claims in namespace app: data, cache`.
+pub async fn existing_names<K>(api: &kube::Api<K>, what: &str, place: &str) -> String
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    use kube::ResourceExt;
+    match api.list(&kube::api::ListParams::default().limit(20)).await {
+        Ok(list) if list.items.is_empty() => format!("there are no {what} {place}"),
+        Ok(list) => format!("{what} {place}: {}", list.items.iter().map(|o| o.name_any()).collect::<Vec<_>>().join(", ")),
+        Err(_) => format!("the {what} {place} could not be listed"),
+    }
+}
+
 /// A kube-rs client for `context` in the kubeconfig at `path`. The context must exist.
 pub async fn client_for(path: &Path, context: &str) -> Result<kube::Client> {
     let config = kubeconfig::Kubeconfig::load(path)?;
     let names = config.context_names();
     if !names.iter().any(|n| n == context) {
-        return Err(Error::not_found(format!("context {context:?} is not in the kubeconfig {}", path.display()))
-            .hint(format!("contexts there: {}", if names.is_empty() { "(none)".into() } else { names.join(", ") })));
+        return Err(Error::not_found(format!("context {context:?} is not in the kubeconfig {}", path.display())).hint(connect::contexts_hint(&names)));
     }
     let raw = kube::config::Kubeconfig::read_from(path).map_err(|e| Error::usage(format!("cannot read the kubeconfig {}: {e}", path.display())))?;
     let options = kube::config::KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };

@@ -154,21 +154,15 @@ impl Target {
 }
 
 async fn not_found_pod(cluster: &Cluster, api: &Api<Pod>, namespace: &str, name: &str) -> Error {
-    let error = Error::not_found(format!("pod {name:?} not found in namespace {namespace} (context {})", cluster.context));
-    match api.list(&ListParams::default().limit(20)).await {
-        Ok(list) if list.items.is_empty() => error.hint(format!("namespace {namespace} has no pods")),
-        Ok(list) => error.hint(format!("pods there: {}", list.items.iter().map(|p| p.name_any()).collect::<Vec<_>>().join(", "))),
-        Err(_) => error,
-    }
+    Error::not_found(format!("pod {name:?} not found in namespace {namespace} (context {})", cluster.context))
+        .hint(super::existing_names(api, "pods", &format!("in namespace {namespace}")).await)
 }
 
 /// The workload's pod selector as a label selector string, and a one-line status.
 async fn workload_selector(cluster: &Cluster, namespace: &str, kind: Workload, name: &str) -> Result<(String, String)> {
     let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, &kind.resource());
     let Some(workload) = api.get_opt(name).await.map_err(|e| cluster.error(&format!("reading {}/{name}", kind.short()), e))? else {
-        let existing: Vec<String> =
-            api.list(&ListParams::default().limit(20)).await.map(|l| l.items.iter().map(|o| o.name_any()).collect()).unwrap_or_default();
-        let hint = if existing.is_empty() { format!("namespace {namespace} has none") } else { format!("there: {}", existing.join(", ")) };
+        let hint = super::existing_names(&api, &format!("{}s", kind.resource().kind), &format!("in namespace {namespace}")).await;
         return Err(Error::not_found(format!("{}/{name} not found in namespace {namespace} (context {})", kind.short(), cluster.context)).hint(hint));
     };
     let selector = selector_string(&workload.data["spec"]["selector"]);

@@ -167,9 +167,7 @@ impl BrowsePod {
         names::validate_name("PersistentVolumeClaim", &options.claim)?;
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(cluster.client.clone(), &options.namespace);
         let Some(claim) = claims.get_opt(&options.claim).await.map_err(|e| cluster.error(&format!("reading claim {}", options.claim), e))? else {
-            let existing: Vec<String> = claims.list(&ListParams::default()).await.map(|l| l.items.iter().map(|c| c.name_any()).collect()).unwrap_or_default();
-            let hint =
-                if existing.is_empty() { format!("namespace {} has no claims", options.namespace) } else { format!("claims there: {}", existing.join(", ")) };
+            let hint = crate::cluster::existing_names(&claims, "claims", &format!("in namespace {}", options.namespace)).await;
             return Err(
                 Error::not_found(format!("claim {:?} not found in namespace {} (context {})", options.claim, options.namespace, cluster.context)).hint(hint)
             );

@@ -110,7 +110,7 @@ pub async fn plan(cluster: &Cluster, options: &Options) -> Result<Plan> {
         .map(|j| (j.namespace().unwrap_or_default(), j.name_any()))
         .collect();
     let mut plan = Plan::new("cleanse-pods", &cluster.context);
-    plan.items = select(&pods, &running_jobs, options, super::now_unix());
+    plan.items = select(&pods, &running_jobs, options, kdeck_sandbox::time::unix_secs());
     Ok(plan)
 }
 

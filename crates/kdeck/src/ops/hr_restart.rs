@@ -141,14 +141,8 @@ pub struct Outcome {
     pub suspended: bool,
 }
 
-fn ready(release: &DynamicObject) -> (String, String, String) {
-    let c = release.data["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready")).cloned().unwrap_or(Value::Null);
-    let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
-    (text("status"), text("reason"), text("message"))
-}
-
 pub fn outcome(release: &DynamicObject) -> Outcome {
-    let (ready, reason, message) = ready(release);
+    let (ready, reason, message) = crds::ready_condition(release);
     let status = &release.data["status"];
     let revision = status["history"][0]["chartVersion"].as_str().or(status["lastAttemptedRevision"].as_str()).unwrap_or_default().to_string();
     Outcome {
@@ -184,7 +178,7 @@ pub async fn apply(
         return Ok(outcome(&release));
     }
     let handled = |r: &DynamicObject| r.data["status"]["lastHandledReconcileAt"] == token;
-    let settled = |r: &DynamicObject| handled(r) && matches!(ready(r).0.as_str(), "True" | "False");
+    let settled = |r: &DynamicObject| handled(r) && matches!(crds::ready_condition(r).0.as_str(), "True" | "False");
     let keys = BTreeSet::from([(found.namespace(), name.clone())]);
     let result = wait::until_settled(&api, &keys, deadline, settled, |r| progress(&outcome(r))).await;
     if let Some(release) = result.settled.values().next() {

@@ -12,8 +12,3 @@ pub mod sync_secrets;
 
 /// How many requests a bulk operation keeps in flight.
 pub const CONCURRENCY: usize = 16;
-
-/// Seconds since the epoch.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}

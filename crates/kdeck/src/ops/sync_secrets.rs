@@ -9,7 +9,7 @@ use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 
 use super::plan::{Plan, PlanItem};
@@ -72,13 +72,7 @@ pub async fn select(cluster: &Cluster, options: &Options) -> Result<Selected> {
             match api.get_opt(name).await.map_err(|e| cluster.error(&format!("reading ExternalSecret {name}"), e))? {
                 Some(es) => found.push(es),
                 None => {
-                    let existing: Vec<String> =
-                        api.list(&ListParams::default()).await.map(|l| l.items.iter().map(|o| o.name_any()).collect()).unwrap_or_default();
-                    let hint = if existing.is_empty() {
-                        format!("there are no ExternalSecrets {where_}")
-                    } else {
-                        format!("ExternalSecrets {where_}: {}", existing.join(", "))
-                    };
+                    let hint = crate::cluster::existing_names(&api, "ExternalSecrets", &where_).await;
                     return Err(Error::not_found(format!("ExternalSecret {name:?} not found {where_}")).hint(hint));
                 }
             }
@@ -121,12 +115,6 @@ pub struct Row {
     pub refresh_time: Option<String>,
     pub message: String,
     pub warning: Option<String>,
-}
-
-fn ready(es: &DynamicObject) -> (&str, &str, &str) {
-    let conditions = es.data["status"]["conditions"].as_array();
-    let c = conditions.and_then(|c| c.iter().find(|c| c["type"] == "Ready")).unwrap_or(&Value::Null);
-    (c["status"].as_str().unwrap_or(""), c["reason"].as_str().unwrap_or(""), c["message"].as_str().unwrap_or(""))
 }
 
 fn synced_version(es: &DynamicObject) -> Option<String> {
@@ -177,7 +165,7 @@ pub async fn apply(cluster: &Cluster, selected: &Selected, now: i64, wait_until:
         };
         let settled = |es: &DynamicObject| {
             let Some((before, patched_version)) = watching.get(&wait::key_of(es)) else { return false };
-            let (status, reason, _) = ready(es);
+            let (status, reason, _) = crate::cluster::crds::ready_condition(es);
             let synced_again = status == "True" && synced_version(es) != *before;
             let failed = reason == "SecretSyncedError" && (es.resource_version().as_ref() != Some(patched_version) || started.elapsed() > FAILURE_GRACE);
             synced_again || failed
@@ -185,7 +173,7 @@ pub async fn apply(cluster: &Cluster, selected: &Selected, now: i64, wait_until:
         let outcome = wait::until_settled(&api, &keys, deadline, settled, |_| {}).await;
         for (key, es) in &outcome.settled {
             let row = rows.get_mut(key).expect("watched keys have rows");
-            let (status, _, message) = ready(es);
+            let (status, _, message) = crate::cluster::crds::ready_condition(es);
             row.result = if status == "True" { "Synced" } else { "Failed" }.into();
             row.message = message.to_string();
             row.refresh_time = es.data["status"]["refreshTime"].as_str().map(str::to_string);
@@ -193,7 +181,11 @@ pub async fn apply(cluster: &Cluster, selected: &Selected, now: i64, wait_until:
         for (key, last) in &outcome.pending {
             let row = rows.get_mut(key).expect("watched keys have rows");
             row.result = "TimedOut".into();
-            row.message = last.as_ref().map(|es| ready(es).2.to_string()).filter(|m| !m.is_empty()).unwrap_or_else(|| "no re-sync seen".into());
+            row.message = last
+                .as_ref()
+                .map(|es| crate::cluster::crds::ready_condition(es).2.to_string())
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "no re-sync seen".into());
         }
     }
     rows.into_values().collect()
@@ -202,6 +194,7 @@ pub async fn apply(cluster: &Cluster, selected: &Selected, now: i64, wait_until:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn es(spec: Value, annotations: Value) -> DynamicObject {
         serde_json::from_value(json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",

@@ -120,7 +120,7 @@ mod tests {
         assert_eq!(add_include(&edited).unwrap(), None, "a second run changes nothing");
 
         let without = "version: '3'\ntasks:\n  a: echo a";
-        assert_eq!(add_include(without).unwrap().unwrap(), "version: '3'\ntasks:\n  a: echo a\nincludes:\n  k8s: ./.taskfiles/kubernetes\n");
+        assert_eq!(add_include(without).unwrap().unwrap(), "version: '3'\ntasks:\n  a: echo a\n\nincludes:\n  k8s: ./.taskfiles/kubernetes\n");
     }
 
     #[test]

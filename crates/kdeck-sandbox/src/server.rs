@@ -133,6 +133,8 @@ impl Sandbox {
         }
         saver.abort();
         controllers.iter().for_each(|c| c.abort());
+        // Containers whose command really runs stop with the sandbox.
+        crate::kubelet::command::stop_all().await;
         let store = self.rest.store.clone();
         tokio::task::spawn_blocking(move || persist::save(&state_path, &store)).await.unwrap_or(Ok(()))?;
         Ok(())

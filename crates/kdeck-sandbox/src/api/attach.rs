@@ -46,6 +46,7 @@ pub async fn serve(rest: &Rest, mut req: Request<hyper::body::Incoming>, ns: &st
 /// Sends new output until the container stops (Success) or the client goes.
 async fn session(ws: Ws, rest: &Rest, ns: &str, name: &str, uid: &serde_json::Value, container: &str, run: Run) {
     let (mut sink, mut incoming) = ws.split();
+    let mut changes = run.changes();
     let mut sent_until = crate::time::unix_nanos();
     loop {
         tokio::select! {
@@ -54,15 +55,16 @@ async fn session(ws: Ws, rest: &Rest, ns: &str, name: &str, uid: &serde_json::Va
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(_)) => continue,
             },
-            _ = tokio::time::sleep(logs::follow_interval(&run)) => {}
+            _ = logs::wait_for_output(&run, &mut changes) => {}
         }
+        let complete = run.output_complete();
         let until = crate::time::unix_nanos();
         let text: String = logs::lines(&run, sent_until, until).into_iter().map(|l| l.text + "\n").collect();
         sent_until = until;
         if !text.is_empty() && sink.send(frame(STDOUT, text.as_bytes())).await.is_err() {
             return;
         }
-        if !still_running(rest, ns, name, uid, container, &run) {
+        if complete || !still_running(rest, ns, name, uid, container, &run) {
             let _ = sink.send(frame(ERROR, json!({"metadata": {}, "status": "Success"}).to_string().as_bytes())).await;
             let _ = sink.close().await;
             return;

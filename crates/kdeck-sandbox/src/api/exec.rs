@@ -152,7 +152,7 @@ async fn run(running: Running, incoming: &mut futures::stream::SplitStream<Ws>, 
             abort.abort();
         }
     }
-    Some(status.map_or(1, exit_code))
+    Some(status.map_or(1, process::exit_code))
 }
 
 /// Copies one output stream to its channel.
@@ -184,12 +184,6 @@ async fn feed(mut writer: process::Writer, mut rx: mpsc::Receiver<Vec<u8>>) {
 fn window_size(bytes: &[u8]) -> Option<(u16, u16)> {
     let v: Value = serde_json::from_slice(bytes).ok()?;
     Some((u16::try_from(v["Width"].as_u64()?).ok()?, u16::try_from(v["Height"].as_u64()?).ok()?))
-}
-
-/// A signal-terminated process exits 128 + the signal, as a shell reports it.
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1)
 }
 
 /// The metav1 Status the kubelet sends on channel 3 when the command ends.

@@ -51,6 +51,8 @@ pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query, fault: Option<Wat
     let container = logs::container_name(&pod, query.get("container").filter(|c| !c.is_empty())).map_err(bad)?;
     let previous = query.flag("previous");
     let run = logs::run_of(&pod, &container, previous).map_err(bad)?;
+    // Subscribed before the first read, so no output of a real process falls between.
+    let mut changes = run.changes();
     let number = |key: &str| -> Result<Option<i64>, ApiError> {
         query.get(key).map(|v| v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("{key}: must be an integer, got {v:?}")))).transpose()
     };
@@ -83,8 +85,11 @@ pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query, fault: Option<Wat
             WatchFault::Cut { after } | WatchFault::Expired { after } => tokio::time::Instant::now() + after,
         });
         loop {
-            tokio::time::sleep(logs::follow_interval(&run)).await;
-            if budget == Some(0) || !still_running(&rest, &ns, &name, &uid, &container, &run) {
+            logs::wait_for_output(&run, &mut changes).await;
+            // A real process's output is complete once it exited: what is left is sent, then the stream ends.
+            let complete = run.output_complete();
+            let running = still_running(&rest, &ns, &name, &uid, &container, &run);
+            if budget == Some(0) || (!running && run.captured.is_none()) {
                 return;
             }
             if cut_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
@@ -94,6 +99,9 @@ pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query, fault: Option<Wat
             let new = logs::lines(&run, sent_until, until);
             sent_until = until;
             if !new.is_empty() && tx.send(format.render(&new, &mut budget)).await.is_err() {
+                return;
+            }
+            if complete || !running {
                 return;
             }
         }

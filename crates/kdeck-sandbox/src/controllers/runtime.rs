@@ -69,6 +69,11 @@ pub trait Controller: Send + Sync + 'static {
     fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef>;
     /// Moves one object towards its desired state; `Some(delay)` asks to look again.
     fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration>;
+    /// Keys to reconcile when something outside the store changes (a process the
+    /// kubelet runs exits). Taken once, when the controller starts.
+    fn wakeups(&self) -> Option<mpsc::UnboundedReceiver<ObjectRef>> {
+        None
+    }
 }
 
 /// Runs `controller` until the store closes.
@@ -92,6 +97,7 @@ async fn run(rest: Rest, controller: Arc<dyn Controller>) {
     let Ok(subscription) = rest.store.subscribe(None) else { return };
     let mut live = subscription.live;
     let (requeue_tx, mut requeue_rx) = mpsc::unbounded_channel::<ObjectRef>();
+    let mut wakeups = controller.wakeups();
     let mut pending: BTreeSet<ObjectRef> = controller.all_keys(&rest).into_iter().collect();
     // When each key's earliest pending requeue fires: a busy object gets one timer,
     // unless a sooner one is asked for.
@@ -135,6 +141,9 @@ async fn run(rest: Rest, controller: Arc<dyn Controller>) {
             },
             Some(key) = requeue_rx.recv() => {
                 scheduled.remove(&key);
+                pending.insert(key);
+            }
+            Some(key) = async { match wakeups.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
                 pending.insert(key);
             }
         }

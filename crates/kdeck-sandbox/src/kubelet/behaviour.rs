@@ -13,6 +13,7 @@
 //! | `termination-seconds: N` | how long containers take to stop after SIGTERM when the pod is deleted (default 0.1; never beyond the grace period) |
 //! | `evict-after-seconds: N` | the pod is evicted for node memory pressure after N seconds (phase Failed, reason Evicted) |
 //! | `crash-when-env: NAME=VALUE` | the declared exit happens only while the container's env NAME is VALUE (from a ConfigMap, say), so fixing the config and restarting fixes the pod |
+//! | `run-command: "true"` | with restartPolicy Never/OnFailure, each main container that has a `command` really runs it (`command` + `args`, no shell added), confined as an exec is: its stdout and stderr are the container's log, its exit code ends the container (run-seconds, exit-code, crash-log, oom- and liveness- annotations do not apply to it); see [`super::command`] |
 
 use std::time::Duration;
 
@@ -36,10 +37,18 @@ pub struct Behaviour {
     pub liveness_kill: bool,
     /// Readiness probes never pass.
     pub readiness_fails: bool,
+    /// Main containers with a command really run it ([`runs_command`]).
+    pub runs_command: bool,
 }
 
 fn annotation<'a>(pod: &'a Value, name: &str) -> Option<&'a str> {
     pod["metadata"]["annotations"][format!("{PREFIX}{name}")].as_str()
+}
+
+/// Whether the pod's main containers that have a `command` really run it:
+/// `run-command: "true"` on a pod that runs to completion (restartPolicy Never or OnFailure).
+pub fn runs_command(pod: &Value) -> bool {
+    annotation(pod, "run-command").is_some_and(|v| v.trim() == "true") && matches!(pod["spec"]["restartPolicy"].as_str(), Some("Never" | "OnFailure"))
 }
 
 fn seconds(pod: &Value, name: &str) -> Option<Duration> {
@@ -69,6 +78,7 @@ impl Behaviour {
             evict_after: seconds(pod, "evict-after-seconds"),
             liveness_kill,
             readiness_fails: annotation(pod, "readiness-fail") == Some("true"),
+            runs_command: runs_command(pod),
         }
     }
 
@@ -128,5 +138,15 @@ mod tests {
         assert_eq!((b.backoff(1), b.backoff(2), b.backoff(10)), (Duration::from_secs(10), Duration::from_secs(20), Duration::from_secs(300)));
         let oom = json!({"metadata": {"annotations": {"sandbox.kdeck.dev/oom-after-seconds": "0.5"}}, "spec": {}});
         assert_eq!((Behaviour::of(&oom).exit_code, Behaviour::of(&oom).reason), (137, "OOMKilled"));
+    }
+
+    #[test]
+    fn only_pods_that_run_to_completion_run_their_command() {
+        let pod = |policy: &str, value: &str| json!({"metadata": {"annotations": {"sandbox.kdeck.dev/run-command": value}}, "spec": {"restartPolicy": policy}});
+        assert!(Behaviour::of(&pod("Never", "true")).runs_command);
+        assert!(runs_command(&pod("OnFailure", "true")));
+        assert!(!runs_command(&pod("Always", "true")));
+        assert!(!runs_command(&pod("Never", "false")));
+        assert!(!runs_command(&json!({"spec": {"restartPolicy": "Never"}})));
     }
 }

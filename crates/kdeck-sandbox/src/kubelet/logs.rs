@@ -3,10 +3,22 @@
 //! image's, then — with the pod annotation `sandbox.kdeck.dev/log-rate: "N"` — N
 //! synthetic request lines per second for load tests. The same call gives the same
 //! lines, so `--previous`, `--since` and `--tail` agree across restarts.
+//!
+//! A container whose command really runs (`sandbox.kdeck.dev/run-command`, see
+//! [`super::command`]) logs what its process writes instead: [`Captured`] output,
+//! kept per run of the container (pod uid, container, restart number), appended as
+//! it arrives ([`Captured::push`]) with followers woken at once
+//! ([`Run::changes`], [`wait_for_output`]), and written to
+//! `DATA/logs/<pod uid>/<container>/<run>.log` when the run ends, so it is still
+//! there after a sandbox restart. It goes with the pod ([`forget_pod`]).
 
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio::sync::watch;
 
 use crate::time;
 
@@ -58,6 +70,167 @@ pub struct Run {
     pub image: String,
     pub rate: f64,
     pub exit_message: Option<String>,
+    /// The real output, when the container's command really runs: then the log is that alone.
+    pub captured: Option<Arc<Captured>>,
+}
+
+impl Run {
+    /// Notifications of new output (real processes only; simulated logs are polled).
+    pub fn changes(&self) -> Option<watch::Receiver<u64>> {
+        self.captured.as_ref().map(|c| c.version.subscribe())
+    }
+
+    /// The run's process has exited and all its output is in: nothing more will come.
+    pub fn output_complete(&self) -> bool {
+        self.captured.as_ref().is_some_and(|c| c.is_done())
+    }
+}
+
+/// Waits until a follower should look for new lines: new output of a real
+/// process (or its end), or the next poll of a simulated log.
+pub async fn wait_for_output(run: &Run, changes: &mut Option<watch::Receiver<u64>>) {
+    match changes {
+        Some(rx) => {
+            tokio::select! {
+                _ = rx.changed() => {}
+                _ = tokio::time::sleep(follow_interval(run)) => {}
+            }
+        }
+        None => tokio::time::sleep(follow_interval(run)).await,
+    }
+}
+
+/// Most bytes of output kept per run; older lines go first, as log rotation would.
+const MAX_CAPTURED_BYTES: usize = 10 * 1024 * 1024;
+
+/// The output of one run of a real process, as lines in arrival order.
+pub struct Captured {
+    state: Mutex<CapturedState>,
+    version: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct CapturedState {
+    lines: VecDeque<LogLine>,
+    bytes: usize,
+    done: bool,
+}
+
+impl Captured {
+    fn new(lines: Vec<LogLine>, done: bool) -> Self {
+        let bytes = lines.iter().map(|l| l.text.len()).sum();
+        Captured { state: Mutex::new(CapturedState { lines: lines.into(), bytes, done }), version: watch::Sender::new(0) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CapturedState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends lines written now and wakes followers. The time is taken under the
+    /// lock, so a follower that read up to time T has seen every line stamped ≤ T.
+    pub fn push(&self, texts: Vec<String>) {
+        if texts.is_empty() {
+            return;
+        }
+        {
+            let mut state = self.lock();
+            let at = time::unix_nanos().max(state.lines.back().map_or(0, |l| l.at));
+            for text in texts {
+                state.bytes += text.len();
+                state.lines.push_back(LogLine { at, text });
+            }
+            while state.bytes > MAX_CAPTURED_BYTES
+                && let Some(old) = state.lines.pop_front()
+            {
+                state.bytes -= old.text.len();
+            }
+        }
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// The process exited and its output is all in.
+    pub fn finish(&self) {
+        self.lock().done = true;
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.lock().done
+    }
+
+    /// The lines written in `(after, until]`.
+    pub fn between(&self, after: i128, until: i128) -> Vec<LogLine> {
+        self.lock().lines.iter().filter(|l| l.at > after && l.at <= until).cloned().collect()
+    }
+
+    /// `<nanos> <text>` per line.
+    fn serialize(&self) -> String {
+        self.lock().lines.iter().map(|l| format!("{} {}\n", l.at, l.text)).collect()
+    }
+
+    fn parse(text: &str) -> Vec<LogLine> {
+        text.lines().filter_map(|l| l.split_once(' ')).filter_map(|(at, text)| Some(LogLine { at: at.parse().ok()?, text: text.to_string() })).collect()
+    }
+}
+
+/// (pod uid, container, run number: the container's restartCount when it started).
+type RunKey = (String, String, i64);
+
+static CAPTURED: LazyLock<Mutex<HashMap<RunKey, Arc<Captured>>>> = LazyLock::new(Default::default);
+
+fn captured_map() -> std::sync::MutexGuard<'static, HashMap<RunKey, Arc<Captured>>> {
+    CAPTURED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn pod_log_dir(uid: &str) -> PathBuf {
+    super::exec::data_dir().join("logs").join(super::exec::volumes::safe(uid))
+}
+
+fn log_file(uid: &str, container: &str, run: i64) -> PathBuf {
+    pod_log_dir(uid).join(super::exec::volumes::safe(container)).join(format!("{run}.log"))
+}
+
+/// The output of run `run` of a container whose command really runs: what was
+/// captured so far, what an earlier sandbox wrote to disk, or an empty log that
+/// the process will fill.
+pub fn captured(uid: &str, container: &str, run: i64) -> Arc<Captured> {
+    let key = (uid.to_string(), container.to_string(), run);
+    let mut map = captured_map();
+    if let Some(found) = map.get(&key) {
+        return found.clone();
+    }
+    let stored = std::fs::read_to_string(log_file(uid, container, run)).ok();
+    let log = Arc::new(match stored {
+        Some(text) => Captured::new(Captured::parse(&text), true),
+        None => Captured::new(Vec::new(), false),
+    });
+    map.insert(key, log.clone());
+    log
+}
+
+/// Writes a run's output to disk (when it ends, or when the sandbox stops).
+pub fn persist(uid: &str, container: &str, run: i64, log: &Captured) {
+    let path = log_file(uid, container, run);
+    let written = path.parent().map_or(Ok(()), crate::fsutil::create_private_dir).and_then(|()| std::fs::write(&path, log.serialize()));
+    if let Err(e) = written {
+        eprintln!("kdeck sandbox: cannot keep the log of {container} in pod {uid}: {e}");
+    }
+}
+
+/// Forgets the logs of a deleted pod, in memory and on disk.
+pub fn forget_pod(uid: &str) {
+    captured_map().retain(|(u, _, _), _| u != uid);
+    let _ = std::fs::remove_dir_all(pod_log_dir(uid));
+}
+
+/// Forgets the logs of every pod not among `uids`.
+pub fn retain_pods(uids: &std::collections::HashSet<String>) {
+    let gone: std::collections::HashSet<String> = captured_map().keys().map(|(u, _, _)| u.clone()).filter(|u| !uids.contains(u)).collect();
+    gone.iter().for_each(|uid| forget_pod(uid));
+}
+
+pub fn any_captured() -> bool {
+    !captured_map().is_empty()
 }
 
 /// The run whose logs are asked for: the current one, or with `previous` the one before.
@@ -80,12 +253,18 @@ pub fn run_of(pod: &Value, container: &str, previous: bool) -> Result<Run, LogEr
         return Err(LogError::Waiting { pod: pod_name, container: container.to_string(), reason });
     };
     let spec = ["initContainers", "containers"].iter().flat_map(|l| pod["spec"][*l].as_array().into_iter().flatten()).find(|c| c["name"] == container);
+    let captured = super::command::argv(pod, container).map(|_| {
+        // Run N is the one that started when the restart count was N.
+        let restarts = status["restartCount"].as_i64().unwrap_or(0);
+        captured(pod["metadata"]["uid"].as_str().unwrap_or_default(), container, if previous { restarts - 1 } else { restarts })
+    });
     Ok(Run {
         started: started.unwrap_or(0),
         finished,
         image: spec.and_then(|c| c["image"].as_str()).unwrap_or_default().to_string(),
         rate: pod["metadata"]["annotations"][LOG_RATE_ANNOTATION].as_str().and_then(|r| r.parse::<f64>().ok()).filter(|r| *r > 0.0).unwrap_or(0.0),
         exit_message: state["terminated"]["message"].as_str().map(str::to_string),
+        captured,
     })
 }
 
@@ -93,6 +272,10 @@ const STEP: i128 = 15_000_000;
 
 /// The lines written in `(after, until]` (nanoseconds), oldest first.
 pub fn lines(run: &Run, after: i128, until: i128) -> Vec<LogLine> {
+    if let Some(captured) = &run.captured {
+        // Stamped as they arrived; finishedAt (whole seconds) may precede the last ones.
+        return captured.between(after, until);
+    }
     let until = run.finished.map_or(until, |f| f.min(until));
     let mut out: Vec<LogLine> = startup(&run.image)
         .into_iter()

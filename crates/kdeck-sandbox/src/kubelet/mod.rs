@@ -2,22 +2,27 @@
 //! moves through the states a real kubelet reports — ContainerCreating, then
 //! Running, then Ready once its readiness probe's initial delay has passed — with
 //! conditions, container statuses, IPs and events written as the real one writes them.
+//! The exception is opt-in: a run-to-completion pod annotated
+//! `sandbox.kdeck.dev/run-command: "true"` really runs its containers' commands
+//! ([`command`]), and their exits end the containers.
 //!
 //! Each reconcile reads the pod's status and takes the next step, so a restarted
 //! sandbox carries on where it stopped. [`logs`] serves what the containers "print".
 
 pub mod behaviour;
+pub mod command;
 pub mod env;
 pub mod exec;
 pub mod logs;
 
 use behaviour::Behaviour;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use crate::controllers::events::{self, Source};
 use crate::controllers::objects;
@@ -30,7 +35,6 @@ use crate::time;
 /// How long "creating" a container takes.
 const CREATE_DELAY: Duration = Duration::from_millis(300);
 
-#[derive(Default)]
 pub struct Kubelet {
     /// The last host number handed out per node, within the node's podCIDR.
     last_ip: Mutex<HashMap<String, u32>>,
@@ -38,6 +42,16 @@ pub struct Kubelet {
     creating_since: Mutex<HashMap<String, Instant>>,
     /// Image pulls that failed: (pod uid, container) → (attempts, when the next may run).
     pull_attempts: Mutex<HashMap<(String, String), (u32, Instant)>>,
+    /// Pods to look at now: a container's real process exited ([`command`]).
+    wake: mpsc::UnboundedSender<ObjectRef>,
+    wakeups: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef>>>,
+}
+
+impl Default for Kubelet {
+    fn default() -> Self {
+        let (wake, wakeups) = mpsc::unbounded_channel();
+        Kubelet { last_ip: Mutex::default(), creating_since: Mutex::default(), pull_attempts: Mutex::default(), wake, wakeups: Mutex::new(Some(wakeups)) }
+    }
 }
 
 impl Kubelet {
@@ -101,6 +115,10 @@ fn node_names(rest: &Rest) -> Vec<String> {
 impl Controller for Kubelet {
     fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
         let index = &change.entry.index;
+        if change.resource == pods() && change.kind == EventType::Deleted && command::any() {
+            // A pod gone for good: its processes stop (if a forced deletion left any) and its logs go.
+            command::forget_pod(&index.uid);
+        }
         let on_node = index.field("spec.nodeName").is_some_and(|n| !n.is_empty());
         if change.resource == pods() && change.kind != EventType::Deleted && on_node {
             vec![ObjectRef::new(pods(), &index.namespace, &index.name)]
@@ -110,6 +128,11 @@ impl Controller for Kubelet {
     }
 
     fn all_keys(&self, rest: &Rest) -> Vec<ObjectRef> {
+        if command::any() {
+            // Deletions missed while behind the change feed.
+            let (all, _) = rest.store.list(&pods(), None, None, |_| true);
+            command::retain_pods(&all.iter().map(|e| e.index.uid.clone()).collect::<HashSet<String>>());
+        }
         let nodes = node_names(rest);
         let (bound, _) = rest.store.list(&pods(), None, None, |e| {
             e.index.field("spec.nodeName").is_some_and(|n| nodes.iter().any(|x| x == n))
@@ -118,7 +141,26 @@ impl Controller for Kubelet {
         bound.iter().map(|e| ObjectRef::new(pods(), &e.index.namespace, &e.index.name)).collect()
     }
 
+    fn wakeups(&self) -> Option<mpsc::UnboundedReceiver<ObjectRef>> {
+        self.wakeups.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     fn reconcile(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
+        let next = self.reconcile_pod(rest, key);
+        // A real process whose container stopped otherwise (evicted, say) stops too.
+        if command::any_running()
+            && let Some(info) = rest.catalogue.find("", "v1", "pods")
+            && let Ok(pod) = rest.get(&info, Some(&key.namespace), &key.name)
+            && !objects::is_deleting(&pod)
+        {
+            command::stop_unless_running(&pod);
+        }
+        next
+    }
+}
+
+impl Kubelet {
+    fn reconcile_pod(&self, rest: &Rest, key: &ObjectRef) -> Option<Duration> {
         let info = rest.catalogue.find("", "v1", "pods")?;
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default().to_string();
@@ -152,7 +194,7 @@ impl Controller for Kubelet {
         if objects::is_pod_terminal(&pod) {
             return None;
         }
-        let exit_check = run_or_exit(rest, &info, &pod, &source);
+        let exit_check = run_or_exit(rest, &info, &pod, &source, &self.wake);
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
         let readiness_check = update_readiness(rest, &info, &pod, &source);
         [retry, eviction_check, exit_check, readiness_check].into_iter().flatten().min()
@@ -269,6 +311,9 @@ impl Kubelet {
             }
             status["state"] = json!({"running": {"startedAt": now}});
             status["started"] = json!(true);
+            if command::argv(pod, &name).is_some() {
+                command::will_start(pod["metadata"]["uid"].as_str().unwrap_or_default(), &name, status["restartCount"].as_i64().unwrap_or(0));
+            }
             status["imageID"] = json!(format!("docker.io/library/{image}"));
             status["containerID"] = json!(format!("kdeck://{:016x}", events::fnv(&format!("{}{name}", pod["metadata"]["uid"]))));
             started.push(name);
@@ -350,32 +395,61 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Sour
 /// their declared `termination-seconds` (default: they exit at once on SIGTERM,
 /// within the grace period either way), then deletes the pod for good.
 fn terminate(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
-    let running: Vec<String> = pod["status"]["containerStatuses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["state"]["running"].is_object())
-        .filter_map(|s| s["name"].as_str().map(str::to_string))
-        .collect();
-    if !running.is_empty() {
-        let now = time::now();
-        let mut next = pod.clone();
-        if let Some(statuses) = next["status"]["containerStatuses"].as_array_mut() {
-            for status in statuses.iter_mut().filter(|s| s["state"]["running"].is_object()) {
-                let started = status["state"]["running"]["startedAt"].clone();
-                status["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now}});
-                status["ready"] = json!(false);
-                status["started"] = json!(false);
+    let grace = Duration::from_secs(pod["metadata"]["deletionGracePeriodSeconds"].as_u64().unwrap_or(0));
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+    let now = time::now();
+    let mut next = pod.clone();
+    let mut killing = Vec::new();
+    // Containers whose real process got SIGTERM and has not exited yet.
+    let mut still_stopping = false;
+    if let Some(statuses) = next["status"]["containerStatuses"].as_array_mut() {
+        for status in statuses.iter_mut().filter(|s| s["state"]["running"].is_object()) {
+            let name = status["name"].as_str().unwrap_or_default().to_string();
+            let mut exit = command::Exit { code: 0, reason: "Completed", message: None };
+            if command::argv(pod, &name).is_some() {
+                // A real process stops on SIGTERM (SIGKILL after the grace period) and
+                // the container ends with its exit code.
+                match command::stop(uid, &name, status["restartCount"].as_i64().unwrap_or(0), grace) {
+                    command::Stopping::Stopping { first } => {
+                        if first {
+                            killing.push(name);
+                        }
+                        still_stopping = true;
+                        continue;
+                    }
+                    command::Stopping::Exited { exit: exited, signalled } => {
+                        if !signalled {
+                            killing.push(name);
+                        }
+                        exit = exited;
+                    }
+                    command::Stopping::Unknown => killing.push(name),
+                }
+            } else {
+                killing.push(name);
             }
+            let started = status["state"]["running"]["startedAt"].clone();
+            let mut terminated = json!({"exitCode": exit.code, "reason": exit.reason, "startedAt": started, "finishedAt": now});
+            if let Some(message) = exit.message {
+                terminated["message"] = json!(message);
+            }
+            status["state"] = json!({"terminated": terminated});
+            status["ready"] = json!(false);
+            status["started"] = json!(false);
         }
+    }
+    if next != *pod || !killing.is_empty() {
         objects::set_condition(&mut next, "Ready", "False", "PodCompleted", "");
         objects::set_condition(&mut next, "ContainersReady", "False", "PodCompleted", "");
         objects::write_status(rest, info, pod, next);
-        for name in running {
+        for name in killing {
             events::normal(rest, pod, source, "Killing", &format!("Stopping container {name}"));
         }
     }
-    let grace = Duration::from_secs(pod["metadata"]["deletionGracePeriodSeconds"].as_u64().unwrap_or(0));
+    if still_stopping {
+        // The process's exit wakes the kubelet; the SIGKILL comes with the grace period's end.
+        return Some(grace.max(Duration::from_secs(1)));
+    }
     let takes = pod["metadata"]["annotations"]["sandbox.kdeck.dev/termination-seconds"]
         .as_str()
         .and_then(|t| t.parse::<f64>().ok())
@@ -436,7 +510,7 @@ fn evict_when_due(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source
     None
 }
 
-fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
+fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source, wake: &mpsc::UnboundedSender<ObjectRef>) -> Option<Duration> {
     let mut behaviour = Behaviour::of(pod);
     // A crash declared to depend on configuration happens only while it holds.
     if let Some((var, value)) = behaviour.crash_when_env.clone() {
@@ -460,23 +534,40 @@ fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -
     for status in &mut statuses {
         let name = status["name"].as_str().unwrap_or_default().to_string();
         if let Some(started) = status["state"]["running"]["startedAt"].as_str().map(str::to_string) {
-            let Some(run_for) = behaviour.run_for else { continue };
-            let elapsed = elapsed_since(&started);
-            if elapsed < run_for {
-                due(run_for - elapsed);
-                continue;
-            }
-            let mut terminated = json!({"exitCode": behaviour.exit_code, "reason": behaviour.reason, "startedAt": started, "finishedAt": time::now(), "containerID": status["containerID"]});
-            if let Some(log) = &behaviour.crash_log {
-                terminated["message"] = json!(log);
+            let real = command::argv(pod, &name).is_some();
+            let exit = if real {
+                // The process decides when the container ends, not the declared run time.
+                match command::poll(rest, pod, &name, status["restartCount"].as_i64().unwrap_or(0), wake) {
+                    command::State::Running => {
+                        // Its exit wakes the kubelet; this is only a safety net.
+                        due(Duration::from_secs(10));
+                        continue;
+                    }
+                    command::State::Exited(exit) => exit,
+                    command::State::Lost => command::Exit::lost(),
+                }
+            } else {
+                let Some(run_for) = behaviour.run_for else { continue };
+                let elapsed = elapsed_since(&started);
+                if elapsed < run_for {
+                    due(run_for - elapsed);
+                    continue;
+                }
+                command::Exit { code: behaviour.exit_code, reason: behaviour.reason, message: behaviour.crash_log.clone() }
+            };
+            let mut terminated =
+                json!({"exitCode": exit.code, "reason": exit.reason, "startedAt": started, "finishedAt": time::now(), "containerID": status["containerID"]});
+            if let Some(message) = &exit.message {
+                terminated["message"] = json!(message);
             }
             status["ready"] = json!(false);
             status["started"] = json!(false);
-            if behaviour.liveness_kill {
+            if behaviour.liveness_kill && !real {
                 events_to_send.push((false, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500".to_string()));
                 events_to_send.push((true, "Killing", format!("Container {name} failed liveness probe, will be restarted")));
             }
-            if behaviour.restarts(policy) {
+            let restart = if real { policy == "OnFailure" && exit.code != 0 } else { behaviour.restarts(policy) };
+            if restart {
                 let restarts = status["restartCount"].as_i64().unwrap_or(0) + 1;
                 let backoff = behaviour.backoff(restarts);
                 status["restartCount"] = json!(restarts);
@@ -498,6 +589,9 @@ fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -
             }
             status["state"] = json!({"running": {"startedAt": time::now()}});
             status["started"] = json!(true);
+            if command::argv(pod, &name).is_some() {
+                command::will_start(pod["metadata"]["uid"].as_str().unwrap_or_default(), &name, status["restartCount"].as_i64().unwrap_or(0));
+            }
             events_to_send.push((true, "Pulled", format!("Container image \"{}\" already present on machine", status["image"].as_str().unwrap_or_default())));
             events_to_send.push((true, "Created", format!("Created container: {name}")));
             events_to_send.push((true, "Started", format!("Started container {name}")));

@@ -1,10 +1,14 @@
-//! `exec`: the one place the sandbox runs real processes. Main containers stay
+//! `exec`: where the sandbox runs real processes. Main containers stay
 //! simulated; an exec runs exactly the argv the client sent (never through a
 //! shell, never anything a manifest says) as a local process confined to a view
 //! of the pod: the container's environment ([`crate::kubelet::env`] plus what a runtime adds), its volumes mounted at their
 //! paths ([`volumes`]) in a private mount namespace, and its own UTS namespace so
 //! `hostname` prints the pod's name ([`confine`]). [`process`] starts it with
 //! pipes or a pseudo-terminal.
+//!
+//! The one other real process is a container's own command in a pod that opts in
+//! with `sandbox.kdeck.dev/run-command` ([`crate::kubelet::command`]): it is
+//! prepared by the same [`prepare_process`] and started by the same [`process::start`].
 
 pub mod confine;
 pub mod process;
@@ -60,6 +64,12 @@ pub struct Prepared {
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,
+    /// stderr goes to stdout's pipe, so the two interleave as they were written
+    /// (a container's log); `outputs` then has the one channel 1.
+    pub merge_stderr: bool,
+    /// The process leads a process group of its own, so it can be signalled with
+    /// everything it started (a container's main process).
+    pub process_group: bool,
 }
 
 /// Picks the container, checks the pod can be exec'd into, and resolves the
@@ -78,20 +88,34 @@ pub fn prepare(rest: &Rest, pod: &Value, request: &ExecRequest) -> Result<Prepar
         .flat_map(|l| pod["spec"][*l].as_array().into_iter().flatten())
         .find(|c| c["name"] == container_name.as_str())
         .ok_or_else(|| ApiError::bad_request(format!("container {container_name} is not valid for pod {}", name_of(pod))))?;
+    let mut prepared = prepare_process(rest, pod, container, request.command.clone(), request.tty)?;
+    prepared.stdin = request.stdin;
+    prepared.stdout = request.stdout;
+    // With a terminal, stderr is the terminal: the client gets one stream.
+    prepared.stderr = request.stderr && !request.tty;
+    Ok(prepared)
+}
+
+/// The confined view `argv` runs in as `container` of `pod`: the container's
+/// environment (resolved as the kubelet does, plus what a runtime adds), its
+/// volumes, its working directory and the pod's name as hostname. No streams are
+/// connected (stdin, stdout and stderr are /dev/null until the caller asks for them).
+pub fn prepare_process(rest: &Rest, pod: &Value, container: &Value, argv: Vec<String>, tty: bool) -> Result<Prepared, ApiError> {
     let mut env = crate::kubelet::env::resolve(rest, pod, container).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    add_defaults(&mut env, name_of(pod), request.tty);
+    add_defaults(&mut env, name_of(pod), tty);
     let mounts = volumes::materialize(rest, pod, container, &data_dir())?;
     Ok(Prepared {
-        argv: request.command.clone(),
+        argv,
         env,
         working_dir: container["workingDir"].as_str().filter(|w| !w.is_empty()).map(str::to_string),
         hostname: name_of(pod).to_string(),
         mounts,
-        tty: request.tty,
-        stdin: request.stdin,
-        stdout: request.stdout,
-        // With a terminal, stderr is the terminal: the client gets one stream.
-        stderr: request.stderr && !request.tty,
+        tty,
+        stdin: false,
+        stdout: false,
+        stderr: false,
+        merge_stderr: false,
+        process_group: false,
     })
 }
 

@@ -48,10 +48,18 @@ pub fn start(prepared: &Prepared, root: &Path) -> Result<Running, StartError> {
     cmd.args(&prepared.argv[1..]).env_clear().envs(prepared.env.iter().map(|(k, v)| (k, v))).kill_on_drop(true);
     let terminal = if prepared.tty { Some(open_pty().map_err(confine_err)?) } else { None };
     let null_or = |wanted: bool| if wanted { Stdio::piped() } else { Stdio::null() };
+    // With merged output, both streams write to one pipe (blocking on the child's
+    // side, as output pipes are); the parent reads the other end.
+    let mut merged: Option<io::PipeReader> = None;
     match &terminal {
         Some((_, slave)) => {
             let dup = |f: &OwnedFd| f.try_clone().map(Stdio::from).map_err(confine_err);
             cmd.stdin(dup(slave)?).stdout(dup(slave)?).stderr(dup(slave)?);
+        }
+        None if prepared.merge_stderr => {
+            let (reader, writer) = io::pipe().map_err(confine_err)?;
+            cmd.stdin(null_or(prepared.stdin)).stdout(writer.try_clone().map_err(confine_err)?).stderr(writer);
+            merged = Some(reader);
         }
         None => {
             cmd.stdin(null_or(prepared.stdin)).stdout(null_or(prepared.stdout)).stderr(null_or(prepared.stderr));
@@ -59,10 +67,15 @@ pub fn start(prepared: &Prepared, root: &Path) -> Result<Running, StartError> {
     }
     let report_fd = report_write.as_raw_fd();
     let tty = prepared.tty;
+    let process_group = prepared.process_group && !tty;
     // SAFETY: the closure runs in the forked child before exec and only makes system
     // calls on data prepared in the parent (see `Plan::apply`).
     unsafe {
         cmd.pre_exec(move || {
+            if process_group {
+                // Leads its own group: signalling -pid reaches whatever it starts.
+                libc::setpgid(0, 0);
+            }
             let mut stage = 0usize;
             if let Err(e) = plan.apply(&mut stage) {
                 let byte = stage as u8;
@@ -87,7 +100,18 @@ pub fn start(prepared: &Prepared, root: &Path) -> Result<Running, StartError> {
         Ok(child) => child,
         Err(e) => return Err(spawn_error(&prepared.argv[0], e, read_byte(&report_read))),
     };
-    Ok(streams(child, terminal.map(|(master, _)| master)))
+    let mut running = streams(child, terminal.map(|(master, _)| master));
+    if let Some(reader) = merged {
+        let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(confine_err)?;
+        running.outputs.push((1, Box::new(reader)));
+    }
+    Ok(running)
+}
+
+/// The exit code a shell would report: a process killed by signal N exits 128 + N.
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1)
 }
 
 fn streams(mut child: Child, master: Option<OwnedFd>) -> Running {

@@ -48,7 +48,7 @@ pub fn remove_pod_volumes(data_dir: &Path, pod_uid: &str) -> io::Result<()> {
 }
 
 /// Object names cannot hold `/`, but request data must never choose a path.
-fn safe(name: &str) -> String {
+pub(crate) fn safe(name: &str) -> String {
     let cleaned: String = name.chars().map(|c| if c == '/' || c == '\0' { '_' } else { c }).collect();
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." { format!("_{cleaned}") } else { cleaned }
 }

@@ -32,7 +32,7 @@ impl ExitCode {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Error {
     pub message: String,
     pub hints: Vec<String>,

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod cluster;
 pub mod error;
 pub mod ops;
+pub mod project;
 pub mod sandboxes;
 pub mod taskfile;
+pub mod tasks;
 pub mod ui;

@@ -4,12 +4,15 @@
 pub mod browse_pvc;
 pub mod cleanse_pods;
 pub mod completions;
+pub mod config;
 pub mod exec;
 pub mod hr_restart;
 pub mod init;
 pub mod logs;
+pub mod run;
 pub mod sandbox;
 pub mod sync_secrets;
+pub mod tasks;
 
 use clap::{Parser, Subcommand};
 
@@ -42,6 +45,12 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Look inside a PersistentVolumeClaim from an ephemeral pod (deleted on every way out).
     BrowsePvc(browse_pvc::BrowsePvcArgs),
+    /// Run project tasks from kdeck.yaml: locally, in a compose container, in a pod, or as a Job.
+    Run(run::RunArgs),
+    /// List the project's tasks and the executors available for each right now.
+    Tasks(tasks::TasksArgs),
+    /// Print the project configuration after flavors and ${…} expansion (secrets masked), or its JSON schema.
+    Config(config::ConfigArgs),
     /// Write files that connect kdeck to a project's tools (a Taskfile for `task k8s:…`).
     #[command(subcommand)]
     Init(init::InitCommand),
@@ -61,6 +70,9 @@ impl Cli {
             Command::Exec(args) => args.run(&self.cluster).await,
             Command::Logs(args) => args.run(&self.cluster).await,
             Command::BrowsePvc(args) => args.run(&self.cluster).await,
+            Command::Run(args) => args.run(&self.cluster).await,
+            Command::Tasks(args) => args.run(),
+            Command::Config(args) => args.run(),
             Command::Init(cmd) => cmd.run(),
             Command::Completions(args) => args.run(),
             Command::Man => completions::man(),

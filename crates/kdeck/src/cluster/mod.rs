@@ -1,6 +1,7 @@
 //! Clusters: kubeconfig files, contexts, clients, name validation, and discovery of
 //! the custom resources kdeck operates on.
 
+pub mod access;
 pub mod connect;
 pub mod crds;
 pub mod kubeconfig;

@@ -23,8 +23,17 @@ pub struct Session<'a> {
     pub stdin: bool,
 }
 
-/// Runs the session to its end and returns the remote exit code.
+/// Where the remote stdout and stderr go.
+pub type Sink = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
+/// Runs the session to its end with the user's stdout and stderr; returns the remote exit code.
 pub async fn run(cluster: &Cluster, session: &Session<'_>) -> Result<i32> {
+    run_with_output(cluster, session, Box::new(tokio::io::stdout()), Box::new(tokio::io::stderr())).await
+}
+
+/// Runs the session with its output sent to `out` and `err` (a task's prefixed,
+/// logged output, say); returns the remote exit code.
+pub async fn run_with_output(cluster: &Cluster, session: &Session<'_>, mut out: Sink, mut err: Sink) -> Result<i32> {
     let client = cluster.streaming_client()?;
     let pods: Api<Pod> = Api::namespaced(client, session.namespace);
     let params = AttachParams::default().container(session.container).stdin(session.stdin || session.tty).stdout(true).stderr(!session.tty).tty(session.tty);
@@ -36,13 +45,14 @@ pub async fn run(cluster: &Cluster, session: &Session<'_>) -> Result<i32> {
     let mut tasks = Vec::new();
     if let Some(mut remote_out) = attached.stdout() {
         tasks.push(tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut remote_out, &mut tokio::io::stdout()).await;
-            let _ = tokio::io::stdout().flush().await;
+            let _ = tokio::io::copy(&mut remote_out, &mut out).await;
+            let _ = out.shutdown().await;
         }));
     }
     if let Some(mut remote_err) = attached.stderr() {
         tasks.push(tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut remote_err, &mut tokio::io::stderr()).await;
+            let _ = tokio::io::copy(&mut remote_err, &mut err).await;
+            let _ = err.shutdown().await;
         }));
     }
     let stdin_task = attached.stdin().map(|mut remote_in| {

@@ -197,6 +197,29 @@ pub async fn run(cluster: &Cluster, options: Options) -> Result<()> {
     Ok(())
 }
 
+/// Follows one container's log into `lines` until the container has stopped or the
+/// pod is gone, resuming cut streams without repeating or losing lines.
+pub async fn follow_one(client: kube::Client, namespace: &str, pod: &str, container: &str, lines: mpsc::Sender<String>) {
+    let options = Options {
+        namespace: Some(namespace.to_string()),
+        matches: Vec::new(),
+        container: Some(container.to_string()),
+        all_containers: false,
+        follow: true,
+        since: None,
+        tail: None,
+        previous: false,
+        timestamps: false,
+        grep: None,
+        exclude: None,
+        json: false,
+        color: false,
+        prefix: false,
+    };
+    let source = Source { namespace: namespace.to_string(), pod: pod.to_string(), container: container.to_string() };
+    stream(client, source, Arc::new(options), lines, Arc::new(Semaphore::new(1))).await;
+}
+
 fn sources(pod: &Pod, options: &Options) -> Vec<Source> {
     let names: Vec<String> = pod.spec.as_ref().map(|s| s.containers.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
     let chosen: Vec<String> = if options.all_containers {

@@ -46,6 +46,15 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// Asks before a destructive action: `--yes` answers for the user; on a terminal the
 /// user must type "y"; without a terminal kdeck refuses rather than guess.
 pub fn confirm(question: &str, yes: bool) -> crate::error::Result<()> {
+    ask(&format!("{question} [y/N] "), question, yes, |answer| matches!(answer, "y" | "Y" | "yes"))
+}
+
+/// Like [`confirm`], but the user must type `word` exactly.
+pub fn confirm_word(question: &str, word: &str, yes: bool) -> crate::error::Result<()> {
+    ask(&format!("{question} Type {word:?} to continue: "), question, yes, |answer| answer == word)
+}
+
+fn ask(prompt: &str, question: &str, yes: bool, accepts: impl Fn(&str) -> bool) -> crate::error::Result<()> {
     use std::io::IsTerminal;
     if yes {
         return Ok(());
@@ -54,11 +63,11 @@ pub fn confirm(question: &str, yes: bool) -> crate::error::Result<()> {
         return Err(crate::error::Error::usage(format!("{question}: refusing without --yes, since there is no terminal to confirm on"))
             .hint("check the plan with --dry-run, then pass --yes"));
     }
-    eprint!("{question} [y/N] ");
+    eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().read_line(&mut answer);
-    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(crate::error::Error::failure("cancelled; nothing was changed")) }
+    if accepts(answer.trim()) { Ok(()) } else { Err(crate::error::Error::failure("cancelled; nothing was changed")) }
 }
 
 /// Whether stdout is a terminal people read (progress and waits default on there).

@@ -1,0 +1,67 @@
+//! `local`: the task on this machine, in the component's directory, under
+//! `bash -euo pipefail` (or `sh -eu` where there is no bash).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+use super::copy_output;
+use crate::error::{Error, Result};
+use crate::tasks::output::Output;
+use crate::tasks::resolve::{Resolved, find_program};
+use crate::tasks::script::{ARGV0, Body};
+
+pub struct Local {
+    argv: Vec<String>,
+    dir: PathBuf,
+}
+
+pub fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>) -> Result<Local> {
+    let dir = match &resolved.workdir {
+        Some(workdir) => resolved.local_dir.join(workdir),
+        None => resolved.local_dir.clone(),
+    };
+    if !dir.is_dir() {
+        return Err(Error::usage(format!("task {}: the working directory {} does not exist", resolved.name, dir.display())));
+    }
+    let shell: Vec<String> = if find_program("bash").is_some() {
+        ["bash", "-euo", "pipefail", "-c"].map(String::from).to_vec()
+    } else {
+        ["sh", "-eu", "-c"].map(String::from).to_vec()
+    };
+    let argv: Vec<String> = match &resolved.body {
+        Body::Script(script) => shell.iter().cloned().chain([script.clone(), ARGV0.to_string()]).chain(resolved.args.iter().cloned()).collect(),
+        Body::Argv(argv) => argv.iter().chain(&resolved.args).cloned().collect(),
+    };
+    plan.push(("directory", dir.display().to_string()));
+    plan.push(("command", resolved.body.describe(&shell.join(" "), &resolved.args)));
+    Ok(Local { argv, dir })
+}
+
+impl Local {
+    pub async fn run(&self, resolved: &Resolved, output: &Output) -> Result<i32> {
+        run_process(&self.argv, &self.dir, resolved, output).await
+    }
+}
+
+/// Runs a program with the task's env in `dir`: its output goes through the task's
+/// output, or straight to the terminal for interactive tasks. Ok is its exit code.
+pub(super) async fn run_process(argv: &[String], dir: &Path, resolved: &Resolved, output: &Output) -> Result<i32> {
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]).current_dir(dir).envs(resolved.env.iter().map(|v| (&v.name, &v.value))).kill_on_drop(true);
+    if !resolved.interactive {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = command.spawn().map_err(|e| Error::failure(format!("task {}: cannot start {}: {e}", resolved.name, argv[0])))?;
+    let copies = copy_output(child.stdout.take(), child.stderr.take(), output);
+    let status = child.wait().await.map_err(|e| Error::failure(format!("task {}: {e}", resolved.name)))?;
+    copies.await;
+    Ok(exit_code(status))
+}
+
+/// The code a shell would report: the exit code, or 128 + the signal that ended it.
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}

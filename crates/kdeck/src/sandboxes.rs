@@ -18,6 +18,8 @@ pub const DEFAULT_NAME: &str = "sandbox";
 const LOG_FILE: &str = "sandbox.log";
 /// The files a sandbox writes into its data directory; `delete` removes only these.
 const DATA_FILES: &[&str] = &["state.jsonl", "state.tmp", "tokens.json", "ca.crt", "server.crt", "server.key", LOG_FILE];
+/// Directories the sandbox fills: pod and claim volumes, captured command output.
+const DATA_DIRS: &[&str] = &["volumes", "logs"];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
@@ -313,18 +315,23 @@ pub async fn stop(record: &mut Record) -> Result<bool> {
 /// Removes a stopped sandbox: its data files, its kubeconfig entries and its record.
 pub fn delete(record: &Record) -> Result<()> {
     for file in DATA_FILES {
-        let path = record.data_dir.join(file);
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::failure(format!("cannot remove {}: {e}", path.display()))),
-        }
+        remove_if_present(&record.data_dir.join(file), |p| fs::remove_file(p))?;
+    }
+    for dir in DATA_DIRS {
+        remove_if_present(&record.data_dir.join(dir), |p| fs::remove_dir_all(p))?;
     }
     // Only an emptied directory goes; anything else the user put there stays.
     let _ = fs::remove_dir(&record.data_dir);
     kubeconfig::edit(&record.kubeconfig, |k| k.remove_sandbox(&record.name))?;
     let path = record_path(&record.name)?;
     fs::remove_file(&path).map_err(|e| Error::failure(format!("cannot remove {}: {e}", path.display())))
+}
+
+fn remove_if_present(path: &std::path::Path, remove: impl Fn(&std::path::Path) -> std::io::Result<()>) -> Result<()> {
+    match remove(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::failure(format!("cannot remove {}: {e}", path.display()))),
+        _ => Ok(()),
+    }
 }
 
 fn process_alive(pid: u32) -> bool {

@@ -104,10 +104,16 @@ async fn delete_removes_data_and_kubeconfig_entries_but_nothing_else() {
     let out = sandbox.run(&["sandbox", "start", "--detach", "--name", "gone", "--data-dir", data.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(data.join("tokens.json").exists());
+    // What pods left behind: a claim's files, a command's captured output.
+    fs::create_dir_all(data.join("volumes/pvc/app/data")).unwrap();
+    fs::write(data.join("volumes/pvc/app/data/db.sqlite"), "rows").unwrap();
+    fs::create_dir_all(data.join("logs/uid/c")).unwrap();
+    fs::write(data.join("logs/uid/c/0.log"), "out").unwrap();
 
     let out = sandbox.run(&["sandbox", "delete", "--name", "gone"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!data.join("tokens.json").exists() && !data.join("ca.crt").exists());
+    assert!(!data.join("volumes").exists() && !data.join("logs").exists(), "volumes and logs go with the sandbox");
     assert_eq!(fs::read_to_string(data.join("notes.txt")).unwrap(), "mine", "files kdeck did not write are kept");
     let config: Value = serde_saphyr::from_str(&fs::read_to_string(sandbox.kubeconfig()).unwrap()).unwrap();
     assert!(config["contexts"].as_array().unwrap().is_empty());

@@ -555,3 +555,30 @@ fn init_taskfile_completions_and_man_page() {
     let out = std::process::Command::new(&plugin).arg("--help").output().unwrap();
     assert!(stdout(&out).contains("Usage: kubectl deck"), "{}", stdout(&out));
 }
+
+#[tokio::test]
+async fn a_project_file_sets_the_default_context_of_operations() {
+    let sandbox = TestSandbox::start("projctx");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("kdeck.yaml"), "defaults:\n  kubernetes:\n    context: ${env:PROJECT_CONTEXT}\n").unwrap();
+    let sub = project.path().join("src");
+    std::fs::create_dir(&sub).unwrap();
+    let run = |context: &str, args: &[&str]| {
+        sandbox.kdeck().current_dir(&sub).env_remove("KDECK_CONTEXT").env("PROJECT_CONTEXT", context).args(args).output().unwrap()
+    };
+
+    // From a subdirectory, the project's context is used…
+    let out = run("elsewhere", &["cleanse-pods", "-A", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("context \"elsewhere\" is not in the kubeconfig"), "{}", stderr(&out));
+    let out = run("projctx", &["cleanse-pods", "-A", "--dry-run"]);
+    assert!(out.status.success() && stderr(&out).contains("on context projctx"), "{}", stderr(&out));
+    // …and --context still wins.
+    let out = run("elsewhere", &["cleanse-pods", "-A", "--dry-run", "--context", "projctx"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A broken project file stops the command rather than pick another cluster.
+    std::fs::write(project.path().join("kdeck.yaml"), "defaults: [").unwrap();
+    let out = run("projctx", &["cleanse-pods", "-A", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kdeck.yaml"), "{}", stderr(&out));
+}

@@ -1,7 +1,7 @@
 //! Which cluster a command talks to, and the clients for it.
 //!
 //! The context comes from `--context` (alias `--cluster`, env `KDECK_CONTEXT`), else
-//! the kubeconfig's current context; it must exist in the kubeconfig, and kdeck
+//! the project's `kdeck.yaml`, else the kubeconfig's current context; it must exist in the kubeconfig, and kdeck
 //! never changes `current-context`. The kubeconfig is read as kubectl reads it
 //! (`$KUBECONFIG`, paths merged, else `~/.kube/config`).
 
@@ -47,8 +47,14 @@ pub struct Cluster {
 }
 
 impl ClusterArgs {
+    /// The cluster of `--context`, else of the project's `defaults.kubernetes.context`
+    /// (kdeck.yaml here or in a parent), else of the current context.
     pub async fn connect(&self) -> Result<Cluster> {
-        Cluster::connect(self.context.as_deref()).await
+        let context = match &self.context {
+            Some(context) => Some(context.clone()),
+            None => crate::project::default_context()?,
+        };
+        Cluster::connect(context.as_deref()).await
     }
 }
 

@@ -48,6 +48,20 @@ impl ProjectArgs {
     }
 }
 
+/// The context the project in the current directory (or a parent) sets for
+/// every command: `defaults.kubernetes.context`, expanded. None without a project
+/// file or without the setting. A project file that is there but broken is an
+/// error: acting on another cluster than the project names would be worse.
+pub fn default_context() -> Result<Option<String>> {
+    let Ok(cwd) = std::env::current_dir() else { return Ok(None) };
+    let Ok(file) = load::find(&cwd) else { return Ok(None) };
+    let flavor = std::env::var("KDECK_FLAVOR").ok().filter(|f| !f.is_empty());
+    let project = Project::open(&file, flavor.as_deref())?;
+    let Some(context) = &project.config.defaults.kubernetes.context else { return Ok(None) };
+    let scope = expand::Scope::process_env(vec![&project.config.vars]);
+    Ok(Some(expand::expand(context, &scope, "defaults.kubernetes.context")?.text))
+}
+
 /// A loaded project.
 #[derive(Clone, Debug)]
 pub struct Project {

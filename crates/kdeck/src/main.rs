@@ -22,7 +22,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(ExitCode::Failure.code());
         }
     };
-    match runtime.block_on(cli.run()) {
+    let result = runtime.block_on(cli.run());
+    // A read of an interactive stdin cannot be cancelled; waiting for it would keep
+    // kdeck alive after a session ended until the user pressed a key.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             if !err.message.is_empty() {

@@ -56,7 +56,7 @@ pub(super) async fn connect<'a>(resolved: &'a Resolved, plan: &mut Vec<(&'static
 impl Kubernetes {
     pub async fn run(&self, resolved: &Resolved, output: &Output) -> Result<i32> {
         let terminal = std::io::stdin().is_terminal();
-        let tty = resolved.interactive && terminal;
+        let tty = resolved.interactive && terminal && std::io::stdout().is_terminal();
         let session = Session {
             namespace: &self.namespace,
             pod: &self.pod,

@@ -311,6 +311,12 @@ async fn the_job_executor_runs_a_fresh_pod_from_the_template_and_deletes_it() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(pods.list(&ListParams::default().labels("kdeck.dev/purpose=task")).await.unwrap().items.is_empty(), "its pod is gone too");
+    // RBAC first: credentials that may not create Jobs are told so, and nothing is created.
+    let out = run(&sandbox, dir.path(), &["migrate", "--context", &format!("{}-readonly", sandbox.name)], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("may not create jobs.batch in namespace shop"), "{}", stderr(&out));
+    assert_no_task_jobs(&jobs).await;
+
     // A timeout and a Ctrl-C delete the Job too.
     let out = run(&sandbox, dir.path(), &["slow-job"], &[]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));

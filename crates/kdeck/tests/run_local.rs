@@ -1430,3 +1430,35 @@ fn run_in_a_subdirectory_finds_the_parent_kdeck_yaml() {
     assert!(project.root().join(".kdeck/logs/where.log").exists());
     assert!(!sub.join(".kdeck").exists());
 }
+
+#[test]
+fn secrets_written_into_scripts_commands_and_paths_are_masked_in_plans_logs_and_errors() {
+    let project = Project::new(
+        r#"
+vars:
+  api_token: tok-123-secret
+tasks:
+  call:
+    script: printf '%s' "${env:DB_PASSWORD}" > "$OUT/used"
+  argv:
+    command: [echo, "${vars:api_token}"]
+  nowhere:
+    workdir: "missing-${env:DB_PASSWORD}"
+    script: "true"
+  ask:
+    confirm: { message: "Use ${env:DB_PASSWORD}?" }
+    script: "true"
+"#,
+    );
+    let secret = "pw-hunter2";
+    // The real value is what runs…
+    project.kdeck(&["run", "call"]).env("DB_PASSWORD", secret).run().ok();
+    assert_eq!(project.marker("used"), secret);
+    // …and never what is shown: plans, task logs, errors, prompts.
+    let plan = project.kdeck(&["run", "call", "argv", "--dry-run"]).env("DB_PASSWORD", secret).run().ok();
+    plan.stdout_has(&["******"]).nowhere(secret).nowhere("tok-123-secret");
+    let log = project.read(".kdeck/logs/call.log");
+    assert!(!log.contains(secret) && log.contains("******"), "{log}");
+    project.kdeck(&["run", "nowhere"]).env("DB_PASSWORD", secret).run().code(2).stderr_has(&["missing-******"]).nowhere(secret);
+    project.kdeck(&["run", "ask"]).env("DB_PASSWORD", secret).run().code(2).stderr_has(&["Use ******?"]).nowhere(secret);
+}

@@ -40,13 +40,18 @@ pub struct Resolved {
     /// An executor preferred over this one is not available here (said when it runs).
     pub fallback: bool,
     pub body: Body,
+    /// The body as plans and logs show it: secret references masked.
+    pub body_shown: Body,
     pub args: Vec<String>,
     pub env: Vec<EnvVar>,
     pub workdir: Option<String>,
+    pub workdir_shown: Option<String>,
     pub interactive: bool,
     pub timeout: Option<Duration>,
-    /// The question asked before the task runs, and the word that answers it.
+    /// The question asked before the task runs (secrets masked), and the word that answers it.
     pub confirm: Option<(String, String)>,
+    /// Where the task is declared (`tasks.x`, `components.c.tasks.x`), for hints.
+    pub place: String,
     /// The project root: where compose runs, where task logs go.
     pub root: PathBuf,
     /// The component's directory: where local tasks run (before `workdir`).
@@ -144,7 +149,7 @@ pub fn choose(project: &Project, name: &str, task: &Task, options: &RunOptions) 
             Some((_, None)) => Ok((wanted, "picked with -x".to_string(), false)),
             Some((_, Some(why))) => Err(Error::usage(format!("task {name} cannot run with the {} executor: {why}", wanted.name()))),
             None => Err(Error::usage(format!("task {name} does not run with the {} executor; it runs with: {}", wanted.name(), listed()))
-                .hint(format!("list it under tasks.{name}.executors to allow it"))),
+                .hint(format!("list it under {}.executors to allow it", task_place(project, name)))),
         };
     }
     match candidates.iter().position(|(_, why)| why.is_none()) {
@@ -172,12 +177,23 @@ pub fn resolve(project: &Project, name: &str, options: &RunOptions, args: &[Stri
         return Err(Error::usage(format!("task {name} has nothing to run (no script or command)")));
     };
     let (executor, choice, fallback) = choose(project, name, &task, options)?;
-    let env_lookup = |n: &str| std::env::var(n).ok();
-    let scope = Scope { vars: vec![&task.vars, &project.config.vars], env: &env_lookup };
+    let scope = Scope::process_env(vec![&task.vars, &project.config.vars]);
     let text = |value: &str, at: &str| expand::expand(value, &scope, &format!("{place}.{at}"));
-    let body = match raw_body {
-        Body::Script(script) => Body::Script(text(&script, if task.script.is_some() { "script" } else { "command" })?.text),
-        Body::Argv(argv) => Body::Argv(argv.iter().enumerate().map(|(i, a)| text(a, &format!("command[{i}]")).map(|e| e.text)).collect::<Result<_>>()?),
+    // What is run, and what is shown of it: the same text with secret references masked.
+    let both = |value: &str, at: &str| -> Result<(String, String)> {
+        let at = format!("{place}.{at}");
+        Ok((expand::expand(value, &scope, &at)?.text, expand::expand_masked(value, &scope, &at)?.text))
+    };
+    let (body, body_shown) = match raw_body {
+        Body::Script(script) => {
+            let (run, shown) = both(&script, if task.script.is_some() { "script" } else { "command" })?;
+            (Body::Script(run), Body::Script(shown))
+        }
+        Body::Argv(argv) => {
+            let words: Vec<(String, String)> = argv.iter().enumerate().map(|(i, a)| both(a, &format!("command[{i}]"))).collect::<Result<_>>()?;
+            let (run, shown): (Vec<String>, Vec<String>) = words.into_iter().unzip();
+            (Body::Argv(run), Body::Argv(shown))
+        }
     };
     let mut env = Vec::new();
     for (key, value) in &task.env {
@@ -187,9 +203,12 @@ pub fn resolve(project: &Project, name: &str, options: &RunOptions, args: &[Stri
         let expanded = text(value, &format!("env.{key}"))?;
         env.push(EnvVar { name: key.clone(), value: expanded.text, secret: expanded.secret || secret::looks_secret(key) });
     }
-    let workdir = task.workdir.as_deref().map(|w| text(w, "workdir").map(|e| e.text)).transpose()?;
+    let (workdir, workdir_shown) = match task.workdir.as_deref().map(|w| both(w, "workdir")).transpose()? {
+        Some((run, shown)) => (Some(run), Some(shown)),
+        None => (None, None),
+    };
     let confirm = match &task.confirm {
-        Some(c) => Some((text(&c.message, "confirm.message")?.text, text(c.expect.as_deref().unwrap_or("yes"), "confirm.expect")?.text)),
+        Some(c) => Some((both(&c.message, "confirm.message")?.1, text(c.expect.as_deref().unwrap_or("yes"), "confirm.expect")?.text)),
         None => None,
     };
     let timeout = task.timeout.as_deref().map(|t| names::parse_duration(&format!("{place}.timeout"), t)).transpose()?;
@@ -212,12 +231,15 @@ pub fn resolve(project: &Project, name: &str, options: &RunOptions, args: &[Stri
         choice,
         fallback,
         body,
+        body_shown,
         args: args.to_vec(),
         env,
         workdir,
+        workdir_shown,
         interactive: task.interactive,
         timeout,
         confirm,
+        place,
         root: project.root.clone(),
         local_dir: component_dir(project, component),
         compose: compose.transpose()?,

@@ -43,8 +43,8 @@ pub fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>) -> R
     if let Some(file) = &compose.file {
         plan.push(("compose file", file.display().to_string()));
     }
-    plan.push(("directory", resolved.workdir.clone().unwrap_or_else(|| "(the container's)".into())));
-    plan.push(("command", resolved.body.describe("sh -euc", &resolved.args)));
+    plan.push(("directory", resolved.workdir_shown.clone().unwrap_or_else(|| "(the container's)".into())));
+    plan.push(("command", resolved.body_shown.describe("sh -euc", &resolved.args)));
     Ok(Container { argv })
 }
 

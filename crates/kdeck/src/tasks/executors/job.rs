@@ -50,8 +50,8 @@ pub async fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>
         manifest.spec.as_ref().and_then(|s| s.template.spec.as_ref()).and_then(|s| s.containers.first()).and_then(|c| c.image.clone()).unwrap_or_default();
     plan.push(("job", format!("{name} (from the pod template of {from}; deleted when it ends)")));
     plan.push(("container", format!("{container} (image {image})")));
-    plan.push(("directory", resolved.workdir.clone().unwrap_or_else(|| "(the container's)".into())));
-    plan.push(("command", resolved.body.describe("sh -euc", &resolved.args)));
+    plan.push(("directory", resolved.workdir_shown.clone().unwrap_or_else(|| "(the container's)".into())));
+    plan.push(("command", resolved.body_shown.describe("sh -euc", &resolved.args)));
     Ok(Job { cluster, namespace, manifest, container })
 }
 

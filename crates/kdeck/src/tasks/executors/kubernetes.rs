@@ -29,8 +29,8 @@ pub async fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>
     let container = target::container(&pod, kube.container.as_deref(), &kube.container_hint)?;
     plan.push(("pod", format!("{} (first ready pod of {})", pod.name_any(), kube.workload)));
     plan.push(("container", container.clone()));
-    plan.push(("directory", resolved.workdir.clone().unwrap_or_else(|| "(the container's)".into())));
-    plan.push(("command", resolved.body.describe("sh -euc", &resolved.args)));
+    plan.push(("directory", resolved.workdir_shown.clone().unwrap_or_else(|| "(the container's)".into())));
+    plan.push(("command", resolved.body_shown.describe("sh -euc", &resolved.args)));
     let command = remote_shell(&resolved.body, &resolved.args, &resolved.env, resolved.workdir.as_deref());
     Ok(Kubernetes { cluster, namespace, pod: pod.name_any(), container, command })
 }

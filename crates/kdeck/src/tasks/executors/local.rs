@@ -18,12 +18,13 @@ pub struct Local {
 }
 
 pub fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>) -> Result<Local> {
-    let dir = match &resolved.workdir {
+    let in_dir = |workdir: &Option<String>| match workdir {
         Some(workdir) => resolved.local_dir.join(workdir),
         None => resolved.local_dir.clone(),
     };
+    let (dir, shown) = (in_dir(&resolved.workdir), in_dir(&resolved.workdir_shown));
     if !dir.is_dir() {
-        return Err(Error::usage(format!("task {}: the working directory {} does not exist", resolved.name, dir.display())));
+        return Err(Error::usage(format!("task {}: the working directory {} does not exist", resolved.name, shown.display())));
     }
     let shell: Vec<String> = if find_program("bash").is_some() {
         ["bash", "-euo", "pipefail", "-c"].map(String::from).to_vec()
@@ -34,8 +35,8 @@ pub fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>) -> R
         Body::Script(script) => shell.iter().cloned().chain([script.clone(), ARGV0.to_string()]).chain(resolved.args.iter().cloned()).collect(),
         Body::Argv(argv) => argv.iter().chain(&resolved.args).cloned().collect(),
     };
-    plan.push(("directory", dir.display().to_string()));
-    plan.push(("command", resolved.body.describe(&shell.join(" "), &resolved.args)));
+    plan.push(("directory", shown.display().to_string()));
+    plan.push(("command", resolved.body_shown.describe(&shell.join(" "), &resolved.args)));
     Ok(Local { argv, dir })
 }
 

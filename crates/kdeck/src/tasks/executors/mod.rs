@@ -133,5 +133,5 @@ async fn within_timeout(resolved: &Resolved, run: impl std::future::Future<Outpu
 
 fn timed_out(resolved: &Resolved, limit: std::time::Duration) -> crate::error::Error {
     crate::error::Error::new(crate::error::ExitCode::Timeout, format!("task {} ran out of time after {}s", resolved.name, limit.as_secs()))
-        .hint(format!("raise its timeout in kdeck.yaml ({}.timeout)", resolved.name))
+        .hint(format!("raise its timeout in kdeck.yaml ({}.timeout)", resolved.place))
 }

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod error;
+pub mod interrupt;
 pub mod ops;
 pub mod project;
 pub mod sandboxes;

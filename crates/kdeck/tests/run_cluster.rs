@@ -93,7 +93,9 @@ tasks:
   waiting-job:
     component: api
     executors: [job]
+    env: { API_TOKEN: sekrit-value-42 }
     script: |
+      test "${#API_TOKEN}" -eq 15
       echo started
       sleep 30
 flavors:
@@ -327,12 +329,22 @@ async fn the_job_executor_runs_a_fresh_pod_from_the_template_and_deletes_it() {
     let mut child = child.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
     assert_eq!(lines.next().unwrap().unwrap(), "started");
-    assert_eq!(jobs.list(&ListParams::default().labels("kdeck.dev/purpose=task")).await.unwrap().items.len(), 1);
+    let running = jobs.list(&ListParams::default().labels("kdeck.dev/purpose=task")).await.unwrap().items;
+    assert_eq!(running.len(), 1);
+    // The task's env is in a Secret owned by the Job, not in the Job or its pod.
+    let job_name = running[0].metadata.name.clone().unwrap();
+    assert!(!serde_json::to_string(&running[0]).unwrap().contains("sekrit-value-42"));
+    let task_pods = pods.list(&ListParams::default().labels("kdeck.dev/purpose=task")).await.unwrap().items;
+    assert!(!serde_json::to_string(&task_pods).unwrap().contains("sekrit-value-42"));
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), "shop");
+    let secret = secrets.get(&job_name).await.unwrap();
+    assert_eq!(secret.metadata.owner_references.unwrap()[0].name, job_name);
     // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_no_task_jobs(&jobs).await;
+    assert!(secrets.get_opt(&job_name).await.unwrap().is_none(), "the Secret is deleted with the Job");
 
     // The serving replicas were left alone.
     let api: Api<Deployment> = Api::namespaced(client.clone(), "shop");

@@ -1462,3 +1462,29 @@ tasks:
     project.kdeck(&["run", "nowhere"]).env("DB_PASSWORD", secret).run().code(2).stderr_has(&["missing-******"]).nowhere(secret);
     project.kdeck(&["run", "ask"]).env("DB_PASSWORD", secret).run().code(2).stderr_has(&["Use ******?"]).nowhere(secret);
 }
+
+#[test]
+fn what_a_task_leaves_running_in_the_background_ends_with_it() {
+    let project = Project::new(
+        r#"
+tasks:
+  leaves:
+    script: |
+      (sleep 2; echo late > "$OUT/late") &
+      echo done
+  stuck:
+    timeout: 1s
+    script: |
+      (sleep 2; echo late > "$OUT/late-too") &
+      sleep 30
+"#,
+    );
+    let started = std::time::Instant::now();
+    project.kdeck(&["run", "leaves"]).run().ok().stdout_has(&["done"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "kdeck does not wait for background leftovers");
+    let started = std::time::Instant::now();
+    project.kdeck(&["run", "stuck"]).run().code(4).stderr_has(&["ran out of time after 1s"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(!project.has_marker("late") && !project.has_marker("late-too"), "the task's process group was stopped");
+}

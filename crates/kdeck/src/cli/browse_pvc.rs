@@ -4,10 +4,10 @@
 use std::io::IsTerminal;
 
 use clap::Args;
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cluster::{ClusterArgs, NamespaceArgs, names};
 use crate::error::{Error, ExitCode, Result};
+use crate::interrupt::Signals;
 use crate::ops::browse_pvc::{self, BrowsePod, Options};
 use crate::ops::exec::{self, Session};
 
@@ -86,27 +86,4 @@ enum Ended {
     /// By a signal; the exit code a shell would report (128 + signal number).
     Signalled(u8),
     TimedOut,
-}
-
-/// SIGINT, SIGTERM and SIGHUP, any of which ends the session (and deletes the pod).
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-    hangup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Self> {
-        let listen = |kind| signal(kind).map_err(|e| Error::failure(format!("cannot listen for signals: {e}")));
-        Ok(Signals { interrupt: listen(SignalKind::interrupt())?, terminate: listen(SignalKind::terminate())?, hangup: listen(SignalKind::hangup())? })
-    }
-
-    /// Waits for the next signal; returns the exit code it stands for.
-    async fn next(&mut self) -> u8 {
-        tokio::select! {
-            _ = self.interrupt.recv() => 130,
-            _ = self.terminate.recv() => 143,
-            _ = self.hangup.recv() => 129,
-        }
-    }
 }

@@ -13,6 +13,11 @@ use std::path::Path;
 
 pub use connect::{Cluster, ClusterArgs, NamespaceArgs};
 
+/// The label saying why kdeck created an object (`browse-pvc`, `task`).
+pub const PURPOSE_LABEL: &str = "kdeck.dev/purpose";
+/// The standard label naming the tool that manages an object.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+
 use crate::error::{Error, Result};
 
 /// The hint of a "not found" error: what exists instead (the first 20), e.g.

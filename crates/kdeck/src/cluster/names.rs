@@ -6,6 +6,19 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+/// Five characters that make an object name unique (consonants and digits, so
+/// they never spell a word), from the clock and the process id.
+pub fn random_suffix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let mut seed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
+    (0..5)
+        .map(|_| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            b"bcdfghjklmnpqrstvwxz2456789"[(seed >> 33) as usize % 27] as char
+        })
+        .collect()
+}
+
 /// A DNS-1123 subdomain: what most object names must be.
 pub fn validate_name(kind: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()

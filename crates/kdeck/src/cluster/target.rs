@@ -219,6 +219,39 @@ pub fn pod_state(pod: &Pod) -> String {
     }
 }
 
+/// Where a pod is in starting up, from its status.
+#[derive(Debug, PartialEq)]
+pub enum StartState {
+    Starting,
+    Running,
+    /// Stuck for a reason that will not pass by itself (or already ended).
+    Failed(String),
+    /// No node fits it now (one may come: an autoscaler).
+    Unschedulable(String),
+}
+
+/// Running, still starting, unschedulable, or stuck for a reason that will not pass by itself.
+pub fn start_state(status: &Value) -> StartState {
+    match status["phase"].as_str() {
+        Some("Running") => return StartState::Running,
+        Some("Failed" | "Succeeded") => return StartState::Failed(format!("it ended ({})", status["reason"].as_str().unwrap_or("no reason given"))),
+        _ => {}
+    }
+    let waiting = status["containerStatuses"].as_array().and_then(|c| c.iter().find_map(|c| c["state"]["waiting"].as_object()).cloned());
+    if let Some(waiting) = waiting {
+        let reason = waiting.get("reason").and_then(|r| r.as_str()).unwrap_or_default();
+        if matches!(reason, "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "CreateContainerConfigError" | "CreateContainerError") {
+            let message = waiting.get("message").and_then(|m| m.as_str()).unwrap_or_default();
+            return StartState::Failed(format!("{reason}: {message}"));
+        }
+    }
+    let unschedulable = status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable").cloned());
+    if let Some(condition) = unschedulable {
+        return StartState::Unschedulable(condition["message"].as_str().unwrap_or_default().to_string());
+    }
+    StartState::Starting
+}
+
 /// The container to use: the one asked for, else the pod's default-container
 /// annotation, else its only container. `config_hint` says how to choose for good
 /// (`-c NAME`, or a config key).

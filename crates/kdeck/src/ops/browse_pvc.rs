@@ -14,11 +14,12 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::cluster::target::{StartState, start_state};
 use crate::cluster::{Cluster, names, wait};
 use crate::error::{Error, ExitCode, Result};
 
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by=kdeck";
-pub const PURPOSE_LABEL: &str = "kdeck.dev/purpose";
+pub use crate::cluster::PURPOSE_LABEL;
 pub const PURPOSE: &str = "browse-pvc";
 pub const CLAIM_LABEL: &str = "kdeck.dev/claim";
 pub const EXPIRES_AT: &str = "kdeck.dev/expires-at";
@@ -81,14 +82,7 @@ pub fn placement(claim: &PersistentVolumeClaim, pods: &[Pod]) -> Result<Placemen
 
 /// A name no other browse pod has: `kdeck-browse-<claim>-<5 characters>`.
 pub fn pod_name(claim: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let mut seed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
-    let suffix: String = (0..5)
-        .map(|_| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            b"bcdfghjklmnpqrstvwxz2456789"[(seed >> 33) as usize % 27] as char
-        })
-        .collect();
+    let suffix = names::random_suffix();
     let claim: String = claim.chars().take(63 - "kdeck-browse--xxxxx".len()).collect();
     format!("kdeck-browse-{}-{suffix}", claim.trim_end_matches(['-', '.']))
 }
@@ -211,6 +205,8 @@ impl BrowsePod {
         match start_state(&pod.data["status"]) {
             StartState::Running => Ok(()),
             StartState::Failed(reason) => Err(Error::failure(format!("browse pod {} did not start: {reason}", self.name))),
+            // A browse pod is wanted now, not after a node scales up.
+            StartState::Unschedulable(why) => Err(Error::failure(format!("browse pod {} did not start: Unschedulable: {why}", self.name))),
             StartState::Starting => unreachable!("settled pods are not starting"),
         }
     }
@@ -238,35 +234,6 @@ impl Drop for BrowsePod {
             }
         }
     }
-}
-
-#[derive(Debug, PartialEq)]
-enum StartState {
-    Starting,
-    Running,
-    Failed(String),
-}
-
-/// Running, still starting, or stuck for a reason that will not pass by itself.
-fn start_state(status: &serde_json::Value) -> StartState {
-    match status["phase"].as_str() {
-        Some("Running") => return StartState::Running,
-        Some("Failed" | "Succeeded") => return StartState::Failed(format!("it ended ({})", status["reason"].as_str().unwrap_or("no reason given"))),
-        _ => {}
-    }
-    let waiting = status["containerStatuses"].as_array().and_then(|c| c.iter().find_map(|c| c["state"]["waiting"].as_object()).cloned());
-    if let Some(waiting) = waiting {
-        let reason = waiting.get("reason").and_then(|r| r.as_str()).unwrap_or_default();
-        if matches!(reason, "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "CreateContainerConfigError" | "CreateContainerError") {
-            let message = waiting.get("message").and_then(|m| m.as_str()).unwrap_or_default();
-            return StartState::Failed(format!("{reason}: {message}"));
-        }
-    }
-    let unschedulable = status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable").cloned());
-    if let Some(condition) = unschedulable {
-        return StartState::Failed(format!("Unschedulable: {}", condition["message"].as_str().unwrap_or_default()));
-    }
-    StartState::Starting
 }
 
 fn jiff_span(d: Duration) -> k8s_openapi::jiff::SignedDuration {

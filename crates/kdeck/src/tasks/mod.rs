@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::error::{Error, ExitCode, Result};
+use crate::interrupt::Interrupt;
 use crate::project::Project;
 use crate::tasks::graph::Outcome;
 use crate::tasks::output::Output;
@@ -55,11 +56,17 @@ pub async fn run(project: &Project, roots: &[String], settings: &RunSettings) ->
         }
     }
     let prefixed = settings.jobs > 1 && resolved.len() > 1;
+    // From here a signal stops the run (and what its tasks started) instead of kdeck.
+    let interrupt = Interrupt::listen()?;
     let outcomes = graph::schedule(&ordered, &pre, settings.jobs, settings.keep_going, |name| {
         let task = resolved.get(&name).cloned();
+        let interrupt = interrupt.clone();
         async move {
+            if let Some(code) = interrupt.received() {
+                return Err(Interrupt::error(code));
+            }
             match task {
-                Some(task) => run_one(task, prefixed).await,
+                Some(task) => run_one(task, prefixed, &interrupt).await,
                 None => Ok(()),
             }
         }
@@ -70,16 +77,18 @@ pub async fn run(project: &Project, roots: &[String], settings: &RunSettings) ->
 
 /// Prepares and runs one task, with its output prefixed (when several run at once)
 /// and logged. A non-zero exit is an error carrying the task's exit code.
-async fn run_one(task: Resolved, prefixed: bool) -> Result<()> {
-    let log = log_file::open(&task.root, &task.name);
-    let output = Output::new(prefixed.then(|| task.name.clone()), log);
-    if task.fallback {
-        output.note(&format!("kdeck: {} runs with the {} executor, the {}", task.name, task.executor.name(), task.choice));
-    }
+async fn run_one(task: Resolved, prefixed: bool, interrupt: &Interrupt) -> Result<()> {
+    let (root, name, prefix) = (task.root.clone(), task.name.clone(), prefixed.then(|| task.name.clone()));
+    let fallback = task.fallback.then(|| format!("kdeck: {} runs with the {} executor, the {}", task.name, task.executor.name(), task.choice));
     let prepared = executors::prepare(task).await?;
+    // The log is rotated only for a run that starts, so a failed start keeps the last one.
+    let output = Output::new(prefix, log_file::open(&root, &name));
+    if let Some(note) = fallback {
+        output.note(&note);
+    }
     output.log_bytes(format!("# kdeck run {}\n{}", prepared.task, prepared.plan_text()).as_bytes());
     let started = Instant::now();
-    let code = prepared.run(&output).await;
+    let code = prepared.run(&output, interrupt).await;
     let elapsed = started.elapsed().as_secs_f64();
     match code {
         Ok(0) => {

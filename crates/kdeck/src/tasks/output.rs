@@ -30,11 +30,6 @@ impl Output {
         Output { prefix, log: log.map(|f| Arc::new(Mutex::new(f))) }
     }
 
-    /// Output straight to the terminal: no prefix, no log.
-    pub fn terminal() -> Self {
-        Output { prefix: None, log: None }
-    }
-
     /// Writes bytes to the stream (prefixing each complete line when prefixing) and the log.
     fn emit(&self, stream: Stream, bytes: &[u8]) {
         let _serial = TERMINAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -4,7 +4,7 @@
 
 use std::process::Stdio;
 
-use super::local::run_process;
+use super::run_process;
 use crate::error::{Error, Result};
 use crate::tasks::output::Output;
 use crate::tasks::resolve::{Resolved, find_program};

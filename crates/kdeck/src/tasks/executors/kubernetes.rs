@@ -8,10 +8,10 @@ use kube::ResourceExt;
 
 use crate::cluster::access::{self, Permission};
 use crate::cluster::{Cluster, target};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ops::exec::{self, Session};
 use crate::tasks::output::{Output, Stream};
-use crate::tasks::resolve::{KubeTarget, Resolved};
+use crate::tasks::resolve::Resolved;
 use crate::tasks::script::remote_shell;
 
 pub struct Kubernetes {
@@ -23,7 +23,7 @@ pub struct Kubernetes {
 }
 
 pub async fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>) -> Result<Kubernetes> {
-    let (cluster, namespace, kube) = connect(resolved, plan).await?;
+    let (cluster, namespace, kube) = super::connect(resolved, plan).await?;
     access::require(&cluster, &namespace, Permission { verb: "create", group: "", resource: "pods", subresource: Some("exec") }).await?;
     let pod = kube.workload.ready_pod(&cluster, &namespace).await?;
     let container = target::container(&pod, kube.container.as_deref(), &kube.container_hint)?;
@@ -33,24 +33,6 @@ pub async fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>
     plan.push(("command", resolved.body_shown.describe("sh -euc", &resolved.args)));
     let command = remote_shell(&resolved.body, &resolved.args, &resolved.env, resolved.workdir.as_deref());
     Ok(Kubernetes { cluster, namespace, pod: pod.name_any(), container, command })
-}
-
-/// The cluster and namespace a kubernetes or job task runs in (added to the plan),
-/// checked to exist before anything else is asked of them.
-pub(super) async fn connect<'a>(resolved: &'a Resolved, plan: &mut Vec<(&'static str, String)>) -> Result<(Cluster, String, &'a KubeTarget)> {
-    let Some(kube) = &resolved.kube else {
-        return Err(Error::usage(format!("task {}: its component has no Kubernetes workload", resolved.name)));
-    };
-    let cluster = Cluster::connect(kube.context.as_ref().map(|c| c.value.as_str())).await?;
-    let context_source = kube.context.as_ref().map_or("the kubeconfig's current context".to_string(), |c| format!("from {}", c.source));
-    plan.push(("context", format!("{} ({context_source})", cluster.context)));
-    let (namespace, source) = match &kube.namespace {
-        Some(ns) => (ns.value.clone(), format!("from {}", ns.source)),
-        None => (cluster.default_namespace.clone(), format!("the namespace of context {}", cluster.context)),
-    };
-    plan.push(("namespace", format!("{namespace} ({source})")));
-    access::require_namespace(&cluster, &namespace).await?;
-    Ok((cluster, namespace, kube))
 }
 
 impl Kubernetes {

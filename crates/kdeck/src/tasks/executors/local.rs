@@ -1,12 +1,9 @@
 //! `local`: the task on this machine, in the component's directory, under
 //! `bash -euo pipefail` (or `sh -eu` where there is no bash).
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::PathBuf;
 
-use tokio::process::Command;
-
-use super::copy_output;
+use super::run_process;
 use crate::error::{Error, Result};
 use crate::tasks::output::Output;
 use crate::tasks::resolve::{Resolved, find_program};
@@ -44,25 +41,4 @@ impl Local {
     pub async fn run(&self, resolved: &Resolved, output: &Output) -> Result<i32> {
         run_process(&self.argv, &self.dir, resolved, output).await
     }
-}
-
-/// Runs a program with the task's env in `dir`: its output goes through the task's
-/// output, or straight to the terminal for interactive tasks. Ok is its exit code.
-pub(super) async fn run_process(argv: &[String], dir: &Path, resolved: &Resolved, output: &Output) -> Result<i32> {
-    let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]).current_dir(dir).envs(resolved.env.iter().map(|v| (&v.name, &v.value))).kill_on_drop(true);
-    if !resolved.interactive {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    }
-    let mut child = command.spawn().map_err(|e| Error::failure(format!("task {}: cannot start {}: {e}", resolved.name, argv[0])))?;
-    let copies = copy_output(child.stdout.take(), child.stderr.take(), output);
-    let status = child.wait().await.map_err(|e| Error::failure(format!("task {}: {e}", resolved.name)))?;
-    copies.await;
-    Ok(exit_code(status))
-}
-
-/// The code a shell would report: the exit code, or 128 + the signal that ended it.
-pub fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }

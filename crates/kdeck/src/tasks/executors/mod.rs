@@ -7,11 +7,21 @@ pub mod job;
 pub mod kubernetes;
 pub mod local;
 
-use crate::error::Result;
+use std::future::Future;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use crate::cluster::Cluster;
+use crate::cluster::access;
+use crate::error::{Error, ExitCode, Result};
+use crate::interrupt::Interrupt;
 use crate::project::config::ExecutorKind;
 use crate::project::secret;
 use crate::tasks::output::Output;
-use crate::tasks::resolve::Resolved;
+use crate::tasks::resolve::{KubeTarget, Resolved};
 
 /// A task ready to run, and the plan that says how.
 pub struct Prepared {
@@ -46,20 +56,18 @@ pub async fn prepare(resolved: Resolved) -> Result<Prepared> {
 }
 
 impl Prepared {
-    /// Runs the task; Ok is its exit code.
-    pub async fn run(&self, output: &Output) -> Result<i32> {
+    /// Runs the task; Ok is its exit code. A timeout or a signal stops it (an
+    /// interactive local or container task gets the terminal's signals itself).
+    pub async fn run(&self, output: &Output, interrupt: &Interrupt) -> Result<i32> {
         let resolved = &self.resolved;
+        let interruptible = resolved.executor == ExecutorKind::Kubernetes || !resolved.interactive;
         match &self.runner {
-            Runner::Local(local) => within_timeout(resolved, local.run(resolved, output)).await,
-            Runner::Container(container) => within_timeout(resolved, container.run(resolved, output)).await,
-            Runner::Kubernetes(kubernetes) => within_timeout(resolved, kubernetes.run(resolved, output)).await,
-            // A Job must be deleted however it ends, so it keeps its own deadline.
-            Runner::Job(job) => job.run(resolved, output).await,
+            Runner::Local(local) => bounded(resolved, interrupt, interruptible, local.run(resolved, output)).await,
+            Runner::Container(container) => bounded(resolved, interrupt, interruptible, container.run(resolved, output)).await,
+            Runner::Kubernetes(kubernetes) => bounded(resolved, interrupt, interruptible, kubernetes.run(resolved, output)).await,
+            // A Job must be deleted however it ends, so it watches both itself.
+            Runner::Job(job) => job.run(resolved, output, interrupt.clone()).await,
         }
-    }
-
-    pub fn resolved(&self) -> &Resolved {
-        &self.resolved
     }
 
     /// The plan as text: the task, then one indented row per setting.
@@ -122,16 +130,83 @@ fn copy_output(
     }
 }
 
-/// Runs `run`, failing with exit code 4 if the task's timeout passes first (the
-/// run is dropped, which stops what it started).
-async fn within_timeout(resolved: &Resolved, run: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
-    match resolved.timeout {
-        None => run.await,
-        Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| Err(timed_out(resolved, limit))),
+/// Runs `run` until it ends, the task's timeout passes (exit code 4), or a signal
+/// arrives (128 + its number); the latter two drop the run, which stops what it started.
+async fn bounded(resolved: &Resolved, interrupt: &Interrupt, interruptible: bool, run: impl Future<Output = Result<i32>>) -> Result<i32> {
+    let mut interrupt = interrupt.clone();
+    let deadline = deadline(resolved.timeout);
+    tokio::select! {
+        result = run => result,
+        _ = deadline => Err(timed_out(resolved, resolved.timeout.unwrap_or_default())),
+        code = interrupt.wait(), if interruptible => Err(Interrupt::error(code)),
     }
 }
 
-fn timed_out(resolved: &Resolved, limit: std::time::Duration) -> crate::error::Error {
-    crate::error::Error::new(crate::error::ExitCode::Timeout, format!("task {} ran out of time after {}s", resolved.name, limit.as_secs()))
+/// Sleeps until the timeout, or forever without one.
+async fn deadline(timeout: Option<Duration>) {
+    match timeout {
+        Some(limit) => tokio::time::sleep(limit).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn timed_out(resolved: &Resolved, limit: Duration) -> Error {
+    Error::new(ExitCode::Timeout, format!("task {} ran out of time after {}s", resolved.name, limit.as_secs()))
         .hint(format!("raise its timeout in kdeck.yaml ({}.timeout)", resolved.place))
+}
+
+/// Runs a program with the task's env in `dir`: its output goes through the task's
+/// output, or straight to the terminal for interactive tasks. Ok is its exit code.
+/// A non-interactive task runs in its own process group, which is killed when the
+/// task ends or is stopped, so nothing it started in the background outlives it.
+async fn run_process(argv: &[String], dir: &Path, resolved: &Resolved, output: &Output) -> Result<i32> {
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]).current_dir(dir).envs(resolved.env.iter().map(|v| (&v.name, &v.value))).kill_on_drop(true);
+    if !resolved.interactive {
+        command.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = command.spawn().map_err(|e| Error::failure(format!("task {}: cannot start {}: {e}", resolved.name, argv[0])))?;
+    let group = (!resolved.interactive).then(|| child.id().map(ProcessGroup)).flatten();
+    let copies = copy_output(child.stdout.take(), child.stderr.take(), output);
+    let status = child.wait().await.map_err(|e| Error::failure(format!("task {}: {e}", resolved.name)))?;
+    // Background leftovers would hold the output pipes open.
+    drop(group);
+    copies.await;
+    Ok(exit_code(status))
+}
+
+/// A process group killed when dropped.
+struct ProcessGroup(u32);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Ok(pgid) = i32::try_from(self.0) {
+            // SAFETY: killpg only sends a signal; a group that is gone yields ESRCH.
+            unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The code a shell would report: the exit code, or 128 + the signal that ended it.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// The cluster and namespace a kubernetes or job task runs in (added to the plan),
+/// checked to exist before anything else is asked of them.
+async fn connect<'a>(resolved: &'a Resolved, plan: &mut Vec<(&'static str, String)>) -> Result<(Cluster, String, &'a KubeTarget)> {
+    let Some(kube) = &resolved.kube else {
+        return Err(Error::usage(format!("task {}: its component has no Kubernetes workload", resolved.name)));
+    };
+    let cluster = Cluster::connect(kube.context.as_ref().map(|c| c.value.as_str())).await?;
+    let context_source = kube.context.as_ref().map_or("the kubeconfig's current context".to_string(), |c| format!("from {}", c.source));
+    plan.push(("context", format!("{} ({context_source})", cluster.context)));
+    let (namespace, source) = match &kube.namespace {
+        Some(ns) => (ns.value.clone(), format!("from {}", ns.source)),
+        None => (cluster.default_namespace.clone(), format!("the namespace of context {}", cluster.context)),
+    };
+    plan.push(("namespace", format!("{namespace} ({source})")));
+    access::require_namespace(&cluster, &namespace).await?;
+    Ok((cluster, namespace, kube))
 }

@@ -37,7 +37,7 @@ pub struct RunArgs {
     #[arg(long)]
     keep_going: bool,
     /// Output format of --dry-run.
-    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text, requires = "dry_run")]
     output: OutputFormat,
     /// Arguments for the named tasks (their $1, $2, …).
     #[arg(last = true, value_name = "ARGS")]

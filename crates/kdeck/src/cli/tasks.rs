@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::error::Result;
 use crate::project::ProjectArgs;
 use crate::tasks::resolve;
+use crate::tasks::script::Body;
 use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
@@ -35,7 +36,7 @@ impl TasksArgs {
         // (executor, why) → the tasks it concerns: one line per reason, not per task.
         let mut unavailable: BTreeMap<(&str, String), Vec<&str>> = BTreeMap::new();
         for ((name, task), executors) in tasks.iter().zip(&executors) {
-            let runnable = task.script.is_some() || task.command.is_some();
+            let runnable = Body::from_task(task.script.as_deref(), task.command.as_ref()).is_some();
             let available: Vec<&str> = executors.iter().filter(|(_, why)| why.is_none()).map(|(k, _)| k.name()).collect();
             let shown = if !runnable {
                 "(runs its pre tasks)".to_string()

@@ -267,8 +267,16 @@ fn check_task(declared: &Declared, config: &Config, names: &BTreeSet<&str>) -> R
     if task.confirm.as_ref().is_some_and(|c| c.message.trim().is_empty()) {
         return Err(Error::usage(format!("{place}.confirm.message is empty")).hint("say what the task is about to do"));
     }
-    if let Some(timeout) = &task.timeout {
-        names::parse_duration(&format!("{place}.timeout"), timeout)?;
+    if task.confirm.as_ref().and_then(|c| c.expect.as_deref()).is_some_and(|w| w.trim().is_empty()) {
+        return Err(Error::usage(format!("{place}.confirm.expect is empty")).hint("name the word to type, or leave it out for \"yes\""));
+    }
+    if task.confirm.is_some() && task.script.is_none() && task.command.is_none() {
+        return Err(Error::usage(format!("{place}.confirm: a task that only runs its pre tasks asks nothing")).hint("put the confirmation on the task that does the work"));
+    }
+    if let Some(timeout) = &task.timeout
+        && names::parse_duration(&format!("{place}.timeout"), timeout)?.is_zero()
+    {
+        return Err(Error::usage(format!("{place}.timeout is zero: the task could never run")).hint("give it time (`90s`, `10m`), or leave timeout out"));
     }
     if let Some((i, kind)) = task.executors.iter().enumerate().find(|(i, kind)| task.executors[..*i].contains(kind)) {
         return Err(Error::usage(format!("{place}.executors[{i}]: `{}` is listed twice", kind.name())));
@@ -404,6 +412,9 @@ flavors:
             ("tasks:\n  t: {script: '  '}\n", "tasks.t.script is empty"),
             ("tasks:\n  t: {command: []}\n", "tasks.t.command is empty"),
             ("tasks:\n  t: {script: x, confirm: {message: ''}}\n", "tasks.t.confirm.message is empty"),
+            ("tasks:\n  t: {script: x, confirm: {message: sure?, expect: ''}}\n", "tasks.t.confirm.expect is empty"),
+            ("tasks:\n  t: {script: x, timeout: 0s}\n", "tasks.t.timeout is zero"),
+            ("tasks:\n  t: {pre: [u], confirm: {message: sure?}}\n  u: {script: x}\n", "tasks.t.confirm: a task that only runs its pre tasks"),
             ("tasks:\n  t: {script: x, executors: [local, job, local]}\n", "tasks.t.executors[2]: `local` is listed twice"),
             ("tasks:\n  'my task': {script: x}\n", "contains whitespace"),
             ("tasks:\n  '': {script: x}\n", "is empty"),

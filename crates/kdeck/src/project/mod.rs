@@ -1,15 +1,15 @@
 //! A project's `kdeck.yaml`: finding, parsing and checking it ([`load`]), its
 //! flavors ([`flavor`]), `${…}` references ([`expand`]), which values are secret
 //! ([`secret`]), its JSON schema ([`schema`]) and the fully resolved configuration
-//! `kdeck config` prints ([`resolve`]).
+//! `kdeck config` prints ([`shown`]).
 
 pub mod config;
 pub mod expand;
 pub mod flavor;
 pub mod load;
-pub mod resolve;
 pub mod schema;
 pub mod secret;
+pub mod shown;
 pub mod suggest;
 
 use std::collections::BTreeMap;
@@ -115,7 +115,7 @@ impl Project {
     /// The configuration with every string expanded (process environment and
     /// vars) and secrets masked, as `kdeck config` shows it.
     pub fn resolved(&self) -> Result<serde_json::Value> {
-        resolve::resolve(&self.config, &expand::env_var)
+        shown::shown(&self.config, &expand::env_var)
     }
 }
 

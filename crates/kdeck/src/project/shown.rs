@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// everywhere, a task's own vars over them in the task. Values of `env` and `vars`
 /// entries whose name looks secret, or that use a secret, are masked; in other
 /// strings each secret reference is.
-pub fn resolve(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Value> {
+pub fn shown(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Value> {
     let mut doc = serde_json::to_value(config).map_err(|e| Error::failure(format!("cannot convert the configuration: {e}")))?;
     let Value::Object(root) = &mut doc else { return Ok(doc) };
     root.remove("flavors");
@@ -124,7 +124,7 @@ flavors:
     #[test]
     fn every_string_is_expanded_and_secrets_are_masked() {
         let config = load_str(FILE, "kdeck.yaml", None).unwrap();
-        let doc = resolve(&config, &env).unwrap();
+        let doc = shown(&config, &env).unwrap();
         let text = doc.to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert_eq!(doc["defaults"]["kubernetes"]["namespace"], "shop");
@@ -142,9 +142,9 @@ flavors:
     #[test]
     fn failures_name_the_place() {
         let config = load_str("tasks:\n  t:\n    script: x\n    env: {A: '${env:UNSET_FOR_TEST}'}\n", "kdeck.yaml", None).unwrap();
-        let e = resolve(&config, &env).unwrap_err();
+        let e = shown(&config, &env).unwrap_err();
         assert_eq!(e.message, "environment variable UNSET_FOR_TEST is not set (`${env:UNSET_FOR_TEST}` in tasks.t.env.A)");
         let config = load_str("components: {api: {compose: {service: '${vars:svc}'}}}\n", "kdeck.yaml", None).unwrap();
-        assert!(resolve(&config, &env).unwrap_err().message.contains("in components.api.compose.service"));
+        assert!(shown(&config, &env).unwrap_err().message.contains("in components.api.compose.service"));
     }
 }

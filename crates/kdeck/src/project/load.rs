@@ -271,7 +271,8 @@ fn check_task(declared: &Declared, config: &Config, names: &BTreeSet<&str>) -> R
         return Err(Error::usage(format!("{place}.confirm.expect is empty")).hint("name the word to type, or leave it out for \"yes\""));
     }
     if task.confirm.is_some() && task.script.is_none() && task.command.is_none() {
-        return Err(Error::usage(format!("{place}.confirm: a task that only runs its pre tasks asks nothing")).hint("put the confirmation on the task that does the work"));
+        return Err(Error::usage(format!("{place}.confirm: a task that only runs its pre tasks asks nothing"))
+            .hint("put the confirmation on the task that does the work"));
     }
     if let Some(timeout) = &task.timeout
         && names::parse_duration(&format!("{place}.timeout"), timeout)?.is_zero()

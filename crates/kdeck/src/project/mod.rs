@@ -56,10 +56,7 @@ pub fn default_context() -> Result<Option<String>> {
     let Ok(cwd) = std::env::current_dir() else { return Ok(None) };
     let Ok(file) = load::find(&cwd) else { return Ok(None) };
     let flavor = std::env::var("KDECK_FLAVOR").ok().filter(|f| !f.is_empty());
-    let project = Project::open(&file, flavor.as_deref())?;
-    let Some(context) = &project.config.defaults.kubernetes.context else { return Ok(None) };
-    let scope = expand::Scope::process_env(vec![&project.config.vars]);
-    Ok(Some(expand::expand(context, &scope, "defaults.kubernetes.context")?.text))
+    Project::open(&file, flavor.as_deref())?.context()
 }
 
 /// A loaded project.
@@ -110,6 +107,13 @@ impl Project {
             let suggestion = suggest::did_you_mean(name, self.config.components.keys().map(String::as_str));
             Error::usage(format!("no component `{name}` in {}{suggestion}", self.file.display()))
         })
+    }
+
+    /// The context the project names (`defaults.kubernetes.context`, expanded).
+    pub fn context(&self) -> Result<Option<String>> {
+        let Some(context) = &self.config.defaults.kubernetes.context else { return Ok(None) };
+        let scope = expand::Scope::process_env(vec![&self.config.vars]);
+        Ok(Some(expand::expand(context, &scope, "defaults.kubernetes.context")?.text))
     }
 
     /// The configuration with every string expanded (process environment and

@@ -266,11 +266,7 @@ fn kube_target(project: &Project, component_name: &str, component: &Component, o
     };
     let context = match &options.context {
         Some(c) => Some(Sourced { value: c.clone(), source: "--context".into() }),
-        None => defaults
-            .context
-            .as_deref()
-            .map(|c| Ok::<_, Error>(Sourced { value: expand(c, "defaults.kubernetes.context")?, source: "defaults.kubernetes.context".into() }))
-            .transpose()?,
+        None => project.context()?.map(|value| Sourced { value, source: "defaults.kubernetes.context".into() }),
     };
     let namespace = namespace(project, component_name, options, &expand)?;
     if let Some(ns) = &namespace {

@@ -19,7 +19,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Default, Args)]
 pub struct ClusterArgs {
-    /// Kubeconfig context to use (default: the current context); never changes current-context.
+    /// Kubeconfig context to use (default: the project's kdeck.yaml, else the current context); never changes current-context.
     #[arg(long, visible_alias = "cluster", env = "KDECK_CONTEXT", value_name = "NAME", global = true)]
     pub context: Option<String>,
 }

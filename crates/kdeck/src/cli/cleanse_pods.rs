@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::cluster::{ClusterArgs, NamespaceArgs, names};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::ops::cleanse_pods::{self, Options};
 use crate::ui::{self, OutputFormat};
 
@@ -26,6 +26,9 @@ pub struct CleansePodsArgs {
     /// Do not ask before deleting in every namespace.
     #[arg(long, short = 'y')]
     yes: bool,
+    /// An overall bound on the command, retries included; pods not dealt with by then are named (exit 4).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    timeout: String,
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: OutputFormat,
 }
@@ -36,9 +39,13 @@ impl CleansePodsArgs {
             names::validate_selector(selector)?;
         }
         let older_than = self.older_than.as_deref().map(|d| names::parse_duration("--older-than", d)).transpose()?;
+        let timeout = names::parse_duration("--timeout", &self.timeout)?;
         let cluster = cluster.connect().await?;
+        let deadline = cluster.set_deadline(timeout);
         let options = Options { namespace: self.namespaces.resolve(&cluster)?, selector: self.selector, older_than, include_completed: self.include_completed };
-        let plan = cleanse_pods::plan(&cluster, &options).await?;
+        let plan = tokio::time::timeout_at(deadline, cleanse_pods::plan(&cluster, &options))
+            .await
+            .map_err(|_| Error::new(ExitCode::Timeout, format!("could not list the pods within --timeout {}; nothing was deleted", self.timeout)))??;
         if self.dry_run {
             plan.print_dry_run(self.output);
             return Ok(());
@@ -53,7 +60,7 @@ impl CleansePodsArgs {
         if options.namespace.is_none() {
             ui::confirm(&format!("delete {} pod(s) across all namespaces of context {}?", plan.items.len(), cluster.context), self.yes)?;
         }
-        let report = cleanse_pods::apply(&cluster, &plan).await;
+        let report = cleanse_pods::apply(&cluster, &plan, &options, deadline).await;
         match self.output {
             OutputFormat::Json => ui::print_json(&serde_json::json!({"plan": plan, "result": report})),
             OutputFormat::Text => {
@@ -64,11 +71,23 @@ impl CleansePodsArgs {
                 if report.already_gone > 0 {
                     eprintln!("{} pod(s) were already gone", report.already_gone);
                 }
+                for (pod, why) in &report.changed {
+                    eprintln!("left {pod} alone: {why}");
+                }
                 for (pod, error) in &report.failed {
                     eprintln!("could not delete {pod}: {error}");
                 }
+                for pod in &report.timed_out {
+                    eprintln!("not deleted before --timeout {}: {pod}", self.timeout);
+                }
             }
         }
-        if report.failed.is_empty() { Ok(()) } else { Err(Error::failure(format!("{} pod(s) could not be deleted", report.failed.len()))) }
+        if !report.failed.is_empty() {
+            return Err(Error::failure(format!("{} pod(s) could not be deleted", report.failed.len())));
+        }
+        if !report.timed_out.is_empty() {
+            return Err(Error::new(ExitCode::Timeout, format!("{} pod(s) were not deleted within --timeout {}", report.timed_out.len(), self.timeout)));
+        }
+        Ok(())
     }
 }

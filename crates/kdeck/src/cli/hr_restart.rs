@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::cluster::{ClusterArgs, names};
-use crate::error::Result;
+use crate::error::{Error, ExitCode, Result};
 use crate::ops::hr_restart::{self, Mode};
 use crate::ui::{self, OutputFormat};
 
@@ -49,7 +49,10 @@ impl HrRestartArgs {
             Mode::Reconcile
         };
         let cluster = cluster.connect().await?;
-        let found = hr_restart::find(&cluster, &self.name, self.namespace.as_deref()).await?;
+        let deadline = cluster.set_deadline(timeout);
+        let found = tokio::time::timeout_at(deadline, hr_restart::find(&cluster, &self.name, self.namespace.as_deref()))
+            .await
+            .map_err(|_| Error::new(ExitCode::Timeout, format!("could not find HelmRelease {} within --timeout {}", self.name, self.timeout)))??;
         let token = hr_restart::new_token();
         let plan = hr_restart::plan(&cluster, &found, mode, self.resume, &token);
         if self.dry_run {
@@ -66,7 +69,6 @@ impl HrRestartArgs {
             }
         }
         let mut last_line = String::new();
-        let deadline = tokio::time::Instant::now() + timeout;
         let done = hr_restart::apply(&cluster, &found, mode, self.resume, &token, deadline, |o| {
             let line = format!("{target}: Ready={} {} {}", o.ready, o.reason, o.message);
             if text && line != last_line {

@@ -10,7 +10,7 @@ use regex::Regex;
 
 use crate::cluster::target::Target;
 use crate::cluster::{ClusterArgs, NamespaceArgs, names};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::ops::logs::{self, Options, PodMatch};
 
 #[derive(Debug, Args)]
@@ -57,6 +57,9 @@ pub struct LogsArgs {
     /// Always prefix lines with pod/container (the default when several may show).
     #[arg(long)]
     prefix: bool,
+    /// An overall bound, retries included (default 5m without following; none while following).
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
     /// `json`: one JSON object per line.
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: crate::ui::OutputFormat,
@@ -75,6 +78,12 @@ impl LogsArgs {
             names::validate_selector(selector)?;
         }
         let since = names::parse_duration("--since", &self.since)?;
+        let follow = self.follow || !self.no_follow;
+        let timeout = match (&self.timeout, follow) {
+            (Some(t), _) => Some((t.clone(), names::parse_duration("--timeout", t)?)),
+            (None, false) => Some(("5m".to_string(), std::time::Duration::from_secs(300))),
+            (None, true) => None,
+        };
         let grep = self.grep.as_deref().map(|g| regex("--grep", g)).transpose()?;
         let exclude = self.exclude.as_deref().map(|g| regex("--exclude", g)).transpose()?;
         // Workload and pod targets are checked before connecting; patterns as regexes.
@@ -85,6 +94,7 @@ impl LogsArgs {
             .map(|(t, p)| Ok((t, p.transpose()?)))
             .collect::<Result<_>>()?;
         let cluster = cluster.connect().await?;
+        let deadline = timeout.as_ref().map(|(_, t)| cluster.set_deadline(*t));
         let namespace = self.namespaces.resolve(&cluster)?;
         let home = namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
         let mut matches = Vec::new();
@@ -92,7 +102,7 @@ impl LogsArgs {
             matches.push(match target {
                 Some(Target::Pod(name)) => PodMatch::Name(name),
                 Some(target) => PodMatch::Labels(target.label_selector(&cluster, &home).await?.unwrap_or_default()),
-                None if is_pod(&cluster, &home, text).await => PodMatch::Name(text.clone()),
+                None if is_pod(&cluster, &home, text).await? => PodMatch::Name(text.clone()),
                 None => PodMatch::Pattern(regex("pod name pattern", text)?),
             });
         }
@@ -100,7 +110,6 @@ impl LogsArgs {
             matches.push(PodMatch::Labels(selector));
         }
         let single_pod = matches.len() == 1 && matches!(matches[0], PodMatch::Name(_)) && !self.all_containers;
-        let follow = self.follow || !self.no_follow;
         if follow && std::io::stderr().is_terminal() {
             eprintln!("following logs of {} (Ctrl-C to stop)", logs::describe(&matches));
         }
@@ -120,11 +129,24 @@ impl LogsArgs {
             color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             prefix: self.prefix || !single_pod,
         };
-        logs::run(&cluster, options).await
+        match (deadline, timeout) {
+            (Some(deadline), Some((text, _))) => tokio::time::timeout_at(deadline, logs::run(&cluster, options))
+                .await
+                .map_err(|_| Error::new(ExitCode::Timeout, format!("the logs were not all read within --timeout {text}")))?,
+            _ => logs::run(&cluster, options).await,
+        }
     }
 }
 
 /// Whether a pod of exactly this name exists (then it is a name, not a pattern).
-async fn is_pod(cluster: &crate::cluster::Cluster, namespace: &str, name: &str) -> bool {
-    names::validate_name("pod", name).is_ok() && Api::<Pod>::namespaced(cluster.client.clone(), namespace).get_opt(name).await.ok().flatten().is_some()
+/// When that cannot be told, the command fails: a guess could show another pod's log.
+async fn is_pod(cluster: &crate::cluster::Cluster, namespace: &str, name: &str) -> Result<bool> {
+    if names::validate_name("pod", name).is_err() {
+        return Ok(false);
+    }
+    let found = Api::<Pod>::namespaced(cluster.client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|e| cluster.error(&format!("checking whether pod {name} exists in namespace {namespace}"), e))?;
+    Ok(found.is_some())
 }

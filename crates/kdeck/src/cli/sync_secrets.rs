@@ -25,7 +25,7 @@ pub struct SyncSecretsArgs {
     /// Do not wait; only annotate.
     #[arg(long)]
     no_wait: bool,
-    /// How long --wait waits.
+    /// An overall bound on the command, retries included (the wait ends a little before it, to read each result once more).
     #[arg(long, default_value = "2m", value_name = "DURATION")]
     timeout: String,
     /// Print the plan and change nothing.
@@ -46,8 +46,12 @@ impl SyncSecretsArgs {
         let timeout = names::parse_duration("--timeout", &self.timeout)?;
         let wait = self.wait || (!self.no_wait && ui::is_interactive());
         let cluster = cluster.connect().await?;
+        let timeout = timeout.max(Duration::from_secs(1));
+        let deadline = cluster.set_deadline(timeout);
         let options = Options { names: self.names, namespace: self.namespaces.resolve(&cluster)?, selector: self.selector };
-        let selected = sync_secrets::select(&cluster, &options).await?;
+        let selected = tokio::time::timeout_at(deadline, sync_secrets::select(&cluster, &options))
+            .await
+            .map_err(|_| Error::new(ExitCode::Timeout, format!("could not list the ExternalSecrets within --timeout {}; nothing was annotated", self.timeout)))??;
         let now = kdeck_sandbox::time::unix_secs();
         let plan = sync_secrets::plan(&cluster, &selected, now);
         if self.dry_run {
@@ -60,8 +64,9 @@ impl SyncSecretsArgs {
         if wait && self.output == OutputFormat::Text {
             eprintln!("annotated {} ExternalSecret(s); waiting up to {} for them to re-sync…", plan.items.len(), self.timeout);
         }
-        let deadline = wait.then(|| tokio::time::Instant::now() + timeout.max(Duration::from_secs(1)));
-        let rows = sync_secrets::apply(&cluster, &selected, now, deadline).await;
+        // The last stretch is kept for reading each result once more.
+        let wait_until = wait.then(|| deadline - (timeout / 10).min(Duration::from_secs(2)));
+        let rows = sync_secrets::apply(&cluster, &selected, now, wait_until).await;
         match self.output {
             OutputFormat::Json => ui::print_json(&serde_json::json!({"plan": plan, "results": rows})),
             OutputFormat::Text => {
@@ -76,8 +81,8 @@ impl SyncSecretsArgs {
         if count("Failed") + count("NotAnnotated") > 0 {
             return Err(Error::failure(format!("{} of {} ExternalSecret(s) failed to sync", count("Failed") + count("NotAnnotated"), rows.len())));
         }
-        if count("TimedOut") > 0 {
-            return Err(Error::new(ExitCode::Timeout, format!("{} ExternalSecret(s) did not re-sync within {}", count("TimedOut"), self.timeout)));
+        if count("TimedOut") + count("Unknown") > 0 {
+            return Err(Error::new(ExitCode::Timeout, format!("{} ExternalSecret(s) did not re-sync within {}", count("TimedOut") + count("Unknown"), self.timeout)));
         }
         Ok(())
     }

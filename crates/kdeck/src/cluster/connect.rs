@@ -5,17 +5,14 @@
 //! never changes `current-context`. The kubeconfig is read as kubectl reads it
 //! (`$KUBECONFIG`, paths merged, else `~/.kube/config`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use tokio::time::Instant;
 
+use super::client::{self, Retries};
 use crate::error::{Error, ExitCode, Result};
-
-/// How long to wait for a TCP/TLS connection before saying the cluster does not answer.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a request/response call may stay silent. Streams (exec, logs) use a
-/// client without this limit, since they may be idle for as long as the user likes.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Default, Args)]
 pub struct ClusterArgs {
@@ -43,7 +40,11 @@ pub struct Cluster {
     /// The context's namespace, or `default`.
     pub default_namespace: String,
     config: kube::Config,
+    /// Request/response calls (timeouts between bytes; the retry layer).
     pub client: kube::Client,
+    /// The retry layer's state shared by every client of this cluster: the
+    /// command's deadline, what was retried.
+    pub retries: Arc<Retries>,
 }
 
 impl ClusterArgs {
@@ -84,20 +85,36 @@ impl Cluster {
         };
         let default_namespace = named.context.as_ref().and_then(|c| c.namespace.clone()).unwrap_or_else(|| "default".into());
         let options = kube::config::KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
-        let mut config =
+        let config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| Error::usage(format!("context {context:?} cannot be used: {e}")))?;
-        config.connect_timeout = Some(CONNECT_TIMEOUT);
-        config.read_timeout = Some(READ_TIMEOUT);
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
-        let client = kube::Client::try_from(config.clone()).map_err(|e| Error::failure(format!("cannot create a client for context {context:?}: {e}")))?;
-        Ok(Cluster { context, server, default_namespace, config, client })
+        let retries = Retries::new();
+        let client = client::build(config.clone(), &retries, false).map_err(|e| Error::failure(format!("cannot create a client for context {context:?}: {e}")))?;
+        Ok(Cluster { context, server, default_namespace, config, client, retries })
     }
 
-    /// A client for long-lived streams (exec, attach, followed logs): no read timeout.
+    /// A client for long-lived streams (exec, attach, followed logs, watches): no
+    /// limit between bytes; the same first-byte timeout and retry layer.
     pub fn streaming_client(&self) -> Result<kube::Client> {
-        let mut config = self.config.clone();
-        config.read_timeout = None;
-        kube::Client::try_from(config).map_err(|e| Error::failure(format!("cannot create a client for context {:?}: {e}", self.context)))
+        client::build(self.config.clone(), &self.retries, true)
+            .map_err(|e| Error::failure(format!("cannot create a client for context {:?}: {e}", self.context)))
+    }
+
+    /// Bounds the whole command: no retry waits past `timeout` from now. Returns the
+    /// deadline, for the command's own timer.
+    pub fn set_deadline(&self, timeout: Duration) -> Instant {
+        let deadline = Instant::now() + timeout;
+        self.retries.set_deadline(deadline);
+        deadline
+    }
+
+    /// Runs `work` until the command's deadline (if one is set); None when the
+    /// deadline came first.
+    pub async fn bounded<F: std::future::Future>(&self, work: F) -> Option<F::Output> {
+        match self.retries.deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline, work).await.ok(),
+            None => Some(work.await),
+        }
     }
 
     /// Turns a client error into one that says what was being done, where, and what next.

@@ -2,8 +2,10 @@
 //! the custom resources kdeck operates on.
 
 pub mod access;
+pub mod client;
 pub mod connect;
 pub mod crds;
+pub mod delete;
 pub mod kubeconfig;
 pub mod names;
 pub mod target;
@@ -44,5 +46,24 @@ pub async fn client_for(path: &Path, context: &str) -> Result<kube::Client> {
     let raw = kube::config::Kubeconfig::read_from(path).map_err(|e| Error::usage(format!("cannot read the kubeconfig {}: {e}", path.display())))?;
     let options = kube::config::KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
     let config = kube::Config::from_custom_kubeconfig(raw, &options).await.map_err(|e| Error::usage(format!("context {context:?}: {e}")))?;
-    kube::Client::try_from(config).map_err(|e| Error::failure(format!("cannot create a client for context {context:?}: {e}")))
+    client::build(config, &client::Retries::new(), false).map_err(|e| Error::failure(format!("cannot create a client for context {context:?}: {e}")))
+}
+
+/// What a kdeck sandbox says of itself (`GET /kdeck/info`); None for any other cluster.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxInfo {
+    #[serde(default)]
+    pub sandbox: String,
+    /// Whether pods that opt in really run their command (`sandbox start --run-commands`).
+    #[serde(default)]
+    pub run_commands: bool,
+}
+
+/// Asks the cluster whether it is a kdeck sandbox. A real cluster answers 404 (or
+/// refuses): that is None, not an error.
+pub async fn sandbox_info(cluster: &Cluster) -> Option<SandboxInfo> {
+    let request = http::Request::get("/kdeck/info").body(Vec::new()).ok()?;
+    let text = cluster.client.request_text(request).await.ok()?;
+    serde_json::from_str(&text).ok()
 }

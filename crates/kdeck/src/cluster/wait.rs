@@ -1,6 +1,11 @@
 //! Waiting on the real signal: watch a set of objects until each reaches a state
 //! (or the deadline passes), resuming the watch when the server ends it or says
 //! 410 Gone, and relisting when a connection breaks.
+//!
+//! The wait never depends on an event arriving to notice time passing: the
+//! deadline is a timer, and the objects still pending are looked at again every
+//! [`RECHECK`], so a `settled` rule with a grace period ("failed, and more than 2 s
+//! after our change") holds on time even when the cluster is silent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -9,6 +14,9 @@ use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
 use tokio::time::Instant;
+
+/// How often pending objects are judged again without a new event.
+const RECHECK: Duration = Duration::from_millis(250);
 
 /// (namespace, name) of a namespaced object.
 pub type Key = (String, String);
@@ -72,17 +80,26 @@ pub async fn until_settled(
         };
         let mut stream = stream.boxed();
         loop {
-            match tokio::time::timeout_at(deadline, stream.next()).await {
-                Ok(Some(Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)))) => {
-                    consider(obj, &mut outcome);
-                    if outcome.pending.is_empty() {
-                        return outcome;
-                    }
-                }
+            if Instant::now() >= deadline {
+                return outcome;
+            }
+            match tokio::time::timeout_at(deadline.min(Instant::now() + RECHECK), stream.next()).await {
+                Ok(Some(Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)))) => consider(obj, &mut outcome),
                 Ok(Some(Ok(WatchEvent::Deleted(_) | WatchEvent::Bookmark(_)))) => {}
                 // 410 Gone, a broken stream, or the server's timeout: relist and resume.
                 Ok(Some(Ok(WatchEvent::Error(_)) | Err(_)) | None) => break,
-                Err(_) => return outcome,
+                // Quiet for a while: judge the last versions again (grace periods).
+                Err(_) => {
+                    let now_settled: Vec<Key> = outcome.pending.iter().filter(|(_, o)| o.as_ref().is_some_and(&settled)).map(|(k, _)| k.clone()).collect();
+                    for key in now_settled {
+                        if let Some(Some(obj)) = outcome.pending.remove(&key) {
+                            outcome.settled.insert(key, obj);
+                        }
+                    }
+                }
+            }
+            if outcome.pending.is_empty() {
+                return outcome;
             }
         }
     }

@@ -14,6 +14,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::cluster::delete::{self, Deleted, Precondition};
 use crate::cluster::target::{StartState, start_state};
 use crate::cluster::{Cluster, names, wait};
 use crate::error::{Error, ExitCode, Result};
@@ -138,9 +139,10 @@ pub async fn sweep(cluster: &Cluster, namespace: Option<&str>, only_expired: boo
         }
         let ns = pod.namespace().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &ns);
-        match api.delete(&pod.name_any(), &DeleteParams::default().grace_period(0)).await {
-            Ok(_) => deleted.push(format!("{ns}/{}", pod.name_any())),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+        // The pod as listed: one renewed or replaced since is not swept.
+        match delete::planned(&api, &pod.name_any(), &Precondition::exact(&pod), &DeleteParams::default().grace_period(0)).await {
+            Ok(Deleted::Yes) => deleted.push(format!("{ns}/{}", pod.name_any())),
+            Ok(Deleted::AlreadyGone | Deleted::Changed(_)) => {}
             Err(e) => return Err(cluster.error(&format!("deleting browse pod {ns}/{}", pod.name_any()), e)),
         }
     }
@@ -151,6 +153,8 @@ pub async fn sweep(cluster: &Cluster, namespace: Option<&str>, only_expired: boo
 pub struct BrowsePod {
     api: Api<Pod>,
     pub name: String,
+    /// The pod kdeck created: only it is deleted, never another of the same name.
+    uid: Precondition,
     deleted: bool,
 }
 
@@ -178,8 +182,8 @@ impl BrowsePod {
         let name = pod_name(&options.claim);
         let expires_at = Timestamp::now().checked_add(jiff_span(options.timeout)).unwrap_or_else(|_| Timestamp::now());
         let manifest = pod_manifest(&name, options, &placement, expires_at);
-        api.create(&PostParams::default(), &manifest).await.map_err(|e| cluster.error(&format!("creating browse pod {name}"), e))?;
-        let mut pod = BrowsePod { api, name, deleted: false };
+        let created = api.create(&PostParams::default(), &manifest).await.map_err(|e| cluster.error(&format!("creating browse pod {name}"), e))?;
+        let mut pod = BrowsePod { api, name, uid: Precondition::uid(created.uid().unwrap_or_default()), deleted: false };
         say(&format!(
             "started pod {} mounting claim {} at {MOUNT_PATH} ({})",
             pod.name,
@@ -218,7 +222,7 @@ impl BrowsePod {
     /// Deletes the pod now (idempotent; a pod already gone is fine).
     pub async fn delete(&mut self) {
         if !self.deleted {
-            let _ = self.api.delete(&self.name, &DeleteParams::default().grace_period(0)).await;
+            let _ = delete::planned(&self.api, &self.name, &self.uid, &DeleteParams::default().grace_period(0)).await;
             self.deleted = true;
         }
     }
@@ -228,9 +232,9 @@ impl Drop for BrowsePod {
     /// The last resort (a panic, an early return): delete without waiting for the answer.
     fn drop(&mut self) {
         if !self.deleted {
-            let (api, name) = (self.api.clone(), self.name.clone());
+            let (api, name, uid) = (self.api.clone(), self.name.clone(), self.uid.clone());
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move { api.delete(&name, &DeleteParams::default().grace_period(0)).await });
+                handle.spawn(async move { delete::planned(&api, &name, &uid, &DeleteParams::default().grace_period(0)).await });
             }
         }
     }

@@ -14,8 +14,12 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 use serde::Serialize;
 
+use kdeck_sandbox::rest::selector::LabelSelector;
+use tokio::time::Instant;
+
 use super::plan::{Plan, PlanItem};
 use crate::cluster::Cluster;
+use crate::cluster::delete::{self, Deleted, Precondition};
 use crate::error::Result;
 
 #[derive(Clone, Debug, Default)]
@@ -66,23 +70,36 @@ fn job_is_running(job: &Job) -> bool {
     !finished
 }
 
-/// The plan: each pod to delete with its reason, from pods and the Jobs still running.
+/// Why `pod` is to be deleted under `options`, or None to keep it. `job_running`
+/// says whether the Job that owns it (by name) still runs.
+fn qualifies(pod: &Pod, job_running: impl Fn(&str) -> bool, options: &Options, now: i64) -> Option<String> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let reason = reason_to_delete(pod, options.include_completed)?;
+    if owning_job(pod).is_some_and(|job| job_running(&job)) {
+        return None;
+    }
+    if let Some(min_age) = options.older_than
+        && finished_at(pod).is_none_or(|t| now - t < min_age.as_secs() as i64)
+    {
+        return None;
+    }
+    Some(reason)
+}
+
+/// The plan: each pod to delete with its reason, from pods and the Jobs still
+/// running. Each item names the pod's uid and resourceVersion: the delete is
+/// refused if the pod was replaced or changed since.
 pub fn select(pods: &[Pod], running_jobs: &BTreeSet<(String, String)>, options: &Options, now: i64) -> Vec<PlanItem> {
     let mut items: Vec<PlanItem> = pods
         .iter()
-        .filter(|pod| pod.metadata.deletion_timestamp.is_none())
         .filter_map(|pod| {
-            let reason = reason_to_delete(pod, options.include_completed)?;
             let namespace = pod.namespace().unwrap_or_default();
-            if owning_job(pod).is_some_and(|job| running_jobs.contains(&(namespace.clone(), job))) {
-                return None;
-            }
-            if let Some(min_age) = options.older_than
-                && finished_at(pod).is_none_or(|t| now - t < min_age.as_secs() as i64)
-            {
-                return None;
-            }
-            Some(PlanItem { kind: "Pod".into(), namespace, name: pod.name_any(), change: "delete".into(), reason })
+            let reason = qualifies(pod, |job| running_jobs.contains(&(namespace.clone(), job.to_string())), options, now)?;
+            let mut item = PlanItem::new("Pod", namespace, pod.name_any(), "delete".into(), reason);
+            (item.uid, item.resource_version) = (pod.metadata.uid.clone(), pod.metadata.resource_version.clone());
+            Some(item)
         })
         .collect();
     items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -116,32 +133,111 @@ pub async fn plan(cluster: &Cluster, options: &Options) -> Result<Plan> {
 
 /// What applying the plan did.
 #[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Deleted pods, counted by reason.
     pub deleted: BTreeMap<String, usize>,
     /// Pods that were already gone (not an error).
     pub already_gone: usize,
+    /// Pods replaced or changed since the plan so that they no longer qualify: left
+    /// alone, with what changed.
+    pub changed: Vec<(String, String)>,
     /// Pods that could not be deleted, with the error.
     pub failed: Vec<(String, String)>,
+    /// Pods not dealt with before the deadline (`--timeout`).
+    pub timed_out: Vec<String>,
 }
 
-pub async fn apply(cluster: &Cluster, plan: &Plan) -> Report {
+/// What became of one planned pod.
+enum Outcome {
+    Deleted,
+    AlreadyGone,
+    Changed(String),
+    Failed(String),
+    TimedOut,
+}
+
+/// Deletes the planned pods, 16 at a time, each only if it is still the pod
+/// planned for; a pod that changed since is looked at again and deleted only if it
+/// still qualifies. Every pod is reported, those the deadline cut off included.
+pub async fn apply(cluster: &Cluster, plan: &Plan, options: &Options, deadline: Instant) -> Report {
     let results = futures::stream::iter(plan.items.iter().map(|item| async move {
-        let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &item.namespace);
-        (item, pods.delete(&item.name, &DeleteParams::default()).await)
+        let outcome = match tokio::time::timeout_at(deadline, delete_one(cluster, item, options)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::TimedOut,
+        };
+        (item, outcome)
     }))
     .buffer_unordered(super::CONCURRENCY)
     .collect::<Vec<_>>()
     .await;
     let mut report = Report::default();
-    for (item, result) in results {
-        match result {
-            Ok(_) => *report.deleted.entry(item.reason.clone()).or_default() += 1,
-            Err(kube::Error::Api(status)) if status.code == 404 => report.already_gone += 1,
-            Err(e) => report.failed.push((format!("{}/{}", item.namespace, item.name), cluster.error("delete", e).message)),
+    for (item, outcome) in results {
+        let pod = format!("{}/{}", item.namespace, item.name);
+        match outcome {
+            Outcome::Deleted => *report.deleted.entry(item.reason.clone()).or_default() += 1,
+            Outcome::AlreadyGone => report.already_gone += 1,
+            Outcome::Changed(why) => report.changed.push((pod, why)),
+            Outcome::Failed(why) => report.failed.push((pod, why)),
+            Outcome::TimedOut => report.timed_out.push(pod),
         }
     }
+    report.changed.sort();
+    report.failed.sort();
+    report.timed_out.sort();
     report
+}
+
+/// How many times a pod that changed since the plan is looked at again.
+const RECHECKS: usize = 3;
+
+async fn delete_one(cluster: &Cluster, item: &PlanItem, options: &Options) -> Outcome {
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &item.namespace);
+    let mut precondition = item.precondition();
+    for _ in 0..=RECHECKS {
+        match delete::planned(&pods, &item.name, &precondition, &DeleteParams::default()).await {
+            Ok(Deleted::Yes) => return Outcome::Deleted,
+            Ok(Deleted::AlreadyGone) => return Outcome::AlreadyGone,
+            Ok(Deleted::Changed(_)) => match recheck(cluster, &pods, item, options).await {
+                Ok(Some(current)) => precondition = current,
+                Ok(None) => return Outcome::AlreadyGone,
+                Err(why) => return why,
+            },
+            Err(e) => return Outcome::Failed(cluster.error("delete", e).message),
+        }
+    }
+    Outcome::Changed("it kept changing while kdeck tried to delete it; skipped".into())
+}
+
+/// After a refused delete: the pod's current precondition if it is the same pod and
+/// still qualifies, None if it is gone, or why it is left alone.
+async fn recheck(cluster: &Cluster, pods: &Api<Pod>, item: &PlanItem, options: &Options) -> Result<Option<Precondition>, Outcome> {
+    let changed = |why: String| Err(Outcome::Changed(format!("changed since planned, skipped: {why}")));
+    let current = match pods.get_opt(&item.name).await {
+        Ok(Some(pod)) => pod,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(Outcome::Failed(cluster.error("reading the pod again", e).message)),
+    };
+    if current.metadata.uid != item.uid {
+        return changed(format!("it was replaced by another pod of the same name (uid {})", current.metadata.uid.as_deref().unwrap_or("?")));
+    }
+    if let Some(selector) = &options.selector
+        && !LabelSelector::parse(selector).is_ok_and(|s| s.matches(current.labels()))
+    {
+        return changed(format!("its labels no longer match {selector}"));
+    }
+    let jobs: Api<Job> = Api::namespaced(cluster.client.clone(), &item.namespace);
+    let mut running = false;
+    if let Some(job) = owning_job(&current) {
+        running = match jobs.get_opt(&job).await {
+            Ok(job) => job.as_ref().is_some_and(job_is_running),
+            Err(e) => return Err(Outcome::Failed(cluster.error("reading the pod's job", e).message)),
+        };
+    }
+    match qualifies(&current, |_| running, options, kdeck_sandbox::time::unix_secs()) {
+        Some(_) => Ok(Some(Precondition::exact(&current))),
+        None => changed(format!("it is now {} and no longer qualifies", crate::cluster::target::pod_state(&current))),
+    }
 }
 
 #[cfg(test)]

@@ -116,13 +116,13 @@ pub fn plan(cluster: &Cluster, found: &Found, mode: Mode, resume: bool, token: &
         Mode::Reset => "restart with the failure counts reset",
     };
     for (change, patch) in patches(found, mode, resume, token) {
-        plan.items.push(PlanItem {
-            kind: "HelmRelease".into(),
-            namespace: found.namespace(),
-            name: found.release.name_any(),
-            change: format!("{change}: {}", serde_json::to_string(&patch).unwrap_or_default()),
-            reason: why.into(),
-        });
+        plan.items.push(PlanItem::new(
+            "HelmRelease",
+            found.namespace(),
+            found.release.name_any(),
+            format!("{change}: {}", serde_json::to_string(&patch).unwrap_or_default()),
+            why.into(),
+        ));
     }
     plan
 }

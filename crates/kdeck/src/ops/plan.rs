@@ -22,6 +22,23 @@ pub struct PlanItem {
     pub change: String,
     /// Why (`Evicted`, `selected by app=web`).
     pub reason: String,
+    /// The object the plan was made for: a change to another object of the same
+    /// name (or to this one, when `resourceVersion` is set) is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(rename = "resourceVersion", skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+}
+
+impl PlanItem {
+    pub fn new(kind: &str, namespace: String, name: String, change: String, reason: String) -> Self {
+        PlanItem { kind: kind.into(), namespace, name, change, reason, uid: None, resource_version: None }
+    }
+
+    /// The precondition of deleting the planned object.
+    pub fn precondition(&self) -> crate::cluster::delete::Precondition {
+        crate::cluster::delete::Precondition { uid: self.uid.clone().unwrap_or_default(), resource_version: self.resource_version.clone() }
+    }
 }
 
 impl Plan {

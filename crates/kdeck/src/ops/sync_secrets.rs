@@ -93,12 +93,14 @@ pub fn plan(cluster: &Cluster, selected: &Selected, now: i64) -> Plan {
     plan.items = selected
         .objects
         .iter()
-        .map(|es| PlanItem {
-            kind: "ExternalSecret".into(),
-            namespace: es.namespace().unwrap_or_default(),
-            name: es.name_any(),
-            change: format!("annotate {ANNOTATION}={}", token_for(es, now)),
-            reason: refresh_warning(es).unwrap_or_else(|| "re-sync from its store".into()),
+        .map(|es| {
+            PlanItem::new(
+                "ExternalSecret",
+                es.namespace().unwrap_or_default(),
+                es.name_any(),
+                format!("annotate {ANNOTATION}={}", token_for(es, now)),
+                refresh_warning(es).unwrap_or_else(|| "re-sync from its store".into()),
+            )
         })
         .collect();
     plan
@@ -109,7 +111,8 @@ pub fn plan(cluster: &Cluster, selected: &Selected, now: i64) -> Plan {
 pub struct Row {
     pub namespace: String,
     pub name: String,
-    /// Annotated, Synced, Failed, TimedOut, or NotAnnotated (the patch failed).
+    /// Annotated, Synced, Failed, TimedOut, Unknown (its state could not be read at
+    /// the deadline), or NotAnnotated (the patch failed).
     pub result: String,
     #[serde(rename = "refreshTime")]
     pub refresh_time: Option<String>,
@@ -127,7 +130,7 @@ pub async fn apply(cluster: &Cluster, selected: &Selected, now: i64, wait_until:
     let patched = futures::stream::iter(selected.objects.iter().map(|es| async move {
         let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &es.namespace().unwrap_or_default(), &selected.resource);
         let patch = json!({"metadata": {"annotations": {ANNOTATION: token_for(es, now)}}});
-        (es, api.patch(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await)
+        (es, cluster.bounded(api.patch(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch))).await)
     }))
     .buffer_unordered(super::CONCURRENCY)
     .collect::<Vec<_>>()
@@ -145,12 +148,16 @@ pub async fn apply(cluster: &Cluster, selected: &Selected, now: i64, wait_until:
             warning: refresh_warning(es),
         };
         match result {
-            Ok(after) => {
+            Some(Ok(after)) => {
                 watching.insert(key.clone(), (synced_version(es), after.resource_version().unwrap_or_default()));
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 row.result = "NotAnnotated".into();
                 row.message = cluster.error("annotate", e).message;
+            }
+            None => {
+                row.result = "NotAnnotated".into();
+                row.message = "not annotated before the deadline (--timeout)".into();
             }
         }
         rows.insert(key, row);
@@ -170,7 +177,39 @@ pub async fn apply(cluster: &Cluster, selected: &Selected, now: i64, wait_until:
             let failed = reason == "SecretSyncedError" && (es.resource_version().as_ref() != Some(patched_version) || started.elapsed() > FAILURE_GRACE);
             synced_again || failed
         };
-        let outcome = wait::until_settled(&api, &keys, deadline, settled, |_| {}).await;
+        let mut outcome = wait::until_settled(&api, &keys, deadline, settled, |_| {}).await;
+        // A result is read once more before it is called timed out: the wait may have
+        // missed the last change (a watch cut under load), and a wrong "timed out" is
+        // as bad as a wrong "synced".
+        let final_deadline = cluster.retries.deadline().unwrap_or(deadline).max(deadline);
+        let reread = futures::stream::iter(outcome.pending.keys().cloned().map(|key| {
+            let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &key.0, &selected.resource);
+            async move { (key.clone(), tokio::time::timeout_at(final_deadline, api.get_opt(&key.1)).await) }
+        }))
+        .buffer_unordered(super::CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+        let mut unread = BTreeMap::new();
+        for (key, result) in reread {
+            match result {
+                Ok(Ok(Some(es))) if settled(&es) => {
+                    outcome.pending.remove(&key);
+                    outcome.settled.insert(key, es);
+                }
+                Ok(Ok(Some(es))) => {
+                    outcome.pending.insert(key, Some(es));
+                }
+                Ok(Ok(None)) => {
+                    unread.insert(key, "it was deleted while kdeck waited".to_string());
+                }
+                Ok(Err(e)) => {
+                    unread.insert(key, format!("its state could not be read at the deadline: {}", cluster.error("read", e).message));
+                }
+                Err(_) => {
+                    unread.insert(key, "its state could not be read before the deadline".to_string());
+                }
+            }
+        }
         for (key, es) in &outcome.settled {
             let row = rows.get_mut(key).expect("watched keys have rows");
             let (status, _, message) = crate::cluster::crds::ready_condition(es);
@@ -180,6 +219,11 @@ pub async fn apply(cluster: &Cluster, selected: &Selected, now: i64, wait_until:
         }
         for (key, last) in &outcome.pending {
             let row = rows.get_mut(key).expect("watched keys have rows");
+            if let Some(why) = unread.remove(key) {
+                row.result = "Unknown".into();
+                row.message = why;
+                continue;
+            }
             row.result = "TimedOut".into();
             row.message = last
                 .as_ref()

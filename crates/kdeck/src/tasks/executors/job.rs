@@ -19,6 +19,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::cluster::access::{self, Permission};
+use crate::cluster::delete::{self, Deleted, Precondition};
 use crate::cluster::target::{StartState, Target, Workload, start_state};
 use crate::cluster::{Cluster, MANAGED_BY_LABEL, PURPOSE_LABEL, names, target};
 use crate::error::{Error, Result};
@@ -30,6 +31,8 @@ use crate::tasks::script::{self, remote_shell};
 
 /// The label naming the run on a task's Job, its pod and its Secret.
 pub const RUN_LABEL: &str = "kdeck.dev/run";
+/// The sandbox's opt-in for a pod whose command really runs.
+const RUN_COMMAND_ANNOTATION: &str = kdeck_sandbox::kubelet::command::ANNOTATION;
 /// How long a finished Job stays if kdeck could not delete it.
 const TTL_SECONDS: i32 = 600;
 
@@ -40,6 +43,14 @@ pub struct Job {
     /// The task's env, for the Job's Secret (None without env).
     secret: Option<Secret>,
     container: String,
+    /// The uids of the Job and Secret once created: only they are deleted.
+    created: std::sync::Mutex<Created>,
+}
+
+#[derive(Clone, Default)]
+struct Created {
+    job: Option<Precondition>,
+    secret: Option<Precondition>,
 }
 
 pub async fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>) -> Result<Job> {
@@ -48,7 +59,20 @@ pub async fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>
     if !resolved.env.is_empty() {
         access::require(&cluster, &namespace, Permission { verb: "create", group: "", resource: "secrets", subresource: None }).await?;
     }
-    let (template, from) = pod_template(&cluster, &namespace, &kube.workload).await?;
+    let (mut template, from) = pod_template(&cluster, &namespace, &kube.workload).await?;
+    if let Some(sandbox) = crate::cluster::sandbox_info(&cluster).await {
+        // The sandbox simulates containers: only a real run is a result.
+        if !sandbox.run_commands {
+            return Err(Error::usage(format!(
+                "task {}: context {} is a kdeck sandbox that does not run commands, so a Job would only pretend to run the task",
+                resolved.name, cluster.context
+            ))
+            .hint(format!("restart it with real runs: kdeck sandbox stop --name {0} && kdeck sandbox start --detach --run-commands --name {0}", sandbox.sandbox))
+            .hint("or run the task with another executor (-x local, -x kubernetes)"));
+        }
+        let annotations = template.metadata.get_or_insert_default().annotations.get_or_insert_default();
+        annotations.insert(RUN_COMMAND_ANNOTATION.to_string(), "true".to_string());
+    }
     let as_pod = Pod { metadata: template.metadata.clone().unwrap_or_default(), spec: template.spec.clone(), status: None };
     let container = target::container(&as_pod, kube.container.as_deref(), &kube.container_hint)?;
     let command = remote_shell(&resolved.body, &resolved.args, &[], resolved.workdir.as_deref());
@@ -61,7 +85,7 @@ pub async fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>
     plan.push(("container", format!("{container} (image {image})")));
     plan.push(("directory", resolved.workdir_shown.clone().unwrap_or_else(|| "(the container's)".into())));
     plan.push(("command", resolved.body_shown.describe("sh -euc", &resolved.args)));
-    Ok(Job { cluster, namespace, manifest, secret, container })
+    Ok(Job { cluster, namespace, manifest, secret, container, created: Default::default() })
 }
 
 /// The pod template to copy: a Deployment's own, or the spec of the first ready
@@ -176,11 +200,14 @@ impl Job {
     async fn create_and_follow(&self, name: &str, resolved: &Resolved, output: &Output) -> Result<i32> {
         let secrets: Api<Secret> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
         if let Some(secret) = &self.secret {
-            secrets.create(&PostParams::default(), secret).await.map_err(|e| self.cluster.error(&format!("creating secret {}/{name}", self.namespace), e))?;
+            let created =
+                secrets.create(&PostParams::default(), secret).await.map_err(|e| self.cluster.error(&format!("creating secret {}/{name}", self.namespace), e))?;
+            self.created().secret = Some(Precondition::uid(created.uid().unwrap_or_default()));
         }
         let jobs: Api<K8sJob> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
         let job =
             jobs.create(&PostParams::default(), &self.manifest).await.map_err(|e| self.cluster.error(&format!("creating job {}/{name}", self.namespace), e))?;
+        self.created().job = Some(Precondition::uid(job.uid().unwrap_or_default()));
         if self.secret.is_some() {
             // Owned by the Job, the Secret goes with it even if kdeck is killed.
             let owner = OwnerReference {
@@ -197,18 +224,26 @@ impl Job {
         self.follow(name, output).await
     }
 
-    /// Deletes the Job (its pod with it) and the Secret; a failure is said, not fatal.
+    fn created(&self) -> std::sync::MutexGuard<'_, Created> {
+        self.created.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Deletes the Job (its pod with it) and the Secret kdeck created — by uid, never
+    /// another of the same name; a failure is said, not fatal.
     async fn delete(&self, name: &str, output: &Output) {
-        let background = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
-        let jobs: Api<K8sJob> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
-        match jobs.delete(name, &background).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(e) => output.note(&format!("kdeck: could not delete job {}/{name} ({e}); its TTL removes it {TTL_SECONDS}s after it ends", self.namespace)),
+        let created = self.created().clone();
+        if let Some(job) = &created.job {
+            let background = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
+            let jobs: Api<K8sJob> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
+            match delete::planned(&jobs, name, job, &background).await {
+                Ok(Deleted::Yes | Deleted::AlreadyGone) => {}
+                Ok(Deleted::Changed(why)) => output.note(&format!("kdeck: left job {}/{name} alone: it is not the one kdeck created ({why})", self.namespace)),
+                Err(e) => output.note(&format!("kdeck: could not delete job {}/{name} ({e}); its TTL removes it {TTL_SECONDS}s after it ends", self.namespace)),
+            }
         }
-        if self.secret.is_some() {
+        if let Some(secret) = &created.secret {
             let secrets: Api<Secret> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
-            let _ = secrets.delete(name, &DeleteParams::default()).await;
+            let _ = delete::planned(&secrets, name, secret, &DeleteParams::default()).await;
         }
     }
 

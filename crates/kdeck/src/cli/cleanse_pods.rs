@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::cluster::{ClusterArgs, NamespaceArgs, names};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, Result};
 use crate::ops::cleanse_pods::{self, Options};
 use crate::ui::{self, OutputFormat};
 
@@ -45,7 +45,7 @@ impl CleansePodsArgs {
         let options = Options { namespace: self.namespaces.resolve(&cluster)?, selector: self.selector, older_than, include_completed: self.include_completed };
         let plan = tokio::time::timeout_at(deadline, cleanse_pods::plan(&cluster, &options))
             .await
-            .map_err(|_| Error::new(ExitCode::Timeout, format!("could not list the pods within --timeout {}; nothing was deleted", self.timeout)))??;
+            .map_err(|_| cluster.timed_out(format!("could not list the pods within --timeout {}; nothing was deleted", self.timeout)))??;
         if self.dry_run {
             plan.print_dry_run(self.output);
             return Ok(());
@@ -86,7 +86,7 @@ impl CleansePodsArgs {
             return Err(Error::failure(format!("{} pod(s) could not be deleted", report.failed.len())));
         }
         if !report.timed_out.is_empty() {
-            return Err(Error::new(ExitCode::Timeout, format!("{} pod(s) were not deleted within --timeout {}", report.timed_out.len(), self.timeout)));
+            return Err(cluster.timed_out(format!("{} pod(s) were not deleted within --timeout {}", report.timed_out.len(), self.timeout)));
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::cluster::{ClusterArgs, names};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::Result;
 use crate::ops::hr_restart::{self, Mode};
 use crate::ui::{self, OutputFormat};
 
@@ -52,7 +52,7 @@ impl HrRestartArgs {
         let deadline = cluster.set_deadline(timeout);
         let found = tokio::time::timeout_at(deadline, hr_restart::find(&cluster, &self.name, self.namespace.as_deref()))
             .await
-            .map_err(|_| Error::new(ExitCode::Timeout, format!("could not find HelmRelease {} within --timeout {}", self.name, self.timeout)))??;
+            .map_err(|_| cluster.timed_out(format!("could not find HelmRelease {} within --timeout {}", self.name, self.timeout)))??;
         let token = hr_restart::new_token();
         let plan = hr_restart::plan(&cluster, &found, mode, self.resume, &token);
         if self.dry_run {

@@ -10,7 +10,7 @@ use regex::Regex;
 
 use crate::cluster::target::Target;
 use crate::cluster::{ClusterArgs, NamespaceArgs, names};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, Result};
 use crate::ops::logs::{self, Options, PodMatch};
 
 #[derive(Debug, Args)]
@@ -132,7 +132,7 @@ impl LogsArgs {
         match (deadline, timeout) {
             (Some(deadline), Some((text, _))) => tokio::time::timeout_at(deadline, logs::run(&cluster, options))
                 .await
-                .map_err(|_| Error::new(ExitCode::Timeout, format!("the logs were not all read within --timeout {text}")))?,
+                .map_err(|_| cluster.timed_out(format!("the logs were not all read within --timeout {text}")))?,
             _ => logs::run(&cluster, options).await,
         }
     }

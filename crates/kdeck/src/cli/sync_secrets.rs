@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::cluster::{ClusterArgs, NamespaceArgs, names};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, Result};
 use crate::ops::sync_secrets::{self, Options};
 use crate::ui::{self, OutputFormat};
 
@@ -51,7 +51,7 @@ impl SyncSecretsArgs {
         let options = Options { names: self.names, namespace: self.namespaces.resolve(&cluster)?, selector: self.selector };
         let selected = tokio::time::timeout_at(deadline, sync_secrets::select(&cluster, &options))
             .await
-            .map_err(|_| Error::new(ExitCode::Timeout, format!("could not list the ExternalSecrets within --timeout {}; nothing was annotated", self.timeout)))??;
+            .map_err(|_| cluster.timed_out(format!("could not list the ExternalSecrets within --timeout {}; nothing was annotated", self.timeout)))??;
         let now = kdeck_sandbox::time::unix_secs();
         let plan = sync_secrets::plan(&cluster, &selected, now);
         if self.dry_run {
@@ -82,7 +82,7 @@ impl SyncSecretsArgs {
             return Err(Error::failure(format!("{} of {} ExternalSecret(s) failed to sync", count("Failed") + count("NotAnnotated"), rows.len())));
         }
         if count("TimedOut") + count("Unknown") > 0 {
-            return Err(Error::new(ExitCode::Timeout, format!("{} ExternalSecret(s) did not re-sync within {}", count("TimedOut") + count("Unknown"), self.timeout)));
+            return Err(cluster.timed_out(format!("{} ExternalSecret(s) did not re-sync within {}", count("TimedOut") + count("Unknown"), self.timeout)));
         }
         Ok(())
     }

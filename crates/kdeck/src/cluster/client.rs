@@ -43,7 +43,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A server's `Retry-After` longer than this is not waited for in one go.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
-/// Without a deadline, how long one request keeps retrying after its first answer.
+/// How long one request keeps retrying after its first answer (less when the
+/// command's deadline comes first).
 const RETRY_BUDGET: Duration = Duration::from_secs(60);
 /// Retries are shown once their back-off adds up to this, then at most this often.
 const REPORT_AFTER: Duration = Duration::from_secs(1);
@@ -59,6 +60,8 @@ pub struct Retries {
     /// When the last line was shown (ms of `waited_ms` at that time).
     reported_at_ms: AtomicU64,
     report: bool,
+    /// What was retried last, and why: said when the deadline ends the command.
+    last: Mutex<Option<String>>,
 }
 
 impl Retries {
@@ -80,12 +83,22 @@ impl Retries {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// The last retried request and why it was retried, if any was.
+    pub fn last(&self) -> Option<String> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     fn note(&self, waited: Duration, what: &str) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(what.to_string());
         let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.waited_ms.fetch_add(waited.as_millis() as u64, Ordering::Relaxed) + waited.as_millis() as u64;
         let last = self.reported_at_ms.load(Ordering::Relaxed);
         let every = REPORT_AFTER.as_millis() as u64;
-        if self.report && total >= every && total - last >= every && self.reported_at_ms.compare_exchange(last, total, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if self.report
+            && total >= every
+            && total - last >= every
+            && self.reported_at_ms.compare_exchange(last, total, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
             eprintln!("retrying: {what} ({count} retries, {:.1}s of back-off so far)", total as f64 / 1000.0);
         }
     }
@@ -133,7 +146,8 @@ fn retryable_error(err: &BoxError) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
     while let Some(e) = source {
         let auth = e.downcast_ref::<kube::client::AuthError>().is_some() || matches!(e.downcast_ref::<kube::Error>(), Some(kube::Error::Auth(_)));
-        let timeout = e.is::<tower::timeout::error::Elapsed>() || e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+        let timeout =
+            e.is::<tower::timeout::error::Elapsed>() || e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
         if auth || timeout {
             return false;
         }
@@ -174,7 +188,8 @@ impl<B> Policy<Request<Body>, Response<B>, BoxError> for RetryPolicy {
         };
         let now = Instant::now();
         let first = *self.first.get_or_insert(now);
-        let limit = self.shared.deadline().unwrap_or(first + RETRY_BUDGET);
+        let budget = first + RETRY_BUDGET;
+        let limit = self.shared.deadline().map_or(budget, |d| d.min(budget));
         if now + delay >= limit {
             return None;
         }

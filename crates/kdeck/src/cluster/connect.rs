@@ -89,7 +89,8 @@ impl Cluster {
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| Error::usage(format!("context {context:?} cannot be used: {e}")))?;
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let retries = Retries::new();
-        let client = client::build(config.clone(), &retries, false).map_err(|e| Error::failure(format!("cannot create a client for context {context:?}: {e}")))?;
+        let client =
+            client::build(config.clone(), &retries, false).map_err(|e| Error::failure(format!("cannot create a client for context {context:?}: {e}")))?;
         Ok(Cluster { context, server, default_namespace, config, client, retries })
     }
 
@@ -114,6 +115,16 @@ impl Cluster {
         match self.retries.deadline() {
             Some(deadline) => tokio::time::timeout_at(deadline, work).await.ok(),
             None => Some(work.await),
+        }
+    }
+
+    /// The error of a command that ran out of time: `message`, and what was being
+    /// retried when it did (so "timed out" is never all it says).
+    pub fn timed_out(&self, message: impl Into<String>) -> Error {
+        let error = Error::new(ExitCode::Timeout, message);
+        match self.retries.last() {
+            Some(last) => error.hint(format!("requests were being retried: {last}")),
+            None => error,
         }
     }
 

@@ -46,10 +46,8 @@ where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let mut params = params.clone();
-    params.preconditions = Some(Preconditions {
-        uid: Some(precondition.uid.clone()).filter(|u| !u.is_empty()),
-        resource_version: precondition.resource_version.clone(),
-    });
+    params.preconditions =
+        Some(Preconditions { uid: Some(precondition.uid.clone()).filter(|u| !u.is_empty()), resource_version: precondition.resource_version.clone() });
     match api.delete(name, &params).await {
         Ok(_) => Ok(Deleted::Yes),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(Deleted::AlreadyGone),

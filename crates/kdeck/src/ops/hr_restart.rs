@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::plan::{Plan, PlanItem};
 use crate::cluster::{Cluster, crds, names, wait};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, Result};
 
 const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
 const FORCE_AT: &str = "reconcile.fluxcd.io/forceAt";
@@ -191,6 +191,7 @@ pub async fn apply(
     }
     let last = result.pending.values().next().cloned().flatten().map(|r| outcome(&r));
     let state = last.map(|o| format!("Ready={} {}: {}", o.ready, o.reason, o.message)).unwrap_or_default();
-    Err(Error::new(ExitCode::Timeout, format!("HelmRelease {}/{name} did not finish reconciling in time; last seen: {state}", found.namespace()))
+    Err(cluster
+        .timed_out(format!("HelmRelease {}/{name} did not finish reconciling in time; last seen: {state}", found.namespace()))
         .hint("is the helm-controller running? kdeck waits for status.lastHandledReconcileAt to match its request"))
 }

@@ -116,7 +116,8 @@ pub async fn run(cluster: &Cluster, options: Options) -> Result<()> {
     let mut start = |pod: &Pod, streams: &mut BTreeMap<Source, tokio::task::JoinHandle<stream::End>>| {
         let (chosen, missing) = sources(pod, &options);
         if let Some(problem) = missing {
-            let source = Source { namespace: pod.namespace().unwrap_or_default(), pod: pod.name_any(), container: options.container.clone().unwrap_or_default() };
+            let source =
+                Source { namespace: pod.namespace().unwrap_or_default(), pod: pod.name_any(), container: options.container.clone().unwrap_or_default() };
             if !problems.contains_key(&source) && options.follow {
                 eprintln!("kdeck: {problem}");
             }
@@ -127,7 +128,13 @@ pub async fn run(cluster: &Cluster, options: Options) -> Result<()> {
                 continue;
             }
             if !has_started(pod, &source.container) {
-                let problem = format!("container {} in pod {}/{} is waiting to start: {}", source.container, source.namespace, source.pod, waiting_reason(pod, &source.container));
+                let problem = format!(
+                    "container {} in pod {}/{} is waiting to start: {}",
+                    source.container,
+                    source.namespace,
+                    source.pod,
+                    waiting_reason(pod, &source.container)
+                );
                 if options.follow && !problems.contains_key(&source) {
                     eprintln!("kdeck: {problem}; its log follows once it starts");
                 }
@@ -265,4 +272,3 @@ pub fn describe(matches: &[PodMatch]) -> String {
         .collect();
     parts.into_iter().collect::<Vec<_>>().join(", ")
 }
-

@@ -67,7 +67,10 @@ pub async fn prepare(resolved: &Resolved, plan: &mut Vec<(&'static str, String)>
                 "task {}: context {} is a kdeck sandbox that does not run commands, so a Job would only pretend to run the task",
                 resolved.name, cluster.context
             ))
-            .hint(format!("restart it with real runs: kdeck sandbox stop --name {0} && kdeck sandbox start --detach --run-commands --name {0}", sandbox.sandbox))
+            .hint(format!(
+                "restart it with real runs: kdeck sandbox stop --name {0} && kdeck sandbox start --detach --run-commands --name {0}",
+                sandbox.sandbox
+            ))
             .hint("or run the task with another executor (-x local, -x kubernetes)"));
         }
         let annotations = template.metadata.get_or_insert_default().annotations.get_or_insert_default();
@@ -200,8 +203,10 @@ impl Job {
     async fn create_and_follow(&self, name: &str, resolved: &Resolved, output: &Output) -> Result<i32> {
         let secrets: Api<Secret> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
         if let Some(secret) = &self.secret {
-            let created =
-                secrets.create(&PostParams::default(), secret).await.map_err(|e| self.cluster.error(&format!("creating secret {}/{name}", self.namespace), e))?;
+            let created = secrets
+                .create(&PostParams::default(), secret)
+                .await
+                .map_err(|e| self.cluster.error(&format!("creating secret {}/{name}", self.namespace), e))?;
             self.created().secret = Some(Precondition::uid(created.uid().unwrap_or_default()));
         }
         let jobs: Api<K8sJob> = Api::namespaced(self.cluster.client.clone(), &self.namespace);

@@ -55,7 +55,7 @@ fn key_ref(rest: &Rest, namespace: &str, kind: &'static str, r: &Value) -> Resul
     }
 }
 
-fn field_ref(pod: &Value, path: &str) -> Option<String> {
+pub(crate) fn field_ref(pod: &Value, path: &str) -> Option<String> {
     let value = match path {
         "metadata.name" => &pod["metadata"]["name"],
         "metadata.namespace" => &pod["metadata"]["namespace"],

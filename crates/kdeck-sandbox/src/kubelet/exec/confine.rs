@@ -338,6 +338,8 @@ impl Plan {
         // SAFETY (whole body): system calls on buffers owned by `self` or this frame.
         unsafe {
             child::unblock_signals();
+            // Init built the view with no umask; the command gets a runtime's.
+            libc::umask(0o022);
             let c = &self.creds;
             for cap in 0..=c.cap_last {
                 if cap >= 64 || c.keep_caps & (1u64 << cap) == 0 {

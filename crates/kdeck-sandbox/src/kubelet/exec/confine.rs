@@ -171,7 +171,6 @@ impl Plan {
         // SAFETY (whole body): system calls on buffers owned by `self` or this frame.
         unsafe {
             child::block_signals();
-            libc::prctl(libc::PR_SET_DUMPABLE, 0);
             let fail = |stage: u8, index: u16, e: io::Error| -> io::Error {
                 let [hi, lo] = index.to_be_bytes();
                 put(fds.report, &[stage, hi, lo]);
@@ -185,6 +184,9 @@ impl Plan {
             if self.unprivileged {
                 self.write_maps().map_err(|e| fail(1, 0, e))?;
             }
+            // Not before the maps: a process that is not dumpable has /proc/self
+            // owned by root, and an unprivileged relay could not write them.
+            libc::prctl(libc::PR_SET_DUMPABLE, 0);
             let mut sync = [0 as RawFd; 2];
             check(libc::pipe2(sync.as_mut_ptr(), libc::O_CLOEXEC)).map_err(|e| fail(6, 0, e))?;
             let init = child::fork().map_err(|e| fail(6, 0, e))?;

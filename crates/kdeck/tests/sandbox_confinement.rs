@@ -254,6 +254,23 @@ async fn volume_files_get_the_kubelets_modes() {
     if is_root() {
         assert_eq!((meta.uid(), meta.gid()), (HOST_ID_BASE, HOST_ID_BASE));
     }
+
+    // A projected source that does not exist keeps the pod from starting, as on a node.
+    let waits = json!({"metadata": {"name": "waits"}, "spec": {"volumes": [{"name": "v", "projected": {"sources": [{"secret": {"name": "absent"}}]}}],
+        "containers": [{"name": "app", "image": "busybox", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}]}});
+    pods.create(&PostParams::default(), &serde_json::from_value(waits).unwrap()).await.unwrap();
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(sandbox.client().await, "default");
+    let mut said = Vec::new();
+    for _ in 0..50 {
+        said = events.list(&kube::api::ListParams::default().fields("involvedObject.name=waits")).await.unwrap().items;
+        if said.iter().any(|e| e.reason.as_deref() == Some("FailedMount")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failed = said.iter().find(|e| e.reason.as_deref() == Some("FailedMount")).expect("a FailedMount event");
+    assert!(failed.message.as_deref().unwrap_or_default().contains("secret \"absent\" not found"), "{failed:?}");
+    assert!(!running(&pods.get("waits").await.unwrap()));
 }
 
 #[tokio::test]

@@ -26,10 +26,14 @@
 //! or anything the namespaces hold. An unprivileged sandbox creates the user
 //! namespace first (mapping its own id to the pod's user) and builds the view in it.
 //!
+//! The relay and init are forks of the sandbox that never exec: they share its
+//! memory copy-on-write while the command runs (pages the sandbox changes
+//! meanwhile are kept for them until it exits).
+//!
 //! Any step that fails fails the whole start — reported with the step and errno
 //! — so nothing ever runs unconfined. Confinement is per process today: each
-//! exec and each run of a container's command gets its own namespaces and a fresh
-//! `/tmp`. The plan is the unit a per-pod holder (namespaces kept for the pod's
+//! exec and each run of a container's command gets its own namespaces (the
+//! container's `/tmp` and volumes are shared through the host). The plan is the unit a per-pod holder (namespaces kept for the pod's
 //! life and joined with `setns`) would build once instead.
 
 use std::ffi::CString;
@@ -116,6 +120,7 @@ impl Plan {
             working_dir: prepared.working_dir.as_deref(),
             etc: prepared.etc.clone(),
             read_only_root: security.read_only_root,
+            tmp: prepared.tmp.as_deref(),
             owner,
         };
         let (uid_map, gid_map) = mapping.maps(security.uid, security.gid);

@@ -73,6 +73,8 @@ pub struct Prepared {
     pub security: Security,
     /// Files of the pod's `/etc`: hostname, hosts, resolv.conf, passwd, group.
     pub etc: Vec<(String, Vec<u8>)>,
+    /// The host directory that is the container's `/tmp` (None with a read-only root).
+    pub tmp: Option<PathBuf>,
     pub tty: bool,
     pub stdin: bool,
     pub stdout: bool,
@@ -121,6 +123,7 @@ pub fn prepare_process(rest: &Rest, pod: &Value, container: &Value, argv: Vec<St
     let owners = volumes::Owners { mapping, fs_group: security.fs_group };
     let mounts = volumes::materialize(rest, pod, container, &data_dir(), &owners)?;
     let etc = etc_files(pod, &hostname, &security);
+    let tmp = if security.read_only_root { None } else { Some(volumes::container_tmp(&data_dir(), pod, container, &owners)?) };
     Ok(Prepared {
         argv,
         env,
@@ -129,6 +132,7 @@ pub fn prepare_process(rest: &Rest, pod: &Value, container: &Value, argv: Vec<St
         mounts,
         security,
         etc,
+        tmp,
         tty,
         stdin: false,
         stdout: false,

@@ -10,7 +10,9 @@
 //! - `/dev` with null, zero, full, random, urandom and tty, a private devpts
 //!   (`/dev/pts`, `/dev/ptmx`) and a 64 MiB `/dev/shm`;
 //! - `/proc` of the pod's own PID namespace;
-//! - a private 1 GiB tmpfs at `/tmp` and an empty `/root`;
+//! - the container's own `/tmp` (a directory of the pod's, so every exec into
+//!   the container and its command see the same files, as in a container's
+//!   writable layer) and an empty `/root`;
 //! - the container's volumes at their mount paths.
 //!
 //! Nothing else of the host is there: no `/home`, `/root`, `/var`, `/srv`, `/mnt`,
@@ -80,6 +82,8 @@ pub struct View<'a> {
     /// Files written into `/etc`: name, contents.
     pub etc: Vec<(String, Vec<u8>)>,
     pub read_only_root: bool,
+    /// The host directory that is the container's `/tmp` (None: a tmpfs of its own).
+    pub tmp: Option<&'a Path>,
     /// Host uid and gid of the pod's root, owner of the tmpfs roots (a root sandbox only).
     pub owner: Option<(u32, u32)>,
 }
@@ -152,7 +156,10 @@ impl View<'_> {
         ops.push(Op::Mount { fstype: c"proc", target: self.at(Path::new("/proc"))?, flags: nosuid_nodev | libc::MS_NOEXEC, data: c"".into() });
         ops.push(Op::Mkdir { path: self.at(Path::new("/tmp"))?, mode: 0o1777 });
         if !self.read_only_root {
-            ops.push(self.tmpfs(Path::new("/tmp"), "mode=1777,size=1g", nosuid_nodev)?);
+            ops.push(match self.tmp {
+                Some(dir) => Op::Bind { source: cstr(dir)?, target: self.at(Path::new("/tmp"))?, remount: 0 },
+                None => self.tmpfs(Path::new("/tmp"), "mode=1777,size=1g", nosuid_nodev)?,
+            });
         }
         ops.push(Op::Mkdir { path: self.at(Path::new("/root"))?, mode: 0o700 });
         // Directories outside the bound trees are plain directories of the tmpfs.
@@ -266,7 +273,15 @@ mod tests {
     }
 
     fn view<'a>(mounts: &'a [Mount], wd: Option<&'a str>, read_only_root: bool) -> View<'a> {
-        View { root: Path::new("/nonexistent-root"), mounts, working_dir: wd, etc: vec![("hosts".into(), b"x".to_vec())], read_only_root, owner: None }
+        View {
+            root: Path::new("/nonexistent-root"),
+            mounts,
+            working_dir: wd,
+            etc: vec![("hosts".into(), b"x".to_vec())],
+            read_only_root,
+            tmp: None,
+            owner: None,
+        }
     }
 
     fn described(ops: &[Op]) -> Vec<String> {

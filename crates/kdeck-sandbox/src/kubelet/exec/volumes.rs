@@ -38,7 +38,26 @@ fn pod_volume_dir(data_dir: &Path, pod_uid: &str, volume: &str) -> PathBuf {
     data_dir.join("volumes").join("pods").join(safe(pod_uid)).join(safe(volume))
 }
 
-/// Removes a deleted pod's own volumes (emptyDir, ConfigMap and Secret copies);
+/// The container's `/tmp`, kept with the pod's volumes (and removed with them):
+/// `<data>/volumes/pods/<pod-uid>/.containers/<container>/tmp` (a dot-name no
+/// volume can have), mode 1777, owned by the pod's root.
+pub fn container_tmp(data_dir: &Path, pod: &Value, container: &Value, owners: &Owners) -> Result<PathBuf, ApiError> {
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+    let name = container["name"].as_str().unwrap_or_default();
+    let dir = data_dir.join("volumes").join("pods").join(safe(uid)).join(".containers").join(safe(name)).join("tmp");
+    if !dir.exists() {
+        fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        if owners.mapping.can_chown() {
+            let (uid, gid) = owners.root();
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| io_error(&dir, e))?;
+        }
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).map_err(|e| io_error(&dir, e))?;
+    }
+    Ok(dir)
+}
+
+/// Removes a deleted pod's own volumes (emptyDir, ConfigMap and Secret copies,
+/// its containers' `/tmp`);
 /// claims' data stays. For the kubelet to call once a pod is gone.
 pub fn remove_pod_volumes(data_dir: &Path, pod_uid: &str) -> io::Result<()> {
     let dir = data_dir.join("volumes").join("pods").join(safe(pod_uid));

@@ -48,6 +48,8 @@ pub struct SandboxConfig {
     pub port: u16,
     /// How many nodes the cluster has (at least one).
     pub nodes: usize,
+    /// Pods that opt in with `sandbox.kdeck.dev/run-command` run their command for real.
+    pub run_commands: bool,
 }
 
 /// What a client needs to reach the sandbox.
@@ -76,6 +78,7 @@ impl Sandbox {
         fsutil::create_private_dir(dir).map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
         // Pod volumes (emptyDir, claims) live under the data dir, so they persist with it.
         crate::kubelet::exec::set_data_dir(dir.clone());
+        crate::kubelet::command::set_enabled(config.run_commands);
         let store = Arc::new(Store::new());
         persist::load(&dir.join(STATE_FILE), &store)?;
         let rest = Rest::new(store, Catalogue::new());

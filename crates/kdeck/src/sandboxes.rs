@@ -31,6 +31,9 @@ pub struct Record {
     /// The process serving the sandbox; 0 when stopped.
     #[serde(default)]
     pub pid: u32,
+    /// Whether it was started with `--run-commands` (opted-in pods run their command).
+    #[serde(default)]
+    pub run_commands: bool,
 }
 
 impl Record {
@@ -123,6 +126,8 @@ pub struct StartOptions {
     pub nodes: usize,
     /// A fault spec to inject from the start (see `kdeck_sandbox::faults`).
     pub faults: Option<String>,
+    /// Pods that opt in run their command for real (`--run-commands`).
+    pub run_commands: bool,
 }
 
 /// Fails when the sandbox is already being served.
@@ -141,7 +146,13 @@ pub fn ensure_not_running(name: &str) -> Result<()> {
 pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<()> {
     ensure_not_running(&opts.name)?;
     return_large_buffers_to_the_os();
-    let config = kdeck_sandbox::SandboxConfig { name: opts.name.clone(), data_dir: opts.data_dir.clone(), port: opts.port, nodes: opts.nodes };
+    let config = kdeck_sandbox::SandboxConfig {
+        name: opts.name.clone(),
+        data_dir: opts.data_dir.clone(),
+        port: opts.port,
+        nodes: opts.nodes,
+        run_commands: opts.run_commands,
+    };
     let sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
     if let Some(seed) = &opts.seed {
         sandbox.seed(seed).map_err(|e| Error::usage(e.to_string()))?;
@@ -165,6 +176,7 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
         kubeconfig: opts.kubeconfig.clone(),
         server: creds.server.clone(),
         pid: std::process::id(),
+        run_commands: opts.run_commands,
     };
     save(&record)?;
     ready(&record);
@@ -230,6 +242,9 @@ pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Re
     }
     if let Some(faults) = &opts.faults {
         cmd.arg(format!("--faults={faults}"));
+    }
+    if opts.run_commands {
+        cmd.arg("--run-commands");
     }
     cmd.stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| Error::failure(e.to_string()))?).stderr(log);
     #[cfg(unix)]

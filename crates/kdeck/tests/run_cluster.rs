@@ -70,7 +70,7 @@ tasks:
   touch:
     component: api
     executors: [kubernetes]
-    script: touch "$1"
+    script: touch "$1" && ls "$1"
   multi-task: { component: multi, executors: [kubernetes], script: "true" }
   wrongc-task: { component: wrongc, executors: [kubernetes], script: "true" }
   idle-task: { component: idle, executors: [kubernetes], script: "true" }
@@ -221,8 +221,11 @@ async fn the_kubernetes_executor_runs_in_the_first_ready_pod() {
     assert_eq!(plan["container"], "api");
     assert!(plan["env"].as_str().unwrap().contains("DB_PASSWORD=******"), "{plan}");
     assert!(!plan.to_string().contains("hunter2"), "secrets never appear in plans");
-    let out = run(&sandbox, dir.path(), &["touch", "--", marker.to_str().unwrap()], &[]);
-    assert!(out.status.success() && marker.exists(), "{}", stderr(&out));
+    // The task runs in the pod, whose /tmp is its own: the host's stays untouched.
+    let out = run(&sandbox, dir.path(), &["touch", "--", "/tmp/kdeck-run-touched"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "/tmp/kdeck-run-touched\n");
+    assert!(!Path::new("/tmp/kdeck-run-touched").exists(), "the pod's /tmp is not the host's");
 
     // Errors that say what to do.
     let out = run(&sandbox, dir.path(), &["solo-task", "-n", "nope"], &[]);
@@ -284,7 +287,8 @@ async fn namespace_and_context_follow_their_precedence() {
 
 #[tokio::test]
 async fn the_job_executor_runs_a_fresh_pod_from_the_template_and_deletes_it() {
-    let sandbox = TestSandbox::start("runjob");
+    // The Job's pod runs the task for real only in a sandbox started with --run-commands.
+    let sandbox = TestSandbox::start_with_args("runjob", &["--run-commands"]);
     let client = sandbox.client().await;
     seed(&client).await;
     let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,9 @@
-//! `sandbox.kdeck.dev/run-command: "true"` end to end through kube-rs: a
-//! run-to-completion pod's command really runs, confined as an exec is; its output
-//! is the container's log (followed as it is printed), its exit code ends the
-//! container, the pod and the Job; deleting the pod stops the process. Without the
-//! annotation, containers stay simulated.
+//! `sandbox.kdeck.dev/run-command: "true"` end to end through kube-rs: in a
+//! sandbox started with `--run-commands`, a run-to-completion pod's command really
+//! runs, confined as an exec is; its output is the container's log (followed as it
+//! is printed), its exit code ends the container, the pod and the Job; deleting the
+//! pod stops the process. Without the annotation, or without `--run-commands`,
+//! containers stay simulated.
 
 mod common;
 
@@ -81,7 +82,7 @@ fn unique_seconds(base: u32) -> String {
 
 #[tokio::test]
 async fn a_jobs_command_runs_with_its_env_and_working_dir_and_its_exit_code_fails_the_job() {
-    let sandbox = TestSandbox::start("runcmd-fail");
+    let sandbox = TestSandbox::start_with_args("runcmd-fail", &["--run-commands"]);
     let client = sandbox.client().await;
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client, "default");
@@ -106,17 +107,15 @@ async fn a_jobs_command_runs_with_its_env_and_working_dir_and_its_exit_code_fail
 
 #[tokio::test]
 async fn an_exit_code_of_zero_completes_the_job_with_the_pods_volumes_and_hostname() {
-    let sandbox = TestSandbox::start("runcmd-ok");
+    let sandbox = TestSandbox::start_with_args("runcmd-ok", &["--run-commands"]);
     let client = sandbox.client().await;
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "task-config"}, "data": {"mode": "fast"}})).unwrap();
     configmaps.create(&PostParams::default(), &cm).await.unwrap();
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client, "default");
-    // The runner's own temporary directory is visible in the view (the host tree is).
-    let scratch = tempfile::tempdir().unwrap();
-    let proof = scratch.path().join("ran");
-    let script = format!("echo mode=$(cat /etc/task/mode); echo host=$(cat /proc/sys/kernel/hostname); touch {}", proof.display());
+    // It runs as PID 1's child in the pod's own PID namespace, under the pod's init.
+    let script = "echo mode=$(cat /etc/task/mode); echo host=$(cat /proc/sys/kernel/hostname); echo init=$(tr '\\0' ' ' < /proc/1/cmdline)";
     let mut manifest = job("works", json!(["sh", "-c"]), json!({"args": [script], "volumeMounts": [{"name": "cfg", "mountPath": "/etc/task"}]}));
     manifest.spec.as_mut().unwrap().template.spec.as_mut().unwrap().volumes =
         Some(vec![serde_json::from_value(json!({"name": "cfg", "configMap": {"name": "task-config"}})).unwrap()]);
@@ -129,13 +128,22 @@ async fn an_exit_code_of_zero_completes_the_job_with_the_pods_volumes_and_hostna
     let ended = terminated(&pod).expect("the container terminated");
     assert_eq!((ended.exit_code, ended.reason.as_deref()), (0, Some("Completed")));
     let log = pods.logs(&name, &LogParams::default()).await.unwrap();
-    assert_eq!(log, format!("mode=fast\nhost={name}\n"));
-    assert!(proof.exists(), "the command really ran");
+    assert!(log.starts_with(&format!("mode=fast\nhost={name}\ninit=kdeck-init")), "{log}");
+
+    // The sandbox says it runs commands, to the read-only token too.
+    let info = sandbox_info(&sandbox.readonly_client().await).await;
+    assert_eq!((info["sandbox"].as_str(), info["runCommands"].as_bool()), (Some("runcmd-ok"), Some(true)), "{info}");
+}
+
+/// `GET /kdeck/info`.
+async fn sandbox_info(client: &kube::Client) -> Value {
+    let request = http::Request::get("/kdeck/info").body(Vec::new()).unwrap();
+    serde_json::from_str(&client.request_text(request).await.unwrap()).unwrap()
 }
 
 #[tokio::test]
 async fn following_the_log_sees_lines_as_they_are_printed() {
-    let sandbox = TestSandbox::start("runcmd-follow");
+    let sandbox = TestSandbox::start_with_args("runcmd-follow", &["--run-commands"]);
     let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
     let command = json!(["sh", "-c", "echo a; sleep 2; echo b; echo c >&2"]);
     pods.create(&PostParams::default(), &pod("talker", "Never", json!({RUN_COMMAND: "true"}), command)).await.unwrap();
@@ -161,7 +169,7 @@ async fn following_the_log_sees_lines_as_they_are_printed() {
 
 #[tokio::test]
 async fn on_failure_runs_the_command_again_with_the_previous_log_kept() {
-    let sandbox = TestSandbox::start("runcmd-retry");
+    let sandbox = TestSandbox::start_with_args("runcmd-retry", &["--run-commands"]);
     let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
     // Fails on the first run, succeeds on the second: the emptyDir keeps the count.
     let script = "n=$(cat /scratch/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /scratch/n; echo run $n; [ $n -ge 2 ]";
@@ -183,7 +191,7 @@ async fn on_failure_runs_the_command_again_with_the_previous_log_kept() {
 
 #[tokio::test]
 async fn deleting_the_pod_stops_the_process_and_its_children() {
-    let sandbox = TestSandbox::start("runcmd-delete");
+    let sandbox = TestSandbox::start_with_args("runcmd-delete", &["--run-commands"]);
     let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
     // `sleep` runs as the shell's child: both must go.
     let polite = unique_seconds(30);
@@ -229,7 +237,7 @@ async fn wait_gone(pods: &Api<Pod>, name: &str) {
 
 #[tokio::test]
 async fn stopping_the_sandbox_stops_the_processes() {
-    let sandbox = TestSandbox::start("runcmd-stop");
+    let sandbox = TestSandbox::start_with_args("runcmd-stop", &["--run-commands"]);
     let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
     let marker = unique_seconds(32);
     pods.create(&PostParams::default(), &pod("long", "Never", json!({RUN_COMMAND: "true"}), json!(["sh", "-c", format!("echo started; sleep {marker}")])))
@@ -271,4 +279,28 @@ async fn without_the_annotation_containers_stay_simulated() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(running(&pods.get("service").await.unwrap()), "{service:?}");
     assert!(!proof.exists(), "no command ran");
+}
+
+#[tokio::test]
+async fn without_run_commands_an_opted_in_pod_stays_simulated_and_says_so() {
+    let sandbox = TestSandbox::start("runcmd-disabled");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let command = json!(["sh", "-c", "echo real; exit 7"]);
+    pods.create(&PostParams::default(), &pod("optin", "Never", json!({RUN_COMMAND: "true"}), command)).await.unwrap();
+
+    let done = wait_pod(&pods, "optin", "Succeeded", |p| phase(p) == Some("Succeeded")).await;
+    assert_eq!(terminated(&done).unwrap().exit_code, 0, "the declared exit, not the command's");
+    assert!(!pods.logs("optin", &LogParams::default()).await.unwrap().contains("real"));
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client, "default");
+    let said = events.list(&ListParams::default().fields("involvedObject.name=optin")).await.unwrap().items;
+    let disabled = said.iter().find(|e| e.reason.as_deref() == Some("RunCommandDisabled")).expect("a RunCommandDisabled event");
+    assert!(disabled.message.as_deref().unwrap_or_default().contains("--run-commands"), "{disabled:?}");
+    assert_eq!(disabled.type_.as_deref(), Some("Warning"));
+
+    let info = sandbox_info(&sandbox.readonly_client().await).await;
+    assert_eq!(info["runCommands"], json!(false), "{info}");
+    let status = sandbox.run(&["sandbox", "status", "--name", "runcmd-disabled", "-o", "json"]);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["runCommands"], json!(false));
 }

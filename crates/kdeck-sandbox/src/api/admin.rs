@@ -1,5 +1,11 @@
-//! The sandbox's own endpoints, beside the Kubernetes API and for the admin token
-//! only:
+//! The sandbox's own endpoints, beside the Kubernetes API:
+//! - `GET /kdeck/info` (admin and read-only token) says what the sandbox is:
+//!   `{"sandbox": "<name>", "runCommands": true|false, "version": "<kdeck
+//!   version>", "kubernetesVersion": "v1.35.0"}` — `runCommands` tells whether
+//!   pods that opt in with `sandbox.kdeck.dev/run-command` run their command
+//!   (the sandbox was started with `--run-commands`) or stay simulated;
+//!
+//! and, for the admin token only:
 //! - `POST /kdeck/seed/{scenario}` loads a scenario into the running sandbox;
 //! - `GET /kdeck/faults` answers the fault spec in force as text (empty: none),
 //!   `PUT /kdeck/faults` sets one (the body is the spec text; 400 with the parse
@@ -22,6 +28,9 @@ use crate::rest::{ApiError, Rest};
 pub const PREFIX: &str = "kdeck";
 
 pub async fn serve(api: &ApiServer, req: Request<hyper::body::Incoming>, user: &User, path: &[&str]) -> Result<http::Response<Body>, ApiError> {
+    if let (&Method::GET, ["info"]) = (req.method(), path) {
+        return Ok(json_response(200, &info(api)));
+    }
     if user.role != Role::Admin {
         return Err(ApiError::new(403, "Forbidden", "the sandbox's own endpoints need the admin token"));
     }
@@ -41,6 +50,16 @@ pub async fn serve(api: &ApiServer, req: Request<hyper::body::Incoming>, user: &
         }
         _ => Err(ApiError::new(404, "NotFound", format!("no sandbox endpoint {} /{PREFIX}/{}", req.method(), path.join("/")))),
     }
+}
+
+/// What `GET /kdeck/info` answers.
+fn info(api: &ApiServer) -> serde_json::Value {
+    json!({
+        "sandbox": api.tokens.cluster_name,
+        "runCommands": crate::kubelet::command::enabled(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "kubernetesVersion": super::discovery::version()["gitVersion"],
+    })
 }
 
 /// Loads a scenario; a large one (`scale:N`) takes seconds, so off the async threads.

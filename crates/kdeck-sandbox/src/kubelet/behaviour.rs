@@ -13,7 +13,7 @@
 //! | `termination-seconds: N` | how long containers take to stop after SIGTERM when the pod is deleted (default 0.1; never beyond the grace period) |
 //! | `evict-after-seconds: N` | the pod is evicted for node memory pressure after N seconds (phase Failed, reason Evicted) |
 //! | `crash-when-env: NAME=VALUE` | the declared exit happens only while the container's env NAME is VALUE (from a ConfigMap, say), so fixing the config and restarting fixes the pod |
-//! | `run-command: "true"` | with restartPolicy Never/OnFailure, each main container that has a `command` really runs it (`command` + `args`, no shell added), confined as an exec is: its stdout and stderr are the container's log, its exit code ends the container (run-seconds, exit-code, crash-log, oom- and liveness- annotations do not apply to it); see [`super::command`] |
+//! | `run-command: "true"` | in a sandbox started with `--run-commands`, with restartPolicy Never/OnFailure, each main container that has a `command` really runs it (`command` + `args`, no shell added), confined as an exec is: its stdout and stderr are the container's log, its exit code ends the container (run-seconds, exit-code, crash-log, oom- and liveness- annotations do not apply to it); see [`super::command`] |
 
 use std::time::Duration;
 

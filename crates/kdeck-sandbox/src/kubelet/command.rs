@@ -1,30 +1,32 @@
 //! Containers whose command really runs: the pod annotation
 //! `sandbox.kdeck.dev/run-command: "true"` on a pod with restartPolicy Never or
-//! OnFailure (a Job's, say). When such a pod's main container that has a `command`
-//! enters Running, its `command` + `args` start as a local process, exactly that
-//! argv (no shell added), prepared and confined as an exec is
-//! ([`super::exec::prepare_process`], [`super::exec::process::start`]): the
-//! container's environment, volumes, working directory and hostname, stdin
-//! /dev/null, no terminal, in a process group of its own.
+//! OnFailure (a Job's, say), in a sandbox started with `--run-commands`
+//! ([`set_enabled`]; without it such containers stay simulated and the kubelet
+//! says so in a `RunCommandDisabled` event). When such a pod's main container
+//! that has a `command` enters Running, its `command` + `args` start as a local
+//! process, exactly that argv (no shell added), prepared and confined as an exec
+//! is ([`super::exec::prepare_process`], [`super::exec::process::start`]): the
+//! pod's namespaces, user, root filesystem, environment, volumes, working
+//! directory and hostname, stdin /dev/null, no terminal.
 //!
 //! Its stdout and stderr share one pipe, so they interleave as written; each line
 //! becomes the container's log ([`super::logs::Captured`]) as it arrives. When the
-//! process exits, whatever it left in its group is killed (as a container's other
-//! processes die with its init), the output drains, the exit is recorded and the
+//! process exits, the pod's init exits and the kernel kills whatever it left in
+//! its PID namespace, the output drains, the exit is recorded and the
 //! kubelet is woken to end the container with that exit code (128 + N for a
 //! process killed by signal N). A command that cannot be started ends the
 //! container at once with reason `StartError` (exit 128), as a runtime reports it.
 //!
 //! The kubelet stops a process whose container it stops — the pod deleted,
-//! evicted — with SIGTERM to its group, then SIGKILL once the grace period is
+//! evicted — with SIGTERM (passed on to the command by the pod's init), then
+//! SIGKILL to the namespace once the grace period is
 //! over; a pod that vanishes at once (grace period 0) gets the 2 s the kubelet
 //! gives a forced deletion. When the sandbox shuts down, every process is stopped
 //! the same way ([`stop_all`]); a container that ran when the sandbox stopped ends
 //! after the restart with exit 137, reason `ContainerStatusUnknown`.
 //!
 //! Containers without a command (the image's entrypoint is unknown) stay simulated.
-//! There is no PID namespace or cgroup: a process that leaves its group (`setsid`,
-//! a daemon) is not stopped with it.
+//! There is no cgroup: resource limits are not enforced.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,9 +56,32 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// A line longer than this is split, as container runtimes split long lines.
 const MAX_LINE: usize = 16 * 1024;
 
-/// The argv `container` of `pod` really runs, if it does: the pod opted in
-/// ([`behaviour::runs_command`]) and `container` is a main container with a command.
+/// Whether the sandbox runs opted-in containers' commands (`--run-commands`).
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Lets opted-in containers run their command for real (the sandbox's
+/// `--run-commands`); off by default, as any pod spec can opt in.
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::SeqCst);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::SeqCst)
+}
+
+/// The argv `container` of `pod` really runs, if it does: the sandbox runs
+/// commands, the pod opted in and `container` is a main container with a command.
 pub fn argv(pod: &Value, container: &str) -> Option<Vec<String>> {
+    if !enabled() {
+        return None;
+    }
+    declared_argv(pod, container)
+}
+
+/// The argv `container` of `pod` asks to run, whether or not the sandbox runs it:
+/// the pod opted in ([`behaviour::runs_command`]) and `container` is a main
+/// container with a command.
+pub fn declared_argv(pod: &Value, container: &str) -> Option<Vec<String>> {
     if !behaviour::runs_command(pod) {
         return None;
     }
@@ -64,6 +89,24 @@ pub fn argv(pod: &Value, container: &str) -> Option<Vec<String>> {
     let command = spec["command"].as_array().filter(|c| !c.is_empty())?;
     let word = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
     Some(command.iter().chain(spec["args"].as_array().into_iter().flatten()).map(word).collect())
+}
+
+/// The scheme of the containerID of a container whose command runs for real, so
+/// that a sandbox restarted without `--run-commands` still knows it was a
+/// process (and is lost), not a simulation.
+const PROCESS_SCHEME: &str = "kdeck-process://";
+
+/// The containerID the kubelet reports for `container` of `pod`.
+pub fn container_id(pod: &Value, container: &str) -> String {
+    let hash = crate::controllers::events::fnv(&format!("{}{container}", pod["metadata"]["uid"]));
+    let scheme = if argv(pod, container).is_some() { PROCESS_SCHEME } else { "kdeck://" };
+    format!("{scheme}{hash:016x}")
+}
+
+/// Whether the container (its status) runs, or ran, its command as a process.
+pub fn is_real(pod: &Value, status: &Value) -> bool {
+    let name = status["name"].as_str().unwrap_or_default();
+    argv(pod, name).is_some() || status["containerID"].as_str().is_some_and(|id| id.starts_with(PROCESS_SCHEME))
 }
 
 /// How a run of a container's command ended.
@@ -107,8 +150,8 @@ impl Shared {
 struct Proc {
     /// The container's restartCount when it started.
     run: i64,
-    /// The process group (the main process's pid); None when it never started.
-    pgid: Option<i32>,
+    /// The relay's pid (see [`process::start`]); None when it never started.
+    pid: Option<i32>,
     shared: Arc<Shared>,
     /// Whether it was asked to stop (SIGTERM sent).
     stopping: bool,
@@ -166,7 +209,7 @@ pub fn poll(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &Unbounde
         Ok(()) => State::Running,
         Err(exit) => {
             let shared = Arc::new(Shared { alive: AtomicBool::new(false), exit: Mutex::new(Some(exit.clone())) });
-            registry().procs.insert((uid, container.to_string()), Proc { run, pgid: None, shared, stopping: false });
+            registry().procs.insert((uid, container.to_string()), Proc { run, pid: None, shared, stopping: false });
             State::Exited(exit)
         }
     }
@@ -184,13 +227,12 @@ fn start(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSe
     prepared.stdout = true;
     prepared.stderr = true;
     prepared.merge_stderr = true;
-    prepared.process_group = true;
     let running = process::start(&prepared, &exec::data_dir().join("exec-root")).map_err(|e| failed(e.to_string()))?;
     let uid = uid_of(pod);
     let log = logs::captured(&uid, container, run);
-    let pgid = running.child.id().and_then(|pid| i32::try_from(pid).ok());
+    let pid = running.child.id().and_then(|pid| i32::try_from(pid).ok());
     let shared = Arc::new(Shared { alive: AtomicBool::new(true), exit: Mutex::new(None) });
-    let previous = registry().procs.insert((uid.clone(), container.to_string()), Proc { run, pgid, shared: shared.clone(), stopping: false });
+    let previous = registry().procs.insert((uid.clone(), container.to_string()), Proc { run, pid, shared: shared.clone(), stopping: false });
     if let Some(previous) = previous {
         // An earlier run still going (it should not be) does not outlive its successor.
         signal(&previous, libc::SIGKILL);
@@ -201,14 +243,13 @@ fn start(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSe
         pod["metadata"]["name"].as_str().unwrap_or_default(),
     );
     let run_key = (uid, container.to_string(), run);
-    tokio::spawn(supervise(running, pgid, shared, log, run_key, wake.clone(), pod_ref));
+    tokio::spawn(supervise(running, shared, log, run_key, wake.clone(), pod_ref));
     Ok(())
 }
 
 /// Captures the output until the process exits, then records the exit and wakes the kubelet.
 async fn supervise(
     running: process::Running,
-    pgid: Option<i32>,
     shared: Arc<Shared>,
     log: Arc<Captured>,
     (uid, container, run): (String, String, i64),
@@ -217,11 +258,8 @@ async fn supervise(
 ) {
     let process::Running { mut child, outputs, .. } = running;
     let readers: Vec<_> = outputs.into_iter().map(|(_, reader)| tokio::spawn(capture(reader, log.clone()))).collect();
+    // The relay exits once the pod's init did, and with it everything the command started.
     let code = child.wait().await.map_or(1, process::exit_code);
-    // As when a container's init process exits: nothing it started outlives it.
-    if let Some(pgid) = pgid {
-        kill_group(pgid, libc::SIGKILL);
-    }
     shared.alive.store(false, Ordering::SeqCst);
     for reader in readers {
         let abort = reader.abort_handle();
@@ -276,34 +314,36 @@ fn split_lines(pending: &mut Vec<u8>, end: bool) -> Vec<String> {
     lines
 }
 
-fn kill_group(pgid: i32, sig: libc::c_int) {
-    if pgid > 1 {
-        // SAFETY: kill has no memory-safety preconditions; a negative pid names a process group.
-        unsafe { libc::kill(-pgid, sig) };
+/// Signals the relay: SIGTERM reaches the command through the pod's init,
+/// SIGKILL ends the pod's namespace.
+fn kill(pid: i32, sig: libc::c_int) {
+    if pid > 1 {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(pid, sig) };
     }
 }
 
-/// Signals the process's group while its main process runs.
+/// Signals the process while it runs.
 fn signal(proc: &Proc, sig: libc::c_int) {
-    if let Some(pgid) = proc.pgid
+    if let Some(pid) = proc.pid
         && proc.shared.alive.load(Ordering::SeqCst)
     {
-        kill_group(pgid, sig);
+        kill(pid, sig);
     }
 }
 
 /// SIGTERM now, SIGKILL when `grace` is over if it still runs.
 fn terminate(proc: &mut Proc, grace: Duration) {
     proc.stopping = true;
-    let Some(pgid) = proc.pgid else { return };
+    let Some(pid) = proc.pid else { return };
     if !proc.shared.alive.load(Ordering::SeqCst) {
         return;
     }
-    kill_group(pgid, libc::SIGTERM);
+    kill(pid, libc::SIGTERM);
     let shared = proc.shared.clone();
     let kill = move || {
         if shared.alive.load(Ordering::SeqCst) {
-            kill_group(pgid, libc::SIGKILL);
+            kill(pid, libc::SIGKILL);
         }
     };
     match tokio::runtime::Handle::try_current() {
@@ -454,10 +494,10 @@ mod tests {
                 {"name": "job", "command": ["sh", "-c"], "args": ["echo $X", "x"]},
                 {"name": "sidecar", "image": "envoy"}]}})
         };
-        assert_eq!(argv(&pod("Never"), "job"), Some(vec!["sh".to_string(), "-c".into(), "echo $X".into(), "x".into()]));
-        assert_eq!(argv(&pod("Never"), "sidecar"), None);
-        assert_eq!(argv(&pod("Never"), "missing"), None);
-        assert_eq!(argv(&pod("Always"), "job"), None);
+        assert_eq!(declared_argv(&pod("Never"), "job"), Some(vec!["sh".to_string(), "-c".into(), "echo $X".into(), "x".into()]));
+        assert_eq!(declared_argv(&pod("Never"), "sidecar"), None);
+        assert_eq!(declared_argv(&pod("Never"), "missing"), None);
+        assert_eq!(declared_argv(&pod("Always"), "job"), None);
     }
 
     #[test]

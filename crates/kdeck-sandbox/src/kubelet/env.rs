@@ -55,7 +55,7 @@ fn key_ref(rest: &Rest, namespace: &str, kind: &'static str, r: &Value) -> Resul
     }
 }
 
-fn field_ref(pod: &Value, path: &str) -> Option<String> {
+pub(crate) fn field_ref(pod: &Value, path: &str) -> Option<String> {
     let value = match path {
         "metadata.name" => &pod["metadata"]["name"],
         "metadata.namespace" => &pod["metadata"]["namespace"],
@@ -114,13 +114,19 @@ pub fn resolve(rest: &Rest, pod: &Value, container: &Value) -> Result<Vec<(Strin
     Ok(vars)
 }
 
-/// The ConfigMap or Secret a volume needs that does not exist, if any.
+/// The ConfigMap or Secret a volume needs that does not exist, if any (a
+/// projected volume's sources too).
 pub fn missing_volume_source(rest: &Rest, pod: &Value, volume: &Value) -> Option<EnvError> {
+    if let Some(sources) = volume["projected"]["sources"].as_array() {
+        return sources.iter().find_map(|s| missing_volume_source(rest, pod, s));
+    }
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
     let (kind, name, optional) = if volume["configMap"].is_object() {
         ("configmap", volume["configMap"]["name"].as_str(), volume["configMap"]["optional"] == true)
     } else if volume["secret"].is_object() {
-        ("secret", volume["secret"]["secretName"].as_str(), volume["secret"]["optional"] == true)
+        // A secret volume names it secretName, a projected source name.
+        let spec = &volume["secret"];
+        ("secret", spec["secretName"].as_str().or(spec["name"].as_str()), spec["optional"] == true)
     } else {
         return None;
     };

@@ -253,7 +253,7 @@ pub fn run_of(pod: &Value, container: &str, previous: bool) -> Result<Run, LogEr
         return Err(LogError::Waiting { pod: pod_name, container: container.to_string(), reason });
     };
     let spec = ["initContainers", "containers"].iter().flat_map(|l| pod["spec"][*l].as_array().into_iter().flatten()).find(|c| c["name"] == container);
-    let captured = super::command::argv(pod, container).map(|_| {
+    let captured = super::command::is_real(pod, status).then(|| {
         // Run N is the one that started when the restart count was N.
         let restarts = status["restartCount"].as_i64().unwrap_or(0);
         captured(pod["metadata"]["uid"].as_str().unwrap_or_default(), container, if previous { restarts - 1 } else { restarts })

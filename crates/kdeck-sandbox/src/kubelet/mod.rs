@@ -2,9 +2,10 @@
 //! moves through the states a real kubelet reports — ContainerCreating, then
 //! Running, then Ready once its readiness probe's initial delay has passed — with
 //! conditions, container statuses, IPs and events written as the real one writes them.
-//! The exception is opt-in: a run-to-completion pod annotated
-//! `sandbox.kdeck.dev/run-command: "true"` really runs its containers' commands
-//! ([`command`]), and their exits end the containers.
+//! The exception is opt-in: in a sandbox started with `--run-commands`, a
+//! run-to-completion pod annotated `sandbox.kdeck.dev/run-command: "true"` really
+//! runs its containers' commands ([`command`]), and their exits end the
+//! containers; without the flag they stay simulated (event `RunCommandDisabled`).
 //!
 //! Each reconcile reads the pod's status and takes the next step, so a restarted
 //! sandbox carries on where it stopped. [`logs`] serves what the containers "print".
@@ -266,6 +267,8 @@ impl Kubelet {
         let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
         let mut retry = None;
         let mut started = Vec::new();
+        // Opted-in containers whose command the sandbox does not run (no --run-commands).
+        let mut not_run: Vec<String> = Vec::new();
         for status in statuses.iter_mut().filter(|s| waiting_to_start(s)) {
             let Some(spec) = specs.iter().find(|c| c["name"] == status["name"]) else { continue };
             let name = spec["name"].as_str().unwrap_or_default().to_string();
@@ -313,9 +316,11 @@ impl Kubelet {
             status["started"] = json!(true);
             if command::argv(pod, &name).is_some() {
                 command::will_start(pod["metadata"]["uid"].as_str().unwrap_or_default(), &name, status["restartCount"].as_i64().unwrap_or(0));
+            } else if command::declared_argv(pod, &name).is_some() {
+                not_run.push(name.clone());
             }
             status["imageID"] = json!(format!("docker.io/library/{image}"));
-            status["containerID"] = json!(format!("kdeck://{:016x}", events::fnv(&format!("{}{name}", pod["metadata"]["uid"]))));
+            status["containerID"] = json!(command::container_id(pod, &name));
             started.push(name);
         }
         let all_running = statuses.iter().all(|s| s["state"]["running"].is_object());
@@ -334,6 +339,13 @@ impl Kubelet {
         for name in started {
             events::normal(rest, pod, source, "Created", &format!("Created container: {name}"));
             events::normal(rest, pod, source, "Started", &format!("Started container {name}"));
+        }
+        for name in not_run {
+            let message = format!(
+                "container {name} asks to run its command ({}), but this sandbox runs no commands: it is simulated; start the sandbox with --run-commands to run it",
+                command::ANNOTATION
+            );
+            events::warning(rest, pod, source, "RunCommandDisabled", &message);
         }
         retry
     }
@@ -406,7 +418,7 @@ fn terminate(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> 
         for status in statuses.iter_mut().filter(|s| s["state"]["running"].is_object()) {
             let name = status["name"].as_str().unwrap_or_default().to_string();
             let mut exit = command::Exit { code: 0, reason: "Completed", message: None };
-            if command::argv(pod, &name).is_some() {
+            if command::is_real(pod, status) {
                 // A real process stops on SIGTERM (SIGKILL after the grace period) and
                 // the container ends with its exit code.
                 match command::stop(uid, &name, status["restartCount"].as_i64().unwrap_or(0), grace) {
@@ -534,7 +546,7 @@ fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source, w
     for status in &mut statuses {
         let name = status["name"].as_str().unwrap_or_default().to_string();
         if let Some(started) = status["state"]["running"]["startedAt"].as_str().map(str::to_string) {
-            let real = command::argv(pod, &name).is_some();
+            let real = command::is_real(pod, status);
             let exit = if real {
                 // The process decides when the container ends, not the declared run time.
                 match command::poll(rest, pod, &name, status["restartCount"].as_i64().unwrap_or(0), wake) {
@@ -589,6 +601,7 @@ fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source, w
             }
             status["state"] = json!({"running": {"startedAt": time::now()}});
             status["started"] = json!(true);
+            status["containerID"] = json!(command::container_id(pod, &name));
             if command::argv(pod, &name).is_some() {
                 command::will_start(pod["metadata"]["uid"].as_str().unwrap_or_default(), &name, status["restartCount"].as_i64().unwrap_or(0));
             }

@@ -80,6 +80,11 @@ pub struct StartArgs {
     /// Kubeconfig file to write the sandbox's entries to (default: as kubectl).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// Run the command of pods that opt in with the annotation
+    /// sandbox.kdeck.dev/run-command: "true" as real (confined) processes; without
+    /// it their containers stay simulated. Exec always runs for real.
+    #[arg(long)]
+    run_commands: bool,
     /// How long --detach waits for the sandbox to answer.
     #[arg(long, default_value = "60", value_name = "SECONDS")]
     timeout: u64,
@@ -149,6 +154,7 @@ impl StartArgs {
             seed: self.seed.clone(),
             nodes: usize::from(self.nodes),
             faults: self.faults.clone(),
+            run_commands: self.run_commands,
         })
     }
 
@@ -164,10 +170,16 @@ impl StartArgs {
             eprintln!("sandbox {:?} is serving at {}", record.name, record.server);
             eprintln!("  kubeconfig: {} (contexts {} and {}-readonly)", record.kubeconfig.display(), record.name, record.name);
             eprintln!("  data:       {}", record.data_dir.display());
+            eprintln!("  commands:   {}", run_commands_text(record.run_commands));
             eprintln!("press Ctrl-C to stop");
         })
         .await
     }
+}
+
+/// Whether opted-in pods' commands run, as `status` and `start` say it.
+fn run_commands_text(run: bool) -> &'static str {
+    if run { "run for pods that opt in (--run-commands)" } else { "simulated (start with --run-commands to run opted-in pods' commands)" }
 }
 
 /// An unknown scenario is a usage error that lists the known ones.
@@ -244,6 +256,7 @@ impl StatusArgs {
             "readonlyContext": format!("{}-readonly", record.name),
             "kubeconfig": record.kubeconfig,
             "dataDir": record.data_dir,
+            "runCommands": record.run_commands,
         });
         if running {
             let cluster = inspect(&record).await?;
@@ -289,6 +302,7 @@ fn print_status(record: &Record, running: bool, status: &serde_json::Value) {
         ("context", format!("{} (read-only: {}-readonly)", record.name, record.name)),
         ("kubeconfig", record.kubeconfig.display().to_string()),
         ("data", record.data_dir.display().to_string()),
+        ("commands", run_commands_text(record.run_commands).to_string()),
     ];
     if running {
         rows.push(("kubernetes", status["kubernetesVersion"].as_str().unwrap_or_default().to_string()));

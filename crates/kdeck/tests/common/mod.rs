@@ -155,3 +155,15 @@ where
     }
     panic!("{name} never reached: {what}");
 }
+
+impl TestSandbox {
+    /// Starts sandbox `name` with more `sandbox start` flags (e.g. `--run-commands`).
+    pub fn start_with_args(name: &str, args: &[&str]) -> Self {
+        let sandbox = Self::new(name);
+        let mut all = vec!["sandbox", "start", "--detach", "--name", name];
+        all.extend_from_slice(args);
+        let out = sandbox.run(&all);
+        assert!(out.status.success(), "sandbox start {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        sandbox
+    }
+}

@@ -1,17 +1,25 @@
 //! `exec`: where the sandbox runs real processes. Main containers stay
 //! simulated; an exec runs exactly the argv the client sent (never through a
-//! shell, never anything a manifest says) as a local process confined to a view
-//! of the pod: the container's environment ([`crate::kubelet::env`] plus what a runtime adds), its volumes mounted at their
-//! paths ([`volumes`]) in a private mount namespace, and its own UTS namespace so
-//! `hostname` prints the pod's name ([`confine`]). [`process`] starts it with
-//! pipes or a pseudo-terminal.
+//! shell, never anything a manifest says) as a local process confined to the pod
+//! ([`confine`]): its own user, PID, mount, UTS and IPC namespaces; the pod's
+//! user and capabilities as its securityContext says ([`security`], mapped to
+//! unprivileged host ids by [`userns`]); a root filesystem of its own
+//! ([`view`]) with the container's volumes at their paths ([`volumes`],
+//! [`files`]); the container's environment ([`crate::kubelet::env`] plus what a
+//! runtime adds). [`process`] starts it with pipes or a pseudo-terminal.
 //!
 //! The one other real process is a container's own command in a pod that opts in
 //! with `sandbox.kdeck.dev/run-command` ([`crate::kubelet::command`]): it is
 //! prepared by the same [`prepare_process`] and started by the same [`process::start`].
 
+mod child;
 pub mod confine;
+pub mod files;
+mod ops;
 pub mod process;
+pub mod security;
+pub mod userns;
+mod view;
 pub mod volumes;
 
 use std::path::PathBuf;
@@ -21,6 +29,7 @@ use serde_json::Value;
 
 use crate::kubelet::logs;
 use crate::rest::{ApiError, Rest};
+use security::Security;
 
 /// Where volumes live when the server has not said (see [`set_data_dir`]).
 static DATA_DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -60,6 +69,12 @@ pub struct Prepared {
     pub working_dir: Option<String>,
     pub hostname: String,
     pub mounts: Vec<volumes::Mount>,
+    /// The user, capabilities and root filesystem the securityContext asks for.
+    pub security: Security,
+    /// Files of the pod's `/etc`: hostname, hosts, resolv.conf, passwd, group.
+    pub etc: Vec<(String, Vec<u8>)>,
+    /// The host directory that is the container's `/tmp` (None with a read-only root).
+    pub tmp: Option<PathBuf>,
     pub tty: bool,
     pub stdin: bool,
     pub stdout: bool,
@@ -67,9 +82,6 @@ pub struct Prepared {
     /// stderr goes to stdout's pipe, so the two interleave as they were written
     /// (a container's log); `outputs` then has the one channel 1.
     pub merge_stderr: bool,
-    /// The process leads a process group of its own, so it can be signalled with
-    /// everything it started (a container's main process).
-    pub process_group: bool,
 }
 
 /// Picks the container, checks the pod can be exec'd into, and resolves the
@@ -98,25 +110,74 @@ pub fn prepare(rest: &Rest, pod: &Value, request: &ExecRequest) -> Result<Prepar
 
 /// The confined view `argv` runs in as `container` of `pod`: the container's
 /// environment (resolved as the kubelet does, plus what a runtime adds), its
-/// volumes, its working directory and the pod's name as hostname. No streams are
-/// connected (stdin, stdout and stderr are /dev/null until the caller asks for them).
+/// user and capabilities, its volumes, its working directory and the pod's
+/// hostname. No streams are connected (stdin, stdout and stderr are /dev/null
+/// until the caller asks for them).
 pub fn prepare_process(rest: &Rest, pod: &Value, container: &Value, argv: Vec<String>, tty: bool) -> Result<Prepared, ApiError> {
+    let security = Security::of(pod, container);
+    let mapping = userns::Mapping::current();
+    mapping.check(security.uid, security.gid, &security.groups).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let hostname = hostname_of(pod).to_string();
     let mut env = crate::kubelet::env::resolve(rest, pod, container).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    add_defaults(&mut env, name_of(pod), tty);
-    let mounts = volumes::materialize(rest, pod, container, &data_dir())?;
+    add_defaults(&mut env, &hostname, security.home(), tty);
+    let owners = volumes::Owners { mapping, fs_group: security.fs_group };
+    let mounts = volumes::materialize(rest, pod, container, &data_dir(), &owners)?;
+    let etc = etc_files(pod, &hostname, &security);
+    let tmp = if security.read_only_root { None } else { Some(volumes::container_tmp(&data_dir(), pod, container, &owners)?) };
     Ok(Prepared {
         argv,
         env,
         working_dir: container["workingDir"].as_str().filter(|w| !w.is_empty()).map(str::to_string),
-        hostname: name_of(pod).to_string(),
+        hostname,
         mounts,
+        security,
+        etc,
+        tmp,
         tty,
         stdin: false,
         stdout: false,
         stderr: false,
         merge_stderr: false,
-        process_group: false,
     })
+}
+
+/// The pod's hostname: `spec.hostname`, else its name.
+fn hostname_of(pod: &Value) -> &str {
+    pod["spec"]["hostname"].as_str().filter(|h| !h.is_empty()).unwrap_or_else(|| name_of(pod))
+}
+
+/// What the runtime writes into the pod's `/etc`. `hosts` is the kubelet's (the
+/// pod's IP with its hostname, and hostAliases); `resolv.conf` is the host's, as
+/// the pod uses the host's network.
+fn etc_files(pod: &Value, hostname: &str, security: &Security) -> Vec<(String, Vec<u8>)> {
+    let mut hosts = String::from(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
+    );
+    if let Some(ip) = pod["status"]["podIP"].as_str().filter(|ip| !ip.is_empty()) {
+        let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
+        match pod["spec"]["subdomain"].as_str().filter(|s| !s.is_empty()) {
+            Some(sub) => hosts.push_str(&format!("{ip}\t{hostname}.{sub}.{ns}.svc.cluster.local\t{hostname}\n")),
+            None => hosts.push_str(&format!("{ip}\t{hostname}\n")),
+        }
+    }
+    let aliases = pod["spec"]["hostAliases"].as_array().cloned().unwrap_or_default();
+    if !aliases.is_empty() {
+        hosts.push_str("\n# Entries added by HostAliases.\n");
+        for alias in aliases {
+            let names: Vec<&str> = alias["hostnames"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            if let Some(ip) = alias["ip"].as_str() {
+                hosts.push_str(&format!("{ip}\t{}\n", names.join("\t")));
+            }
+        }
+    }
+    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    vec![
+        ("hostname".to_string(), format!("{hostname}\n").into_bytes()),
+        ("hosts".to_string(), hosts.into_bytes()),
+        ("resolv.conf".to_string(), resolv),
+        ("passwd".to_string(), security.passwd().into_bytes()),
+        ("group".to_string(), security.group().into_bytes()),
+    ]
 }
 
 /// PATH of most images, for containers whose spec does not set one.
@@ -129,9 +190,9 @@ fn set(env: &mut Vec<(String, String)>, name: String, value: String) {
     }
 }
 
-/// What the runtime sets besides the spec: HOSTNAME always, PATH and HOME when
-/// the spec does not, TERM with a terminal.
-pub fn add_defaults(env: &mut Vec<(String, String)>, hostname: &str, tty: bool) {
+/// What the runtime sets besides the spec: HOSTNAME always, PATH and HOME (the
+/// user's home) when the spec does not, TERM with a terminal.
+pub fn add_defaults(env: &mut Vec<(String, String)>, hostname: &str, home: &str, tty: bool) {
     let has = |env: &Vec<(String, String)>, k: &str| env.iter().any(|(n, _)| n == k);
     if !has(env, "PATH") {
         env.insert(0, ("PATH".into(), DEFAULT_PATH.into()));
@@ -141,7 +202,7 @@ pub fn add_defaults(env: &mut Vec<(String, String)>, hostname: &str, tty: bool) 
         env.push(("TERM".into(), "xterm".into()));
     }
     if !has(env, "HOME") {
-        env.push(("HOME".into(), "/root".into()));
+        env.push(("HOME".into(), home.into()));
     }
 }
 

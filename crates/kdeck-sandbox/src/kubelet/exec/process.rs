@@ -1,5 +1,5 @@
 //! Starting the exec'd process: confined by [`super::confine`], with its streams on
-//! pipes, or on a pseudo-terminal when the client asked for a TTY.
+//! pipes, or on a pseudo-terminal of the pod's devpts when the client asked for a TTY.
 
 use std::fs::File;
 use std::io;
@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::process::{Child, Command};
 
 use super::Prepared;
-use super::confine::{Plan, STAGES};
+use super::confine::{Fds, Plan, STAGES};
 
 pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
 pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
@@ -37,75 +37,73 @@ pub enum StartError {
     Confine(String),
 }
 
-/// Starts the prepared command. `root` is the empty host directory the view's
-/// tmpfs is mounted on (privately, in the child).
+/// Starts the prepared command, confined to its pod ([`confine`](super::confine)).
+/// `root` is the empty host directory the view's tmpfs is mounted on (privately,
+/// in the child). The returned child is the relay: signals sent to it reach the
+/// command, SIGKILL ends the pod's namespace, and its exit code is the command's.
 pub fn start(prepared: &Prepared, root: &Path) -> Result<Running, StartError> {
     let confine_err = |e: io::Error| StartError::Confine(format!("cannot confine the exec to the pod: {e}"));
-    std::fs::create_dir_all(root).map_err(confine_err)?;
-    let plan = Plan::build(root, &prepared.mounts, prepared.working_dir.as_deref(), &prepared.hostname).map_err(confine_err)?;
+    crate::fsutil::create_private_dir(root).map_err(confine_err)?;
+    let plan = Plan::build(prepared, root).map_err(confine_err)?;
     let (report_read, report_write) = pipe().map_err(confine_err)?;
     let mut cmd = Command::new(&prepared.argv[0]);
     cmd.args(&prepared.argv[1..]).env_clear().envs(prepared.env.iter().map(|(k, v)| (k, v))).kill_on_drop(true);
-    let terminal = if prepared.tty { Some(open_pty().map_err(confine_err)?) } else { None };
+    // With a terminal, the command opens one of the pod's devpts and passes its
+    // controlling side back over this socket.
+    let terminal = if prepared.tty { Some(socket_pair().map_err(confine_err)?) } else { None };
     let null_or = |wanted: bool| if wanted { Stdio::piped() } else { Stdio::null() };
     // With merged output, both streams write to one pipe (blocking on the child's
     // side, as output pipes are); the parent reads the other end.
     let mut merged: Option<io::PipeReader> = None;
-    match &terminal {
-        Some((_, slave)) => {
-            let dup = |f: &OwnedFd| f.try_clone().map(Stdio::from).map_err(confine_err);
-            cmd.stdin(dup(slave)?).stdout(dup(slave)?).stderr(dup(slave)?);
-        }
-        None if prepared.merge_stderr => {
-            let (reader, writer) = io::pipe().map_err(confine_err)?;
-            cmd.stdin(null_or(prepared.stdin)).stdout(writer.try_clone().map_err(confine_err)?).stderr(writer);
-            merged = Some(reader);
-        }
-        None => {
-            cmd.stdin(null_or(prepared.stdin)).stdout(null_or(prepared.stdout)).stderr(null_or(prepared.stderr));
-        }
+    if terminal.is_some() {
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    } else if prepared.merge_stderr {
+        let (reader, writer) = io::pipe().map_err(confine_err)?;
+        cmd.stdin(null_or(prepared.stdin)).stdout(writer.try_clone().map_err(confine_err)?).stderr(writer);
+        merged = Some(reader);
+    } else {
+        cmd.stdin(null_or(prepared.stdin)).stdout(null_or(prepared.stdout)).stderr(null_or(prepared.stderr));
     }
-    let report_fd = report_write.as_raw_fd();
-    let tty = prepared.tty;
-    let process_group = prepared.process_group && !tty;
+    let fds = Fds { report: report_write.as_raw_fd(), pty: terminal.as_ref().map(|(_, child)| child.as_raw_fd()) };
     // SAFETY: the closure runs in the forked child before exec and only makes system
-    // calls on data prepared in the parent (see `Plan::apply`).
+    // calls on data prepared in the parent (see `Plan::run`).
     unsafe {
-        cmd.pre_exec(move || {
-            if process_group {
-                // Leads its own group: signalling -pid reaches whatever it starts.
-                libc::setpgid(0, 0);
-            }
-            let mut stage = 0usize;
-            if let Err(e) = plan.apply(&mut stage) {
-                let byte = stage as u8;
-                libc::write(report_fd, (&raw const byte).cast(), 1);
-                return Err(e);
-            }
-            if tty {
-                // A session of its own with the terminal as its controlling one,
-                // so Ctrl-C (0x03 on the terminal) reaches it as SIGINT.
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY, 0);
-            }
-            let ok = u8::MAX;
-            libc::write(report_fd, (&raw const ok).cast(), 1);
-            Ok(())
-        });
+        cmd.pre_exec(move || plan_run(&plan, &fds));
     }
     let spawned = cmd.spawn();
     drop(cmd);
     drop(report_write);
+    let report = read_report(&report_read);
     let child = match spawned {
         Ok(child) => child,
-        Err(e) => return Err(spawn_error(&prepared.argv[0], e, read_byte(&report_read))),
+        Err(e) => return Err(spawn_error(&prepared.argv[0], e, &report, |stage, index| describe(prepared, root, stage, index))),
     };
-    let mut running = streams(child, terminal.map(|(master, _)| master));
+    let master = match &terminal {
+        Some((parent, _)) => Some(super::child::recv_fd(parent.as_raw_fd()).map_err(confine_err)?),
+        None => None,
+    };
+    let mut running = streams(child, master);
     if let Some(reader) = merged {
         let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(confine_err)?;
         running.outputs.push((1, Box::new(reader)));
     }
     Ok(running)
+}
+
+/// # Safety
+/// As [`Plan::run`].
+unsafe fn plan_run(plan: &Plan, fds: &Fds) -> io::Result<()> {
+    // SAFETY: forwarded to the caller.
+    unsafe { plan.run(fds) }
+}
+
+/// What a failed step was, for the message: the plan is built again (cheap), as
+/// the one that ran moved into the child's closure.
+fn describe(prepared: &Prepared, root: &Path, stage: u8, index: u16) -> String {
+    match Plan::build(prepared, root) {
+        Ok(plan) => plan.describe(stage, index),
+        Err(_) => format!("cannot {}", STAGES.get(usize::from(stage)).copied().unwrap_or("set up")),
+    }
 }
 
 /// The exit code a shell would report: a process killed by signal N exits 128 + N.
@@ -132,10 +130,10 @@ fn streams(mut child: Child, master: Option<OwnedFd>) -> Running {
     Running { child, stdin, outputs, pty: Some(master) }
 }
 
-/// What a failed spawn means: the child reported how far it got.
-fn spawn_error(program: &str, e: io::Error, stage: Option<u8>) -> StartError {
-    match stage {
-        Some(u8::MAX) => {
+/// What a failed spawn means: the children reported how far they got.
+fn spawn_error(program: &str, e: io::Error, report: &[u8], describe: impl Fn(u8, u16) -> String) -> StartError {
+    match report {
+        [.., u8::MAX] => {
             let (message, code) = match e.kind() {
                 io::ErrorKind::NotFound => (format!("exec: \"{program}\": executable file not found in $PATH"), 127),
                 io::ErrorKind::PermissionDenied => (format!("exec: \"{program}\": permission denied"), 126),
@@ -143,12 +141,23 @@ fn spawn_error(program: &str, e: io::Error, stage: Option<u8>) -> StartError {
             };
             StartError::Exec { message, code }
         }
-        Some(stage) => {
-            let step = STAGES.get(usize::from(stage)).copied().unwrap_or("set up");
-            StartError::Confine(format!("cannot confine the exec to the pod: cannot {step}: {e}"))
+        [.., stage, hi, lo] => {
+            let what = describe(*stage, u16::from_be_bytes([*hi, *lo]));
+            StartError::Confine(format!("cannot confine the exec to the pod: {what}: {e}"))
         }
-        None => StartError::Confine(format!("cannot start the exec: {e}")),
+        _ => StartError::Confine(format!("cannot start the exec: {e}")),
     }
+}
+
+/// A connected pair of Unix stream sockets, close-on-exec.
+fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a valid out-array of two descriptors.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socketpair returned two fresh descriptors we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -161,28 +170,18 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// The last byte the child wrote before exec failed (the write end is closed).
-fn read_byte(fd: &OwnedFd) -> Option<u8> {
-    let mut buf = [0u8; 8];
-    // SAFETY: reading into a local buffer of the given length.
-    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    (n > 0).then(|| buf[n as usize - 1])
-}
-
-/// A new pseudo-terminal: (controlling side, terminal side), both close-on-exec.
-fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
-    let (mut master, mut slave) = (0 as RawFd, 0 as RawFd);
-    // SAFETY: out-parameters for two descriptors; name, termios and size may be null.
-    if unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) } != 0 {
-        return Err(io::Error::last_os_error());
+/// Everything the children wrote to the report pipe (its write ends are closed).
+fn read_report(fd: &OwnedFd) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        // SAFETY: reading into a local buffer of the given length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
     }
-    // SAFETY: openpty returned two fresh descriptors we now own.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    for fd in [&master, &slave] {
-        // SAFETY: setting a flag on a descriptor we own.
-        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
-    }
-    Ok((master, slave))
 }
 
 /// Sets the terminal's window size (channel 4).
@@ -212,12 +211,16 @@ mod tests {
     #[test]
     fn failures_before_exec_refuse_the_exec_and_exec_failures_are_exit_codes() {
         let not_found = || io::Error::from(io::ErrorKind::NotFound);
-        let StartError::Exec { message, code } = spawn_error("nope", not_found(), Some(u8::MAX)) else { panic!("an exec failure") };
+        let describe = |stage: u8, index: u16| format!("stage {stage} step {index}");
+        let StartError::Exec { message, code } = spawn_error("nope", not_found(), &[u8::MAX], describe) else { panic!("an exec failure") };
         assert_eq!((message.as_str(), code), ("exec: \"nope\": executable file not found in $PATH", 127));
-        let denied = spawn_error("x", io::Error::from(io::ErrorKind::PermissionDenied), Some(u8::MAX));
+        let denied = spawn_error("x", io::Error::from(io::ErrorKind::PermissionDenied), &[u8::MAX], describe);
         assert!(matches!(denied, StartError::Exec { code: 126, .. }));
-        // The child reached stage 0 (unshare) and failed: no unconfined run.
-        let StartError::Confine(message) = spawn_error("sh", io::Error::from_raw_os_error(libc::EPERM), Some(0)) else { panic!("a confinement failure") };
-        assert!(message.starts_with("cannot confine the exec to the pod: cannot create the namespaces:"), "{message}");
+        // A child failed at stage 3, step 258: no unconfined run.
+        let StartError::Confine(message) = spawn_error("sh", io::Error::from_raw_os_error(libc::EPERM), &[3, 1, 2], describe) else {
+            panic!("a confinement failure")
+        };
+        assert!(message.starts_with("cannot confine the exec to the pod: stage 3 step 258:"), "{message}");
+        assert!(matches!(spawn_error("sh", not_found(), &[], describe), StartError::Confine(m) if m.starts_with("cannot start the exec")));
     }
 }

@@ -122,8 +122,7 @@ async fn available(client: &kube::Client, ns: &str, name: &str, replicas: i32) {
     wait_object(&api, name, "available", |d| d.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0) == replicas).await;
 }
 
-/// Namespace `shop` with: api (2 replicas; containers api and sidecar; runs Job
-/// commands for real), idle (0 replicas), sick (never ready); `solo` in several
+/// Namespace `shop` with: api (2 replicas; containers api and sidecar), idle (0 replicas), sick (never ready); `solo` in several
 /// namespaces for the precedence checks.
 async fn seed(client: &kube::Client) {
     for ns in ["shop", "n-flag", "n-env", "n-k8s", "n-flavor"] {
@@ -134,8 +133,8 @@ async fn seed(client: &kube::Client) {
         {"name": "api", "image": "shop/api:1", "env": [{"name": "APP_MODE", "value": "production"}]},
         {"name": "sidecar", "image": "envoy:1"}
     ]);
-    let run_commands = json!({"sandbox.kdeck.dev/run-command": "true"});
-    shop.create(&PostParams::default(), &deployment("api", 2, run_commands, api_containers)).await.unwrap();
+    // No run-command annotation: on a sandbox, the job executor adds it to its Job.
+    shop.create(&PostParams::default(), &deployment("api", 2, json!({}), api_containers)).await.unwrap();
     shop.create(&PostParams::default(), &deployment("idle", 0, json!({}), json!([{"name": "idle", "image": "x"}]))).await.unwrap();
     let probe = json!({"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1});
     let sick = json!([{"name": "sick", "image": "x", "readinessProbe": probe}]);
@@ -283,6 +282,23 @@ async fn namespace_and_context_follow_their_precedence() {
     assert!(
         plan(&run(&sandbox, dir.path(), &["solo-task", "--dry-run", "-o", "json"], &[]))["context"].as_str().unwrap().contains("defaults.kubernetes.context")
     );
+}
+
+#[tokio::test]
+async fn the_job_executor_refuses_a_sandbox_that_would_only_pretend_to_run_the_task() {
+    // A sandbox without --run-commands simulates containers: a Job there would
+    // "succeed" without running anything, so the executor refuses, before any change.
+    let sandbox = TestSandbox::start("runjobsim");
+    let client = sandbox.client().await;
+    seed(&client).await;
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path(), PROJECT);
+    let out = run(&sandbox, dir.path(), &["migrate"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("does not run commands") && err.contains("--run-commands"), "names the opt-in: {err}");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "shop");
+    assert_no_task_jobs(&jobs).await;
 }
 
 #[tokio::test]

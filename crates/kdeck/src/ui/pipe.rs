@@ -47,6 +47,7 @@ fn output_closed() -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::os::fd::AsRawFd;
 
     #[test]
@@ -61,5 +62,26 @@ mod tests {
         assert!(!poll(writer.as_raw_fd()), "a reader is there");
         drop(reader);
         assert!(poll(writer.as_raw_fd()), "the reader is gone");
+    }
+
+    /// With the handler installed in this (test) process, whose stdout and stderr
+    /// have readers, a broken pipe anywhere else is an error for the writer, and
+    /// the process lives on: a pipe, a child's stdin, a Unix socket.
+    #[test]
+    fn other_broken_pipes_stay_errors() {
+        super::die_quietly_when_output_closes();
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        drop(reader);
+        assert_eq!(writer.write_all(b"x").unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+
+        let mut child = std::process::Command::new("true").stdin(std::process::Stdio::piped()).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        child.wait().unwrap();
+        let written = (0..64).try_for_each(|_| stdin.write_all(&[0; 64 * 1024]));
+        assert_eq!(written.unwrap_err().kind(), std::io::ErrorKind::BrokenPipe, "a child that exited");
+
+        let (mut mine, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(theirs);
+        assert_eq!(mine.write_all(b"x").unwrap_err().kind(), std::io::ErrorKind::BrokenPipe, "std writes Unix sockets with write(2)");
     }
 }

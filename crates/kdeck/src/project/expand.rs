@@ -242,7 +242,14 @@ impl<'s, 'a> Expander<'s, 'a> {
         let parts = Parser::parse(text).map_err(|e| self.syntax_error(e))?;
         let mut out = Expanded::default();
         self.parts(&parts, &mut out)?;
-        out.secret |= self.scope.is_known(&out.text);
+        // A text that is, as a whole, a value the project masks (a copy of a
+        // password written out) is secret, and shown masked.
+        if !out.secret && self.scope.is_known(&out.text) {
+            out.secret = true;
+            if self.mask {
+                out.text = secret::MASK.to_string();
+            }
+        }
         Ok(out)
     }
 
@@ -479,6 +486,28 @@ pub(crate) mod tests {
         let shown = expand_masked("psql ${vars:url}/${vars:db} ${env:HOST}", &Scope { vars: vec![&top], env: &env }, "x").unwrap();
         assert_eq!(shown.text, "psql ******/app db.local");
         assert!(shown.secret);
+    }
+
+    #[test]
+    fn values_the_project_masks_are_secret_whatever_they_are_called() {
+        let mut top = vars(&[("plain_conn", "postgres://u:pw@h"), ("region", "eu")]);
+        top.set_known(std::sync::Arc::new(known_of(&["postgres://u:pw@h"])));
+        let scope = Scope { vars: vec![&top], env: &env };
+        let shown = expand_masked("psql ${vars:plain_conn} --region ${vars:region}", &scope, "x").unwrap();
+        assert_eq!(shown.text, "psql ****** --region eu");
+        assert!(shown.secret);
+        let literal = expand_masked("postgres://u:pw@h", &scope, "x").unwrap();
+        assert_eq!((literal.text.as_str(), literal.secret), (secret::MASK, true), "a copy written out");
+        let run = expand("postgres://u:pw@h", &scope, "x").unwrap();
+        assert_eq!((run.text.as_str(), run.secret), ("postgres://u:pw@h", true), "what runs keeps the value");
+        assert!(!expand("${vars:region}", &scope, "x").unwrap().secret);
+    }
+
+    /// A Known holding these values, through the one way values get in.
+    fn known_of(values: &[&str]) -> Known {
+        let env: String = values.iter().enumerate().map(|(i, v)| format!("      S{i}_TOKEN: '{v}'\n")).collect();
+        let config = crate::project::load::load_str(&format!("tasks:\n  t:\n    script: x\n    env:\n{env}"), "kdeck.yaml", None).unwrap();
+        Known::of(&config, &|_| None)
     }
 
     #[test]

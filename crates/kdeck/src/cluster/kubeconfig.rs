@@ -75,8 +75,14 @@ fn read_merged_from(paths: &[PathBuf]) -> Result<kube::config::Kubeconfig> {
         }
         // kube-rs makes the file's relative paths (certificates, token files, a
         // plugin command with a `/`) relative to the file, as client-go does.
-        let config = kube::config::Kubeconfig::read_from(path)
-            .map_err(|e| Error::usage(format!("cannot read the kubeconfig {}: {e}", path.display())).hint("fix or move the file"))?;
+        let config = kube::config::Kubeconfig::read_from(path).map_err(|e| {
+            let why = match &e {
+                kube::config::KubeconfigError::Parse(yaml) => yaml_problem(yaml),
+                kube::config::KubeconfigError::ReadConfig(io, _) => io.to_string(),
+                other => other.to_string(),
+            };
+            Error::usage(format!("cannot read the kubeconfig {}: {why}", path.display())).hint("fix or move the file")
+        })?;
         merged = Some(match merged {
             None => config,
             Some(first) => first.merge(config).map_err(|e| Error::usage(format!("cannot merge the kubeconfig {}: {e}", path.display())))?,
@@ -102,6 +108,26 @@ pub async fn read_for(context: Option<&str>) -> Result<kube::config::Kubeconfig>
     Ok(kubeconfig)
 }
 
+/// Where and why a kubeconfig is not valid YAML, without the parser's snippet of
+/// the file or quoted values: the file holds tokens and keys.
+fn yaml_problem(error: &serde_saphyr::Error) -> String {
+    use serde_saphyr::MessageFormatter;
+    let message = serde_saphyr::UserMessageFormatter.format_message(error.without_snippet());
+    let mut shown = String::new();
+    for (i, part) in message.split('"').enumerate() {
+        match i {
+            0 => shown.push_str(part),
+            _ if i % 2 == 1 => shown.push_str("\"…"),
+            _ => shown.push_str(part),
+        }
+    }
+    let shown: String = shown.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    match error.location().filter(|l| l.line() > 0) {
+        Some(at) => format!("line {}, column {}: {}", at.line(), at.column(), shown.trim()),
+        None => shown.trim().to_string(),
+    }
+}
+
 /// A kubeconfig document, kept as a generic value so unknown fields survive edits.
 pub struct Kubeconfig {
     pub path: PathBuf,
@@ -125,7 +151,8 @@ impl Kubeconfig {
         let doc = match fs::read_to_string(path) {
             Ok(text) if text.trim().is_empty() => Value::Null,
             Ok(text) => serde_saphyr::from_str::<Value>(&text).map_err(|e| {
-                Error::usage(format!("the kubeconfig {} is not valid YAML: {e}", path.display())).hint("fix or move the file; kdeck will not overwrite it")
+                Error::usage(format!("the kubeconfig {} is not valid YAML: {}", path.display(), yaml_problem(&e)))
+                    .hint("fix or move the file; kdeck will not overwrite it")
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
             Err(e) => return Err(Error::failure(format!("cannot read the kubeconfig {}: {e}", path.display()))),
@@ -404,6 +431,14 @@ mod tests {
         fs::write(&b, "clusters: [unclosed").unwrap();
         let e = read_merged_from(&[a.clone(), b.clone()]).unwrap_err();
         assert!(e.message.contains(&b.display().to_string()), "a file that does not read is named: {}", e.message);
+        // Its lines are not quoted: they hold tokens.
+        fs::write(&b, "users:\n- name: u\n  user: {token: \"s3cret-t0ken}\n").unwrap();
+        let e = read_merged_from(std::slice::from_ref(&b)).unwrap_err();
+        assert!(e.message.contains("line 3") && !e.message.contains("s3cret"), "{}", e.message);
+        fs::write(&b, "users:\n- name: u\n  user:\n    token: s3cret-t0ken\n   bad: [\n").unwrap();
+        let e = read_merged_from(std::slice::from_ref(&b)).unwrap_err();
+        assert!(e.message.contains("line 5") && !e.message.contains("s3cret"), "{}", e.message);
+        assert!(!Kubeconfig::load(&b).err().unwrap().message.contains("s3cret"));
     }
 
     #[cfg(unix)]

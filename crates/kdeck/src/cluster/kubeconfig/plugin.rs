@@ -105,11 +105,16 @@ async fn run(exec: &ExecConfig, user: &str, cluster: Option<ExecAuthCluster>, st
         }
     }
     if interactive {
-        // Its prompts go to the user; it stays in kdeck's process group, which owns the terminal.
+        // Its prompts go to the user.
         cmd.stdin(Stdio::inherit()).stderr(Stdio::inherit());
     } else {
-        // Its own process group, so that what it started is stopped with it.
-        cmd.stdin(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+        cmd.stdin(Stdio::null()).stderr(Stdio::piped());
+    }
+    // Without a terminal, its own process group, so that what it started is
+    // stopped with it; on a terminal it stays in kdeck's, which gets Ctrl-C.
+    let own_group = !stdin_is_terminal;
+    if own_group {
+        cmd.process_group(0);
     }
     let child = cmd.spawn().map_err(|e| {
         let error = Error::failure(format!("{named} cannot be started: {e}"));
@@ -118,7 +123,7 @@ async fn run(exec: &ExecConfig, user: &str, cluster: Option<ExecAuthCluster>, st
             _ => error.hint("install it, or fix users[].user.exec.command in the kubeconfig"),
         }
     })?;
-    let group = child.id().filter(|_| !interactive);
+    let group = child.id().filter(|_| own_group);
     let limit = if interactive { limits.interactive } else { limits.plain };
     let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
         Ok(output) => output.map_err(|e| Error::failure(format!("{named} could not be read: {e}")))?,

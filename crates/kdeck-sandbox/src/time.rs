@@ -45,36 +45,99 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Parses a Go duration as Flux and External Secrets specs write them: `1h30m`,
-/// `15s`, `500ms`, `0`, `1.5h` (units ns, us, µs, ms, s, m, h; no sign).
+/// `15s`, `500ms`, `0`, `1.5h`, `+5s` (units ns, us, µs, μs, ms, s, m, h), with Go's
+/// `time.ParseDuration` rules and messages: the value is counted in whole
+/// nanoseconds, and one over Go's maximum (`2562047h47m16.854775807s`, about 292
+/// years) is an `invalid duration`, as Go refuses it. A negative duration, which Go
+/// accepts, is refused too: there is no negative [`Duration`].
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("time: invalid duration {s:?}");
-    if s == "0" {
+    let invalid = || format!("time: invalid duration {s:?}");
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    if rest.starts_with('-') {
+        return Err(invalid());
+    }
+    if rest == "0" {
         return Ok(Duration::ZERO);
     }
-    let mut rest = s;
-    let mut total = 0f64;
     if rest.is_empty() {
-        return Err(bad());
+        return Err(invalid());
     }
+    let mut total: u64 = 0;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| format!("time: missing unit in duration {s:?}"))?;
-        let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
-        rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let seconds_per_unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        if !rest.starts_with(|c: char| c == '.' || c.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let (whole, after) = leading_int(rest).ok_or_else(invalid)?;
+        let has_whole = after.len() != rest.len();
+        rest = after;
+        let (mut fraction, mut scale, mut has_fraction) = (0u64, 1f64, false);
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            let (f, sc, after) = leading_fraction(after_dot);
+            (fraction, scale, has_fraction) = (f, sc, after.len() != after_dot.len());
+            rest = after;
+        }
+        if !has_whole && !has_fraction {
+            return Err(invalid());
+        }
+        // The unit runs to the next digit or dot, which are ASCII: the cut is on a
+        // character boundary.
+        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let nanos_per_unit: u64 = match unit {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             "" => return Err(format!("time: missing unit in duration {s:?}")),
             unit => return Err(format!("time: unknown unit {unit:?} in duration {s:?}")),
         };
-        rest = &rest[unit_len..];
-        total += number * seconds_per_unit;
+        let mut value = whole.checked_mul(nanos_per_unit).filter(|v| *v <= GO_MAX_NANOS).ok_or_else(invalid)?;
+        if fraction > 0 {
+            // As Go does: a float, exact to the nanosecond for fractions of an hour.
+            value = value.checked_add((fraction as f64 * (nanos_per_unit as f64 / scale)) as u64).ok_or_else(invalid)?;
+        }
+        total = total.checked_add(value).filter(|t| *t <= GO_MAX_NANOS).ok_or_else(invalid)?;
     }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
+    Ok(Duration::from_nanos(total))
+}
+
+/// The longest duration Go has: `math.MaxInt64` nanoseconds.
+const GO_MAX_NANOS: u64 = i64::MAX as u64;
+
+/// The leading digits of `s` as a number, and what follows; None when the number
+/// is over 2^63 (Go's `leadingInt`).
+fn leading_int(s: &str) -> Option<(u64, &str)> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let mut x: u64 = 0;
+    for d in s[..digits].bytes() {
+        x = x.checked_mul(10)?.checked_add(u64::from(d - b'0')).filter(|x| *x <= 1 << 63)?;
+    }
+    Some((x, &s[digits..]))
+}
+
+/// The leading digits of a fraction: their value, the power of ten they are
+/// over, and what follows. Digits past what 63 bits hold are dropped, not an
+/// error (Go's `leadingFraction`).
+fn leading_fraction(s: &str) -> (u64, f64, &str) {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let (mut x, mut scale, mut overflow) = (0u64, 1f64, false);
+    for d in s[..digits].bytes() {
+        if overflow {
+            continue;
+        }
+        let y = if x > GO_MAX_NANOS / 10 { None } else { Some(x * 10 + u64::from(d - b'0')).filter(|y| *y <= 1 << 63) };
+        match y {
+            Some(y) => {
+                x = y;
+                scale *= 10.0;
+            }
+            None => overflow = true,
+        }
+    }
+    (x, scale, &s[digits..])
 }
 
 /// Parses an RFC 3339 timestamp to seconds since the epoch (fractional seconds are
@@ -196,6 +259,46 @@ mod tests {
         assert!(parse_go_duration("5d").unwrap_err().contains("unknown unit \"d\""));
         assert!(parse_go_duration("-5s").is_err());
         assert!(parse_go_duration("1..2s").is_err());
+    }
+
+    #[test]
+    fn go_durations_are_exact_and_bounded_as_in_go() {
+        let nanos = |s: &str| parse_go_duration(s).map(|d| d.as_nanos());
+        assert_eq!(nanos("1.5h"), Ok(5_400_000_000_000));
+        assert_eq!(nanos("1h0.000000001s"), Ok(3_600_000_000_001), "exact to the nanosecond");
+        assert_eq!(nanos("0.1s"), Ok(100_000_000));
+        assert_eq!(nanos(".5s"), Ok(500_000_000));
+        assert_eq!(nanos("1.s"), Ok(1_000_000_000));
+        assert_eq!(nanos("2µs3μs"), Ok(5_000), "both micro signs");
+        assert_eq!(nanos("+5s"), Ok(5_000_000_000));
+        assert_eq!(nanos("+0"), Ok(0));
+        assert_eq!(nanos("0s"), Ok(0));
+        assert_eq!(nanos("1.00000000000000000000000000001s"), Ok(1_000_000_000), "fraction digits past 63 bits are dropped");
+        // The largest duration Go has, written three ways, and one nanosecond more.
+        assert_eq!(nanos("2562047h47m16.854775807s"), Ok(i64::MAX as u128));
+        assert_eq!(nanos("9223372036854775807ns"), Ok(i64::MAX as u128));
+        assert_eq!(nanos("9223372036s"), Ok(9_223_372_036_000_000_000));
+        for over in [
+            "2562047h47m16.854775808s",
+            "9223372036854775808ns",
+            "9223372036854775807s",
+            "999999999999999999s",
+            "9223372037s",
+            "2562048h",
+            "106751992d",
+            "99999999999999999999999h",
+            "5124095h",
+            "2562047h2562047h",
+        ] {
+            let e = parse_go_duration(over).unwrap_err();
+            assert!(e == format!("time: invalid duration {over:?}") || e.contains("unknown unit"), "{over}: {e}");
+        }
+        assert_eq!(parse_go_duration("9223372036854775807s").unwrap_err(), "time: invalid duration \"9223372036854775807s\"");
+        for bad in [".s", "s", "1.2.3s", "-1s", "+-1s", "--1s", "1s-", " 1s", "1 s", "\u{0661}s", "\u{ff11}s"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert_eq!(parse_go_duration("3x").unwrap_err(), "time: unknown unit \"x\" in duration \"3x\"");
+        assert_eq!(parse_go_duration("3").unwrap_err(), "time: missing unit in duration \"3\"");
     }
 
     use super::*;

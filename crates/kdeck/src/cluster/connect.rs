@@ -73,8 +73,9 @@ impl NamespaceArgs {
 
 impl Cluster {
     pub async fn connect(context: Option<&str>) -> Result<Cluster> {
-        let kubeconfig = kube::config::Kubeconfig::read()
-            .map_err(|e| Error::usage(format!("cannot read the kubeconfig: {e}")).hint("set KUBECONFIG, or start a sandbox: kdeck sandbox start --detach"))?;
+        // As kubectl reads it (missing files of $KUBECONFIG skipped); the context's
+        // credential plugin, if any, has run once with a time limit.
+        let kubeconfig = super::kubeconfig::read_for(context).await?;
         let names: Vec<String> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
         let context = match context.or(kubeconfig.current_context.as_deref()) {
             Some(c) => c.to_string(),

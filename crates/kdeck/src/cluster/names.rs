@@ -57,10 +57,13 @@ pub fn validate_selector(selector: &str) -> Result<()> {
         .map_err(|e| Error::usage(format!("invalid label selector {selector:?}: {e}")).hint("as kubectl -l takes it: key=value,key!=value,key in (a,b),!key"))
 }
 
-/// A Go duration (`30s`, `5m`, `1h30m`), as kubectl's `--since` and `--timeout` take.
+/// A Go duration (`30s`, `5m`, `1h30m`), as kubectl's `--since` and `--timeout` take:
+/// Go's rules, so one over Go's maximum (about 292 years) is refused as Go refuses it.
 pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
-    kdeck_sandbox::time::parse_go_duration(text)
-        .map_err(|e| Error::usage(format!("invalid {flag} {text:?}: {}", e.trim_start_matches("time: "))).hint("durations look like 30s, 5m, 1h30m"))
+    kdeck_sandbox::time::parse_go_duration(text).map_err(|e| {
+        Error::usage(format!("invalid {flag} {text:?}: {}", e.trim_start_matches("time: ")))
+            .hint("durations look like 30s, 5m, 1h30m; at most 2562047h47m16s (about 292 years), none negative")
+    })
 }
 
 #[cfg(test)]
@@ -86,5 +89,16 @@ mod tests {
         assert_eq!(parse_duration("--since", "1h30m").unwrap(), Duration::from_secs(5400));
         let err = parse_duration("--timeout", "5 minutes").unwrap_err();
         assert!(err.message.contains("invalid --timeout"), "{}", err.message);
+    }
+
+    #[test]
+    fn durations_past_gos_range_are_refused() {
+        assert_eq!(parse_duration("--since", "2562047h47m16.854775807s").unwrap(), Duration::new(9_223_372_036, 854_775_807));
+        for over in ["9223372036854775807s", "999999999999999999s", "2562048h"] {
+            let err = parse_duration("--since", over).unwrap_err();
+            assert_eq!(err.code, crate::error::ExitCode::Usage);
+            assert_eq!(err.message, format!("invalid --since {over:?}: invalid duration {over:?}"));
+            assert!(err.hints[0].contains("292 years"), "{:?}", err.hints);
+        }
     }
 }

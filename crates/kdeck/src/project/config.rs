@@ -6,10 +6,14 @@
 //! a task is resolved ([`super::expand`]), so a task that is not run never fails
 //! on a variable it alone uses.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::secret::Known;
 
 /// A project's `kdeck.yaml`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -20,8 +24,8 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Defaults::is_empty")]
     pub defaults: Defaults,
     /// Variables, referenced as `${vars:NAME}`; a task's own `vars` override these.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub vars: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vars::is_empty")]
+    pub vars: Vars,
     /// The project's parts: where their code lives, their compose service, their Kubernetes workload.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub components: BTreeMap<String, Component>,
@@ -160,8 +164,8 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub executors: Vec<ExecutorKind>,
     /// Variables for this task, over the top-level `vars`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub vars: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vars::is_empty")]
+    pub vars: Vars,
     /// Environment variables the task runs with.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
@@ -237,5 +241,100 @@ impl PatchOp {
             PatchOp::Copy => "copy",
             PatchOp::Test => "test",
         }
+    }
+}
+
+/// A `vars` map: in the file, a map of names to strings. Loaded as part of a
+/// project, it also carries the values the project masks ([`Known`], shared by
+/// every map of the project), so that expanding a reference against these
+/// variables knows a value that is secret elsewhere — without each caller passing
+/// the whole project along. That part is not in the file: it is neither read,
+/// written, compared nor printed.
+#[derive(Clone, Default)]
+pub struct Vars {
+    entries: BTreeMap<String, String>,
+    known: Arc<Known>,
+}
+
+impl Vars {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The values the project masks.
+    pub fn known(&self) -> &Known {
+        &self.known
+    }
+
+    pub(crate) fn set_known(&mut self, known: Arc<Known>) {
+        self.known = known;
+    }
+}
+
+impl std::ops::Deref for Vars {
+    type Target = BTreeMap<String, String>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
+impl std::ops::DerefMut for Vars {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.entries
+    }
+}
+
+impl From<BTreeMap<String, String>> for Vars {
+    fn from(entries: BTreeMap<String, String>) -> Self {
+        Vars { entries, known: Arc::default() }
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Vars {
+    fn from(entries: [(String, String); N]) -> Self {
+        BTreeMap::from(entries).into()
+    }
+}
+
+impl PartialEq for Vars {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.entries.fmt(f)
+    }
+}
+
+impl Serialize for Vars {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.entries.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Vars {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(deserializer).map(Vars::from)
+    }
+}
+
+impl JsonSchema for Vars {
+    fn inline_schema() -> bool {
+        <BTreeMap<String, String>>::inline_schema()
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        <BTreeMap<String, String>>::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        <BTreeMap<String, String>>::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <BTreeMap<String, String>>::json_schema(generator)
     }
 }

@@ -10,10 +10,13 @@
 //!   left as it is, backslash included, so scripts keep working.
 //!
 //! Errors name where the reference is and never show values: they may be secrets.
+//! What is secret is decided in [`super::secret`]: by name, by use (a value built
+//! from a secret one), and by value (one the project masks elsewhere).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use super::secret::{self, looks_secret};
+use super::config::Vars;
+use super::secret::{self, Known, looks_secret};
 use super::suggest::did_you_mean;
 use crate::error::{Error, Result};
 
@@ -26,15 +29,25 @@ const MAX_LEN: usize = 1 << 20;
 /// What references resolve against.
 pub struct Scope<'a> {
     /// Variables, highest priority first (a task's own, then the top-level ones).
-    pub vars: Vec<&'a BTreeMap<String, String>>,
+    /// A loaded project's maps also carry the values it masks.
+    pub vars: Vec<&'a Vars>,
     /// The environment: the process's, or a fixed one in tests.
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl<'a> Scope<'a> {
     /// These variables, and the environment of this process.
-    pub fn process_env(vars: Vec<&'a BTreeMap<String, String>>) -> Self {
+    pub fn process_env(vars: Vec<&'a Vars>) -> Self {
         Scope { vars, env: &env_var }
+    }
+
+    /// The values the project masks (every map of a project carries the same).
+    fn known(&self) -> Option<&'a Known> {
+        self.vars.iter().copied().map(Vars::known).find(|k| !k.is_empty())
+    }
+
+    fn is_known(&self, value: &str) -> bool {
+        self.known().is_some_and(|k| k.contains(value))
     }
 
     fn var_names(&self) -> impl Iterator<Item = &'a str> + '_ {
@@ -52,7 +65,7 @@ pub fn env_var(name: &str) -> Option<String> {
 pub struct Expanded {
     pub text: String,
     /// It used an environment variable or variable whose name looks secret, or a
-    /// variable whose own value did.
+    /// variable whose own value did, or a value the project masks; or it is one.
     pub secret: bool,
 }
 
@@ -229,6 +242,14 @@ impl<'s, 'a> Expander<'s, 'a> {
         let parts = Parser::parse(text).map_err(|e| self.syntax_error(e))?;
         let mut out = Expanded::default();
         self.parts(&parts, &mut out)?;
+        // A text that is, as a whole, a value the project masks (a copy of a
+        // password written out) is secret, and shown masked.
+        if !out.secret && self.scope.is_known(&out.text) {
+            out.secret = true;
+            if self.mask {
+                out.text = secret::MASK.to_string();
+            }
+        }
         Ok(out)
     }
 
@@ -254,17 +275,19 @@ impl<'s, 'a> Expander<'s, 'a> {
         };
         // Like the shell's `:-`, an empty value takes the default too.
         let value = value.filter(|v| reference.default.is_none() || !v.text.is_empty());
-        match (value, &reference.default) {
-            (Some(value), _) => Ok(value),
+        let mut value = match (value, &reference.default) {
+            (Some(value), _) => value,
             (None, Some(default)) => {
                 // The name stays secret-looking even when unset: the default may be
                 // a development password.
                 let mut out = Expanded { text: String::new(), secret };
                 self.parts(default, &mut out)?;
-                Ok(out)
+                out
             }
-            (None, None) => Err(self.undefined(reference)),
-        }
+            (None, None) => return Err(self.undefined(reference)),
+        };
+        value.secret |= self.scope.is_known(&value.text);
+        Ok(value)
     }
 
     /// A variable's expanded value; None when no scope defines it.
@@ -336,8 +359,8 @@ impl<'s, 'a> Expander<'s, 'a> {
 pub(crate) mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>().into()
     }
 
     fn env(name: &str) -> Option<String> {
@@ -349,7 +372,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn run(text: &str, vars: &BTreeMap<String, String>) -> Result<Expanded> {
+    fn run(text: &str, vars: &Vars) -> Result<Expanded> {
         expand(text, &Scope { vars: vec![vars], env: &env }, "tasks.migrate.script")
     }
 
@@ -463,6 +486,28 @@ pub(crate) mod tests {
         let shown = expand_masked("psql ${vars:url}/${vars:db} ${env:HOST}", &Scope { vars: vec![&top], env: &env }, "x").unwrap();
         assert_eq!(shown.text, "psql ******/app db.local");
         assert!(shown.secret);
+    }
+
+    #[test]
+    fn values_the_project_masks_are_secret_whatever_they_are_called() {
+        let mut top = vars(&[("plain_conn", "postgres://u:pw@h"), ("region", "eu")]);
+        top.set_known(std::sync::Arc::new(known_of(&["postgres://u:pw@h"])));
+        let scope = Scope { vars: vec![&top], env: &env };
+        let shown = expand_masked("psql ${vars:plain_conn} --region ${vars:region}", &scope, "x").unwrap();
+        assert_eq!(shown.text, "psql ****** --region eu");
+        assert!(shown.secret);
+        let literal = expand_masked("postgres://u:pw@h", &scope, "x").unwrap();
+        assert_eq!((literal.text.as_str(), literal.secret), (secret::MASK, true), "a copy written out");
+        let run = expand("postgres://u:pw@h", &scope, "x").unwrap();
+        assert_eq!((run.text.as_str(), run.secret), ("postgres://u:pw@h", true), "what runs keeps the value");
+        assert!(!expand("${vars:region}", &scope, "x").unwrap().secret);
+    }
+
+    /// A Known holding these values, through the one way values get in.
+    fn known_of(values: &[&str]) -> Known {
+        let env: String = values.iter().enumerate().map(|(i, v)| format!("      S{i}_TOKEN: '{v}'\n")).collect();
+        let config = crate::project::load::load_str(&format!("tasks:\n  t:\n    script: x\n    env:\n{env}"), "kdeck.yaml", None).unwrap();
+        Known::of(&config, &|_| None)
     }
 
     #[test]

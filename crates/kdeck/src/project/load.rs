@@ -543,11 +543,13 @@ flavors:
                 if i % 3 == 1 {
                     let _ = load_str(&text, "fuzz.yaml", Some("prod"));
                 }
-                let vars: std::collections::BTreeMap<String, String> =
-                    [("a".into(), "${vars:b}".into()), ("b".into(), "x".into()), ("t".into(), text.clone())].into();
+                let vars: crate::project::config::Vars = [("a".into(), "${vars:b}".into()), ("b".into(), "x".into()), ("t".into(), text.clone())].into();
                 let scope = Scope { vars: vec![&vars], env: &env };
                 let _ = expand(&text, &scope, "fuzz");
                 let _ = expand("${vars:t}", &scope, "fuzz");
+                if let Ok(config) = load_str(&text, "fuzz.yaml", None) {
+                    let _ = crate::project::shown::shown(&config, &env);
+                }
             }));
             assert!(outcome.is_ok(), "panicked on {text:?}");
         }

@@ -78,7 +78,10 @@ impl Project {
     /// Reads, checks and flavors a project file.
     pub fn open(file: &Path, flavor: Option<&str>) -> Result<Project> {
         let text = std::fs::read_to_string(file).map_err(|e| Error::usage(format!("cannot read {}: {e}", file.display())))?;
-        let loaded = load::load(&text, &file.display().to_string(), flavor)?;
+        let mut loaded = load::load(&text, &file.display().to_string(), flavor)?;
+        // What this process's environment makes secret, for every expansion of the project's strings.
+        let known = std::sync::Arc::new(secret::Known::of(&loaded.config, &expand::env_var));
+        secret::attach(&mut loaded.config, known);
         let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         // Absolute, so that it stays right whatever directory a task runs in.
         let root = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());

@@ -3,12 +3,13 @@
 //! the flavor (if any) is already applied.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::config::{Config, Task};
+use super::config::{Config, Task, Vars};
 use super::expand::{Scope, expand, expand_masked};
-use super::secret::{MASK, looks_secret};
+use super::secret::{self, Known, MASK, looks_secret};
 use crate::error::{Error, Result};
 
 /// `config` with every string expanded against its vars and `env`: top-level vars
@@ -16,6 +17,11 @@ use crate::error::{Error, Result};
 /// entries whose name looks secret, or that use a secret, are masked; in other
 /// strings each secret reference is.
 pub fn shown(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Value> {
+    // The values masked are those of this environment.
+    let known = Arc::new(Known::of(config, env));
+    let mut config = config.clone();
+    secret::attach(&mut config, known);
+    let config = &config;
     let mut doc = serde_json::to_value(config).map_err(|e| Error::failure(format!("cannot convert the configuration: {e}")))?;
     let Value::Object(root) = &mut doc else { return Ok(doc) };
     root.remove("flavors");
@@ -42,7 +48,7 @@ pub fn shown(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Va
 }
 
 /// Tasks, each with its own vars over the top-level ones.
-fn tasks(value: &mut Value, tasks: &BTreeMap<String, Task>, place: &str, vars: &BTreeMap<String, String>, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+fn tasks(value: &mut Value, tasks: &BTreeMap<String, Task>, place: &str, vars: &Vars, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
     for (name, task) in tasks {
         if let Some(value) = value.get_mut(name) {
             walk(value, &format!("{place}.{name}"), &Scope { vars: vec![&task.vars, vars], env })?;
@@ -137,6 +143,29 @@ flavors:
         assert_eq!(doc["components"]["api"]["kubernetes"]["deployment"], "api");
         assert_eq!(doc["tasks"]["build"]["command"], serde_json::json!(["make", "all", "${env:LITERAL}"]));
         assert!(doc.get("flavors").is_none());
+    }
+
+    #[test]
+    fn a_variable_used_as_a_secret_is_masked_wherever_it_is_shown() {
+        let text = r#"
+vars:
+  plain_conn: "postgres://app:s3cret@${env:HOST}/app"
+  copy: "postgres://app:s3cret@db.local/app"
+  host: ${env:HOST}
+tasks:
+  migrate:
+    env: {DB_PASSWORD: "${vars:plain_conn}", MODE: plain}
+    script: psql ${vars:plain_conn} -h ${vars:host}
+    command: ~
+"#;
+        let config = load_str(text, "kdeck.yaml", None).unwrap();
+        let doc = shown(&config, &env).unwrap();
+        assert!(!doc.to_string().contains("s3cret"), "{doc}");
+        assert_eq!(doc["vars"]["plain_conn"], MASK);
+        assert_eq!(doc["vars"]["copy"], MASK, "a copy of the value under another name");
+        assert_eq!(doc["vars"]["host"], "db.local");
+        assert_eq!(doc["tasks"]["migrate"]["script"], "psql ****** -h db.local");
+        assert_eq!(doc["tasks"]["migrate"]["env"], serde_json::json!({"DB_PASSWORD": MASK, "MODE": "plain"}));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+pub mod pipe;
 pub mod terminal;
 
 use clap::ValueEnum;

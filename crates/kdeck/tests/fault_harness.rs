@@ -155,7 +155,9 @@ async fn check_cleanse(sandbox: &TestSandbox, client: &kube::Client, ns: &str, t
         .iter()
         .flat_map(|r| {
             let result = &r["result"];
-            let named = |key: &str| result[key].as_array().into_iter().flatten().map(|e| e[0].as_str().or(e.as_str()).unwrap_or_default().to_string()).collect::<Vec<_>>();
+            let named = |key: &str| {
+                result[key].as_array().into_iter().flatten().map(|e| e[0].as_str().or(e.as_str()).unwrap_or_default().to_string()).collect::<Vec<_>>()
+            };
             [named("changed"), named("failed"), named("timedOut")].concat()
         })
         .collect();
@@ -206,8 +208,10 @@ async fn check_logs(sandbox: &TestSandbox, client: &kube::Client, ns: &str, spec
     let before = api_log(&pods, "chatty").await.len();
     set_faults(sandbox, Some(spec));
     let timeout = format!("{}s", TIMEOUT.as_secs());
-    let (code, stdout, stderr, took) =
-        run(sandbox, &["logs", "--context", &sandbox.name, "-n", ns, "chatty", "--no-follow", "--since", "0", "--tail", "-1", "--timestamps", "--timeout", &timeout]);
+    let (code, stdout, stderr, took) = run(
+        sandbox,
+        &["logs", "--context", &sandbox.name, "-n", ns, "chatty", "--no-follow", "--since", "0", "--tail", "-1", "--timestamps", "--timeout", &timeout],
+    );
     tally.exits.push((format!("{ns} logs"), code));
     if took > TIMEOUT + SLACK {
         tally.over_time.push(format!("{ns} logs took {took:?}"));

@@ -113,10 +113,26 @@ async fn run(running: Running, incoming: &mut futures::stream::SplitStream<Ws>, 
     let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>(64);
     let feeder = stdin.map(|w| tokio::spawn(feed(w, in_rx)));
     let mut in_tx = Some(in_tx);
+    // Input read from the client but not yet taken by the feeder. While it waits,
+    // the client is not read from (back-pressure), but the process is still watched:
+    // a command that exits without reading all its input must not hang the session.
+    let mut pending: Option<Vec<u8>> = None;
     let status = loop {
+        let tx = in_tx.clone();
+        let room = async move {
+            match tx {
+                Some(tx) => tx.reserve_owned().await.ok(),
+                None => None,
+            }
+        };
         tokio::select! {
             status = child.wait() => break status.ok(),
-            msg = incoming.next() => {
+            permit = room, if pending.is_some() => match permit {
+                Some(permit) => drop(permit.send(pending.take().unwrap_or_default())),
+                // The feeder is gone (the process closed its stdin): input is dropped.
+                None => pending = None,
+            },
+            msg = incoming.next(), if pending.is_none() => {
                 let Some(Ok(msg)) = msg else {
                     // The client is gone: nothing is left to read the output.
                     let _ = child.start_kill();
@@ -130,9 +146,7 @@ async fn run(running: Running, incoming: &mut futures::stream::SplitStream<Ws>, 
                     _ => continue,
                 };
                 match data.split_first() {
-                    Some((&STDIN, bytes)) => {
-                        if let Some(tx) = &in_tx { let _ = tx.send(bytes.to_vec()).await; }
-                    }
+                    Some((&STDIN, bytes)) if in_tx.is_some() => pending = Some(bytes.to_vec()),
                     Some((&RESIZE, bytes)) => {
                         if let (Some(pty), Some((w, h))) = (&pty, window_size(bytes)) { process::resize(pty, w, h); }
                     }

@@ -31,6 +31,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
+            kdeck::ui::print_json_failure(&err);
             if !err.message.is_empty() {
                 eprintln!("error: {}", err.message);
             }

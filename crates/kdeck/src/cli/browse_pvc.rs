@@ -40,12 +40,12 @@ pub struct BrowsePvcArgs {
 
 impl BrowsePvcArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
-        let timeout = names::parse_duration("--timeout", &self.timeout)?;
+        let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         if let Some(claim) = &self.claim {
             names::validate_name("PersistentVolumeClaim", claim)?;
         }
         let cluster = cluster.connect().await?;
-        let namespace = self.namespaces.resolve(&cluster)?;
+        let namespace = self.namespaces.resolve_existing(&cluster).await?;
         if self.cleanup {
             let deleted = browse_pvc::sweep(&cluster, namespace.as_deref(), false).await?;
             for pod in &deleted {

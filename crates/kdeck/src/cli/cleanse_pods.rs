@@ -35,14 +35,20 @@ pub struct CleansePodsArgs {
 
 impl CleansePodsArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        ui::want_json(self.output);
         if let Some(selector) = &self.selector {
             names::validate_selector(selector)?;
         }
         let older_than = self.older_than.as_deref().map(|d| names::parse_duration("--older-than", d)).transpose()?;
-        let timeout = names::parse_duration("--timeout", &self.timeout)?;
+        let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let cluster = cluster.connect().await?;
         let deadline = cluster.set_deadline(timeout);
-        let options = Options { namespace: self.namespaces.resolve(&cluster)?, selector: self.selector, older_than, include_completed: self.include_completed };
+        let options = Options {
+            namespace: self.namespaces.resolve_existing(&cluster).await?,
+            selector: self.selector,
+            older_than,
+            include_completed: self.include_completed,
+        };
         let plan = tokio::time::timeout_at(deadline, cleanse_pods::plan(&cluster, &options))
             .await
             .map_err(|_| cluster.timed_out(format!("could not list the pods within --timeout {}; nothing was deleted", self.timeout)))??;

@@ -36,11 +36,12 @@ pub struct HrRestartArgs {
 
 impl HrRestartArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        ui::want_json(self.output);
         names::validate_name("HelmRelease", &self.name)?;
         if let Some(ns) = &self.namespace {
             names::validate_namespace(ns)?;
         }
-        let timeout = names::parse_duration("--timeout", &self.timeout)?;
+        let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let mode = if self.force {
             Mode::Force
         } else if self.reset {
@@ -69,14 +70,23 @@ impl HrRestartArgs {
             }
         }
         let mut last_line = String::new();
-        let done = hr_restart::apply(&cluster, &found, mode, self.resume, &token, deadline, |o| {
+        let applied = hr_restart::apply(&cluster, &found, mode, self.resume, &token, deadline, |o| {
             let line = format!("{target}: Ready={} {} {}", o.ready, o.reason, o.message);
             if text && line != last_line {
                 eprintln!("{line}");
                 last_line = line;
             }
         })
-        .await?;
+        .await;
+        let done = match applied {
+            Ok(done) => done,
+            Err(error) => {
+                if !text {
+                    ui::print_json(&serde_json::json!({"plan": plan, "result": null, "error": ui::error_json(&error)}));
+                }
+                return Err(error);
+            }
+        };
         match self.output {
             OutputFormat::Json => ui::print_json(&serde_json::json!({"plan": plan, "result": done})),
             OutputFormat::Text => print!(

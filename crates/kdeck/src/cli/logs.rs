@@ -80,7 +80,7 @@ impl LogsArgs {
         let since = names::parse_duration("--since", &self.since)?;
         let follow = self.follow || !self.no_follow;
         let timeout = match (&self.timeout, follow) {
-            (Some(t), _) => Some((t.clone(), names::parse_duration("--timeout", t)?)),
+            (Some(t), _) => Some((t.clone(), names::parse_timeout("--timeout", t)?)),
             (None, false) => Some(("5m".to_string(), std::time::Duration::from_secs(300))),
             (None, true) => None,
         };
@@ -95,7 +95,7 @@ impl LogsArgs {
             .collect::<Result<_>>()?;
         let cluster = cluster.connect().await?;
         let deadline = timeout.as_ref().map(|(_, t)| cluster.set_deadline(*t));
-        let namespace = self.namespaces.resolve(&cluster)?;
+        let namespace = self.namespaces.resolve_existing(&cluster).await?;
         let home = namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
         let mut matches = Vec::new();
         for (text, target) in parsed {

@@ -46,6 +46,7 @@ pub struct RunArgs {
 
 impl RunArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        crate::ui::want_json(self.output);
         let project = self.project.load()?;
         let settings = RunSettings {
             options: RunOptions { executor: self.executor, namespace: self.namespace, context: cluster.context.clone(), args: self.args },

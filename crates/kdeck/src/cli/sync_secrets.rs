@@ -37,18 +37,18 @@ pub struct SyncSecretsArgs {
 
 impl SyncSecretsArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        ui::want_json(self.output);
         if let Some(selector) = &self.selector {
             names::validate_selector(selector)?;
         }
         if !self.names.is_empty() && self.namespaces.all_namespaces {
             return Err(Error::usage("names need one namespace; use -n NAMESPACE, or -A with -l SELECTOR"));
         }
-        let timeout = names::parse_duration("--timeout", &self.timeout)?;
+        let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let wait = self.wait || (!self.no_wait && ui::is_interactive());
         let cluster = cluster.connect().await?;
-        let timeout = timeout.max(Duration::from_secs(1));
         let deadline = cluster.set_deadline(timeout);
-        let options = Options { names: self.names, namespace: self.namespaces.resolve(&cluster)?, selector: self.selector };
+        let options = Options { names: self.names, namespace: self.namespaces.resolve_existing(&cluster).await?, selector: self.selector };
         let selected = tokio::time::timeout_at(deadline, sync_secrets::select(&cluster, &options))
             .await
             .map_err(|_| cluster.timed_out(format!("could not list the ExternalSecrets within --timeout {}; nothing was annotated", self.timeout)))??;

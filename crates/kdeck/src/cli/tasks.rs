@@ -21,6 +21,7 @@ pub struct TasksArgs {
 
 impl TasksArgs {
     pub fn run(self) -> Result<()> {
+        crate::ui::want_json(self.output);
         let project = self.project.load()?;
         let tasks = project.tasks();
         let executors: Vec<_> = tasks.iter().map(|(name, task)| resolve::executors(&project, name, task)).collect();

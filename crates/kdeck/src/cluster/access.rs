@@ -56,14 +56,27 @@ pub async fn require(cluster: &Cluster, namespace: &str, permission: Permission<
     )))
 }
 
-/// Fails, listing the namespaces that exist, when `namespace` does not. If the
-/// credentials may not read namespaces, the request that follows will tell.
+/// Fails, naming the nearest namespaces that exist, when `namespace` does not. If
+/// the credentials may not read namespaces (namespace-scoped RBAC), kdeck goes on
+/// and says the namespace could not be checked.
 pub async fn require_namespace(cluster: &Cluster, namespace: &str) -> Result<()> {
     let api: Api<Namespace> = Api::all(cluster.client.clone());
     match api.get_opt(namespace).await {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(Error::not_found(format!("namespace {namespace:?} not found (context {})", cluster.context))
-            .hint(super::existing_names(&api, "namespaces", "in the cluster").await)),
+        Ok(None) => {
+            let names: Vec<String> =
+                api.list(&Default::default()).await.map(|l| l.items.into_iter().filter_map(|n| n.metadata.name).collect()).unwrap_or_default();
+            let mut near: Vec<&str> = names.iter().map(String::as_str).filter(|n| crate::project::suggest::nearest(namespace, [*n]).is_some()).collect();
+            if near.is_empty() {
+                near = names.iter().map(String::as_str).take(20).collect();
+            }
+            let hint = if near.is_empty() { "the cluster has no namespaces kdeck may see".to_string() } else { format!("namespaces: {}", near.join(", ")) };
+            Err(Error::not_found(format!("namespace {namespace:?} not found (context {})", cluster.context)).hint(hint))
+        }
+        Err(kube::Error::Api(status)) if status.code == 403 => {
+            eprintln!("note: namespace {namespace} could not be checked (context {:?} may not read namespaces); going on", cluster.context);
+            Ok(())
+        }
         Err(_) => Ok(()),
     }
 }

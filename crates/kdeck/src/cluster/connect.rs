@@ -69,6 +69,16 @@ impl NamespaceArgs {
         super::names::validate_namespace(&namespace)?;
         Ok(Some(namespace))
     }
+
+    /// As [`resolve`](Self::resolve), and a namespace given with `-n` must exist:
+    /// a typo is named with the nearest namespaces, not answered "nothing to do".
+    pub async fn resolve_existing(&self, cluster: &Cluster) -> Result<Option<String>> {
+        let namespace = self.resolve(cluster)?;
+        if let (Some(ns), Some(_)) = (&namespace, &self.namespace) {
+            super::access::require_namespace(cluster, ns).await?;
+        }
+        Ok(namespace)
+    }
 }
 
 impl Cluster {
@@ -138,8 +148,17 @@ impl Cluster {
                     400 | 422 => ExitCode::Usage,
                     _ => ExitCode::Failure,
                 };
-                let error = Error::new(code, format!("{doing}: {}", status.message));
-                if status.code == 403 {
+                // An API server answers errors with a Status; anything else (nothing, a
+                // page of HTML from a proxy) is summarised rather than shown.
+                let foreign = status.reason == "Failed to parse error data" || status.message.trim().is_empty();
+                let message = if foreign { self.wordless(status.code) } else { status.message.clone() };
+                let error = Error::new(code, format!("{doing}: {message}"));
+                if foreign {
+                    error.hint(format!(
+                        "{} answered without a Kubernetes Status: check that context {:?} points at a Kubernetes API server (a proxy or another web server answers like this)",
+                        self.server, self.context
+                    ))
+                } else if status.code == 403 {
                     error.hint(format!("the credentials of context {:?} lack this permission; ask for the RBAC verb named above", self.context))
                 } else {
                     error
@@ -148,6 +167,25 @@ impl Cluster {
             other => Error::failure(format!("{doing}: the cluster at {} (context {:?}) did not answer: {other}", self.server, self.context))
                 .hint("check that the cluster is running and reachable, or pick another --context"),
         }
+    }
+}
+
+impl Cluster {
+    /// What an answer without a message means, in words (the apiserver's own wording
+    /// for the common codes).
+    fn wordless(&self, code: u16) -> String {
+        let what = match code {
+            404 => "the server could not find the requested resource",
+            401 => "the server has asked for the client to provide credentials",
+            403 => "the server does not allow this request",
+            409 => "the object has been modified or already exists",
+            429 => "the server has received too many requests and has asked us to try again later",
+            500 => "an error on the server has prevented the request from succeeding",
+            503 => "the server is currently unable to handle the request",
+            504 => "the server was unable to return a response in the time allotted",
+            _ => "the server refused the request",
+        };
+        format!("{what} (HTTP {code} from {})", self.server)
     }
 }
 

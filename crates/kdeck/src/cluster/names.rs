@@ -66,6 +66,20 @@ pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
     })
 }
 
+/// The least a wait may be given: anything shorter cannot see a change through.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A `--timeout`: a duration of at least [`MIN_TIMEOUT`], checked before anything
+/// changes (a zero timeout would change things and then report nothing).
+pub fn parse_timeout(flag: &str, text: &str) -> Result<Duration> {
+    let duration = parse_duration(flag, text)?;
+    if duration < MIN_TIMEOUT {
+        return Err(Error::usage(format!("{flag} {text} is too short: a wait needs at least {}s", MIN_TIMEOUT.as_secs()))
+            .hint("give it the time the change takes: 30s, 2m, 5m"));
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +101,9 @@ mod tests {
         assert!(validate_selector("app=web,tier in (a,b),!legacy").is_ok());
         assert!(validate_selector("app==").is_err() || validate_selector("app in (").is_err());
         assert_eq!(parse_duration("--since", "1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_timeout("--timeout", "0s").unwrap_err().message.contains("too short"));
+        assert!(parse_timeout("--timeout", "500ms").is_err());
+        assert_eq!(parse_timeout("--timeout", "1s").unwrap(), Duration::from_secs(1));
         let err = parse_duration("--timeout", "5 minutes").unwrap_err();
         assert!(err.message.contains("invalid --timeout"), "{}", err.message);
     }

@@ -78,9 +78,35 @@ pub fn is_interactive() -> bool {
 }
 
 pub fn print_json(value: &serde_json::Value) {
+    JSON_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, value);
     let _ = writeln!(out);
+}
+
+/// Whether the command asked for JSON output, and whether it printed its document:
+/// with `-o json`, every outcome prints one — a failure too, with the error in it.
+static JSON_WANTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that the command's output is JSON (so a failure is printed as JSON too).
+pub fn want_json(format: OutputFormat) {
+    if format == OutputFormat::Json {
+        JSON_WANTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The error as the `error` member of a JSON document.
+pub fn error_json(error: &crate::error::Error) -> serde_json::Value {
+    serde_json::json!({"message": error.message, "hints": error.hints, "exitCode": error.code.code()})
+}
+
+/// For `main`: a JSON command that failed before printing its document prints
+/// `{"error": …}`, so a script always has a document to read.
+pub fn print_json_failure(error: &crate::error::Error) {
+    if JSON_WANTED.load(std::sync::atomic::Ordering::Relaxed) && !JSON_PRINTED.load(std::sync::atomic::Ordering::Relaxed) {
+        print_json(&serde_json::json!({"error": error_json(error)}));
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ use crate::{controllers, fsutil};
 
 const STATE_FILE: &str = "state.jsonl";
 const TOKENS_FILE: &str = "tokens.json";
+/// Files an older sandbox may have left readable by others (see fsutil).
+const PRIVATE_FILES: &[&str] = &[STATE_FILE, TOKENS_FILE, "ca.crt", "server.crt", "server.key"];
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,9 @@ impl Sandbox {
     pub async fn open(config: &SandboxConfig) -> Result<Self, SandboxError> {
         let dir = &config.data_dir;
         fsutil::create_private_dir(dir).map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
+        for file in PRIVATE_FILES {
+            fsutil::make_private(&dir.join(file)).map_err(|source| SandboxError::DataDir { path: dir.join(file), source })?;
+        }
         // Pod volumes (emptyDir, claims) live under the data dir, so they persist with it.
         crate::kubelet::exec::set_data_dir(dir.clone());
         let store = Arc::new(Store::new());

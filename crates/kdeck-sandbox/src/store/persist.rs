@@ -1,5 +1,6 @@
 //! The state file: one header line, then one JSON line per object, written to a
-//! temporary file and renamed into place so a crash never leaves half a file.
+//! temporary file (owner-only: the state holds Secrets), fsynced and renamed into
+//! place so a crash never leaves half a file.
 //!
 //! A file that does not parse is reported with its line number and left untouched:
 //! the user's objects are worth more than a fresh start.
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::Store;
+use crate::fsutil;
 use crate::resources::ResourceKey;
 
 const FORMAT: u64 = 1;
@@ -67,7 +69,7 @@ pub fn save(path: &Path, store: &Store) -> Result<(), PersistError> {
     let (rv, objects) = store.snapshot();
     let tmp = path.with_extension("tmp");
     let write_err = |source| PersistError::Write { path: path.into(), source };
-    let file = fs::File::create(&tmp).map_err(write_err)?;
+    let file = fsutil::create_private(&tmp).map_err(write_err)?;
     let mut out = BufWriter::new(file);
     let write_all = |out: &mut BufWriter<fs::File>| -> std::io::Result<()> {
         writeln!(out, "{}", serde_json::json!({"kdeckSandboxState": FORMAT, "resourceVersion": rv}))?;
@@ -80,7 +82,8 @@ pub fn save(path: &Path, store: &Store) -> Result<(), PersistError> {
         out.get_ref().sync_all()
     };
     write_all(&mut out).map_err(write_err)?;
-    fs::rename(&tmp, path).map_err(write_err)
+    fs::rename(&tmp, path).map_err(write_err)?;
+    fsutil::sync_parent(path).map_err(write_err)
 }
 
 #[cfg(test)]
@@ -104,6 +107,19 @@ mod tests {
         let b = loaded.get(&key, &("default".into(), "b".into())).unwrap();
         assert_eq!(b.index.rv, 2);
         assert_eq!(b.index.uid, "u2");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_file_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.jsonl");
+        // An older sandbox wrote it world-readable; the next save is private.
+        fs::write(&path, "").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        save(&path, &Store::new()).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

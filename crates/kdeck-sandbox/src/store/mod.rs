@@ -8,6 +8,7 @@
 
 mod index;
 pub mod persist;
+pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};

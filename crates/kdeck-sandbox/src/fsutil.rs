@@ -93,6 +93,15 @@ pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Removes a file if it is there, making the removal durable.
+pub fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_parent(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

@@ -1,4 +1,11 @@
 //! Opening a sandbox (state, certificates, tokens) and serving it over HTTPS.
+//!
+//! Stopping (the `shutdown` future: SIGTERM, Ctrl-C, `kdeck sandbox stop`): the
+//! listener closes, requests in flight are drained (see [`drain`]) for at most
+//! [`DRAIN_FOR`], controllers and commands stop, then the journal is flushed and
+//! the last snapshot written before `serve` returns.
+
+mod drain;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,20 +25,24 @@ use crate::api::auth::Tokens;
 use crate::faults::{FaultSpec, Faults};
 use crate::resources::{Catalogue, ResourceKey};
 use crate::rest::Rest;
-use crate::store::{Store, persist};
+use crate::store::Store;
+use crate::store::disk::{self, Disk};
 use crate::tls::{Certificates, TlsError};
 use crate::{controllers, fsutil};
 
-const STATE_FILE: &str = "state.jsonl";
 const TOKENS_FILE: &str = "tokens.json";
-/// Files an older sandbox may have left readable by others (see fsutil).
-const PRIVATE_FILES: &[&str] = &[STATE_FILE, TOKENS_FILE, "ca.crt", "server.crt", "server.key"];
-const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// Credentials an older sandbox may have left readable by others (see fsutil).
+const PRIVATE_FILES: &[&str] = &[TOKENS_FILE, "ca.crt", "server.crt", "server.key"];
+/// How long a stop waits for requests in flight.
+const DRAIN_FOR: Duration = Duration::from_secs(5);
+/// After the requests, how long answers get to reach their clients before the
+/// remaining connections (watches, log streams, exec sessions) are cut.
+const FLUSH_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error(transparent)]
-    State(#[from] persist::PersistError),
+    State(#[from] disk::DiskError),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot use the data directory {path}: {source}")]
@@ -40,6 +51,8 @@ pub enum SandboxError {
     Bind { port: u16, source: std::io::Error },
     #[error("{0}")]
     Seed(String),
+    #[error("the sandbox could not write its state on the way out: {0}")]
+    Stop(String),
 }
 
 #[derive(Clone, Debug)]
@@ -66,7 +79,7 @@ pub struct Sandbox {
     tokens: Tokens,
     tls: TlsAcceptor,
     listener: TcpListener,
-    data_dir: PathBuf,
+    disk: Disk,
     ca_pem: String,
     faults: Faults,
 }
@@ -82,7 +95,8 @@ impl Sandbox {
         // Pod volumes (emptyDir, claims) live under the data dir, so they persist with it.
         crate::kubelet::exec::set_data_dir(dir.clone());
         let store = Arc::new(Store::new());
-        persist::load(&dir.join(STATE_FILE), &store)?;
+        // From here on every change is journaled, the bootstrap objects included.
+        let disk = Disk::open(dir, &store)?;
         let rest = Rest::new(store, Catalogue::new());
         bootstrap(&rest);
         controllers::nodes::ensure(&rest, &config.name, config.nodes);
@@ -91,7 +105,7 @@ impl Sandbox {
         let tls = TlsAcceptor::from(certs.server_config(dir)?);
         let tokens = load_or_create_tokens(dir, &config.name)?;
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await.map_err(|source| SandboxError::Bind { port: config.port, source })?;
-        Ok(Sandbox { rest, tokens, tls, listener, data_dir: dir.clone(), ca_pem: certs.ca_pem, faults: Faults::default() })
+        Ok(Sandbox { rest, tokens, tls, listener, disk, ca_pem: certs.ca_pem, faults: Faults::default() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -118,42 +132,60 @@ impl Sandbox {
         self.faults.set(spec);
     }
 
-    /// Serves until `shutdown` completes, then writes the state one last time.
+    /// Serves until `shutdown` completes, then drains, flushes and writes the state.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SandboxError> {
         let address = self.local_addr().to_string();
-        let api = Arc::new(ApiServer { rest: self.rest.clone(), tokens: self.tokens.clone(), address, faults: self.faults.clone() });
-        let controllers = controllers::start(self.rest.clone());
-        let state_path = self.data_dir.join(STATE_FILE);
-        let saver = tokio::spawn(save_periodically(self.rest.store.clone(), state_path.clone()));
+        let Sandbox { rest, tokens, tls, listener, disk, faults, .. } = self;
+        let api = Arc::new(ApiServer { rest: rest.clone(), tokens, address, faults });
+        let controllers = controllers::start(rest.clone());
+        let drain = drain::Drain::new();
+        let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = self.listener.accept() => {
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = listener.accept() => {
                     let Ok((tcp, _)) = accepted else { continue };
                     let _ = tcp.set_nodelay(true);
-                    tokio::spawn(serve_connection(tcp, self.tls.clone(), api.clone()));
+                    connections.spawn(serve_connection(tcp, tls.clone(), api.clone(), drain.clone()));
                 }
             }
         }
-        saver.abort();
+        drop(listener);
+        drain.begin();
+        if tokio::time::timeout(DRAIN_FOR, drain.idle()).await.is_err() {
+            eprintln!("kdeck sandbox: requests still running after {}s are cut", DRAIN_FOR.as_secs());
+        }
+        let _ = tokio::time::timeout(FLUSH_FOR, async { while connections.join_next().await.is_some() {} }).await;
+        connections.shutdown().await;
         controllers.iter().for_each(|c| c.abort());
         // Containers whose command really runs stop with the sandbox.
         crate::kubelet::command::stop_all().await;
-        let store = self.rest.store.clone();
-        tokio::task::spawn_blocking(move || persist::save(&state_path, &store)).await.unwrap_or(Ok(()))?;
+        match tokio::task::spawn_blocking(move || disk.close()).await {
+            Ok(closed) => closed?,
+            Err(e) => return Err(SandboxError::Stop(e.to_string())),
+        }
         Ok(())
     }
 }
 
-async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc<ApiServer>) {
+async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc<ApiServer>, drain: drain::Drain) {
     let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await else { return };
     // An injected `drop` fault closes the connection without answering (see crate::faults).
     let drop_connection = Arc::new(tokio::sync::Notify::new());
     let dropper = drop_connection.clone();
-    let service = hyper::service::service_fn(move |req| {
-        let (api, dropper) = (api.clone(), dropper.clone());
+    let requests = drain.clone();
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let (api, dropper, requests) = (api.clone(), dropper.clone(), requests.clone());
         async move {
+            let Some(_handling) = requests.request() else {
+                return Ok::<_, Infallible>(crate::api::body::error_response(&crate::rest::ApiError::new(
+                    503,
+                    "ServiceUnavailable",
+                    "the sandbox is shutting down",
+                )));
+            };
             // A bug must cost one request a 500, never the connection or the server.
             let response = std::panic::AssertUnwindSafe(api.handle(req)).catch_unwind().await;
             let response = response
@@ -166,22 +198,18 @@ async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc
         }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    tokio::select! {
-        _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service) => {}
-        _ = drop_connection.notified() => {}
-    }
-}
-
-async fn save_periodically(store: Arc<Store>, path: PathBuf) {
-    let mut ticker = tokio::time::interval(SAVE_EVERY);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let closing = drain.closing();
+    tokio::pin!(closing);
+    let mut asked_to_close = false;
     loop {
-        ticker.tick().await;
-        if store.take_dirty() {
-            let (store, path) = (store.clone(), path.clone());
-            match tokio::task::spawn_blocking(move || persist::save(&path, &store)).await {
-                Ok(Err(e)) => eprintln!("kdeck sandbox: {e}"),
-                Err(e) => eprintln!("kdeck sandbox: saving state failed: {e}"),
-                Ok(Ok(())) => {}
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = drop_connection.notified() => return,
+            _ = &mut closing, if !asked_to_close => {
+                connection.as_mut().graceful_shutdown();
+                asked_to_close = true;
             }
         }
     }

@@ -20,7 +20,23 @@ use crate::error::{Error, ExitCode, Result};
 pub const DEFAULT_NAME: &str = "sandbox";
 const LOG_FILE: &str = "sandbox.log";
 /// The files a sandbox writes into its data directory; `delete` removes only these.
-const DATA_FILES: &[&str] = &["state.jsonl", "state.tmp", "tokens.json", "ca.crt", "server.crt", "server.key", LOG_FILE];
+const DATA_FILES: &[&str] = &[
+    "state.jsonl",
+    "state.tmp",
+    "journal.jsonl",
+    "journal.1.jsonl",
+    "tokens.json",
+    "ca.crt",
+    "server.crt",
+    "server.key",
+    "tokens.tmp-write",
+    "ca.tmp-write",
+    "server.tmp-write",
+    LOG_FILE,
+];
+/// How long `stop` waits for the sandbox to drain, flush and write its state before
+/// killing it (its journal makes even that safe: every answered change is on disk).
+const STOP_WITHIN: Duration = Duration::from_secs(60);
 /// Directories the sandbox fills: pod and claim volumes, captured command output.
 const DATA_DIRS: &[&str] = &["volumes", "logs"];
 
@@ -331,7 +347,8 @@ pub async fn admin_request(record: &Record, method: http::Method, path: &str, bo
     })
 }
 
-/// Stops a running sandbox and waits for it to save its state and exit.
+/// Stops a running sandbox and waits until it exited — which it does only after
+/// draining its requests, flushing its journal and writing its state.
 pub async fn stop(record: &mut Record) -> Result<bool> {
     if !record.is_running() {
         return Ok(false);
@@ -339,7 +356,7 @@ pub async fn stop(record: &mut Record) -> Result<bool> {
     send_signal(record.pid, libc::SIGTERM);
     let started = Instant::now();
     while process_alive(record.pid) {
-        if started.elapsed() > Duration::from_secs(20) {
+        if started.elapsed() > STOP_WITHIN {
             send_signal(record.pid, libc::SIGKILL);
             break;
         }

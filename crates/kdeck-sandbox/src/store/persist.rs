@@ -1,6 +1,6 @@
-//! The state file: one header line, then one JSON line per object in
-//! resourceVersion order, written to a temporary file (owner-only: the state holds
-//! Secrets), fsynced and renamed into place so a crash never leaves half a file.
+//! The state file (the snapshot): one header line, then one JSON line per object in
+//! resourceVersion order, written to a temporary file (owner-only), fsynced and
+//! renamed into place so a crash never leaves half a file.
 //!
 //! A file that does not parse, or holds an object the API would never have stored,
 //! is reported with its line number and left untouched: the user's objects are worth
@@ -44,7 +44,8 @@ pub struct Snapshot {
 
 /// Reads the state file at `path`; a missing file is `None`. Each line must be a
 /// record with an object whose resourceVersion is not above the header's, and no
-/// object may appear twice.
+/// object may appear twice. (Whether each object is valid for its resource is
+/// checked once the journal is replayed: see `replay.rs`.)
 pub fn read(path: &Path) -> Result<Option<Snapshot>, PersistError> {
     let file = match fs::File::open(path) {
         Ok(f) => f,
@@ -93,41 +94,32 @@ fn parse_record(line: &str) -> Result<(ResourceKey, Value), String> {
     Ok((key, object))
 }
 
-/// Loads `path` into `store`; a missing file is an empty sandbox. Every object must be
-/// valid for its resource (see [`validate`]), or nothing is loaded.
-pub fn load(path: &Path, store: &Store) -> Result<(), PersistError> {
-    let Some(snapshot) = read(path)? else { return Ok(()) };
-    let mut kinds = validate::Kinds::new();
-    for loaded in &snapshot.objects {
-        kinds.learn(&loaded.key, &loaded.object);
-    }
-    for loaded in &snapshot.objects {
-        kinds.check(&loaded.key, &loaded.object).map_err(|reason| PersistError::Corrupt { path: path.into(), line: loaded.line, reason })?;
-    }
-    store.restore(snapshot.rv, snapshot.objects.into_iter().map(|loaded| (loaded.key, loaded.object)).collect());
-    Ok(())
-}
-
-/// Writes everything in `store` to `path` atomically.
-pub fn save(path: &Path, store: &Store) -> Result<(), PersistError> {
+/// Writes everything in `store` to `path` atomically; returns the file's size.
+pub fn save(path: &Path, store: &Store) -> Result<u64, PersistError> {
     let (rv, objects) = store.snapshot();
     let tmp = path.with_extension("tmp");
     let write_err = |source| PersistError::Write { path: path.into(), source };
     let file = fsutil::create_private(&tmp).map_err(write_err)?;
     let mut out = BufWriter::new(file);
-    let write_all = |out: &mut BufWriter<fs::File>| -> std::io::Result<()> {
-        writeln!(out, "{}", serde_json::json!({"kdeckSandboxState": FORMAT, "resourceVersion": rv}))?;
+    let mut size = 0u64;
+    let mut write_all = |out: &mut BufWriter<fs::File>| -> std::io::Result<()> {
+        let header = serde_json::json!({"kdeckSandboxState": FORMAT, "resourceVersion": rv}).to_string();
+        writeln!(out, "{header}")?;
+        size += header.len() as u64 + 1;
         for (key, raw) in &objects {
-            write!(out, "{{\"group\":{},\"plural\":{},\"object\":", Value::from(key.group.as_str()), Value::from(key.plural.as_str()))?;
+            let head = format!("{{\"group\":{},\"plural\":{},\"object\":", Value::from(key.group.as_str()), Value::from(key.plural.as_str()));
+            out.write_all(head.as_bytes())?;
             out.write_all(raw)?;
             out.write_all(b"}\n")?;
+            size += (head.len() + raw.len() + 2) as u64;
         }
         out.flush()?;
         out.get_ref().sync_all()
     };
     write_all(&mut out).map_err(write_err)?;
     fs::rename(&tmp, path).map_err(write_err)?;
-    fsutil::sync_parent(path).map_err(write_err)
+    fsutil::sync_parent(path).map_err(write_err)?;
+    Ok(size)
 }
 
 #[cfg(test)]
@@ -143,14 +135,13 @@ mod tests {
         let key = ResourceKey::new("", "configmaps");
         store.create(&key, json!({"metadata": {"name": "a", "namespace": "default", "uid": "u1"}})).unwrap();
         store.create(&key, json!({"metadata": {"name": "b", "namespace": "default", "uid": "u2"}})).unwrap();
-        save(&path, &store).unwrap();
+        let size = save(&path, &store).unwrap();
+        assert_eq!(size, fs::metadata(&path).unwrap().len());
 
-        let loaded = Store::new();
-        load(&path, &loaded).unwrap();
-        assert_eq!(loaded.resource_version(), 2);
-        let b = loaded.get(&key, &("default".into(), "b".into())).unwrap();
-        assert_eq!(b.index.rv, 2);
-        assert_eq!(b.index.uid, "u2");
+        let snapshot = read(&path).unwrap().unwrap();
+        assert_eq!(snapshot.rv, 2);
+        let names: Vec<_> = snapshot.objects.iter().map(|o| (o.line, o.object["metadata"]["name"].as_str().unwrap())).collect();
+        assert_eq!(names, [(2, "a"), (3, "b")]);
     }
 
     #[cfg(unix)]
@@ -172,75 +163,8 @@ mod tests {
         let path = dir.path().join("state.jsonl");
         let text = "{\"kdeckSandboxState\":1,\"resourceVersion\":3}\n{not json\n";
         fs::write(&path, text).unwrap();
-        let err = load(&path, &Store::new()).unwrap_err();
+        let err = read(&path).err().unwrap();
         assert!(err.to_string().contains("line 2"), "{err}");
         assert_eq!(fs::read_to_string(&path).unwrap(), text);
-    }
-
-    /// A state file with a header at resourceVersion 10, a valid ConfigMap on line 2 and
-    /// `bad` on line 3.
-    fn state_with(bad: &str) -> String {
-        let good =
-            json!({"group": "", "plural": "configmaps", "object": {"metadata": {"name": "good", "namespace": "default", "uid": "u1", "resourceVersion": "4"}}});
-        format!("{{\"kdeckSandboxState\":1,\"resourceVersion\":10}}\n{good}\n{bad}\n")
-    }
-
-    fn record(group: &str, plural: &str, metadata: Value) -> String {
-        json!({"group": group, "plural": plural, "object": {"metadata": metadata}}).to_string()
-    }
-
-    #[test]
-    fn every_kind_of_corrupt_state_file_is_refused_with_its_line() {
-        let meta = |v: Value| -> Value {
-            let mut m = json!({"name": "x", "namespace": "default", "uid": "u2", "resourceVersion": "5"});
-            for (k, v) in v.as_object().unwrap() {
-                if v.is_null() {
-                    m.as_object_mut().unwrap().remove(k);
-                } else {
-                    m[k] = v.clone();
-                }
-            }
-            m
-        };
-        let cases: Vec<(&str, String, usize, &str)> = vec![
-            ("a name with a space", record("", "configmaps", meta(json!({"name": "my config"}))), 3, "metadata.name \"my config\" is invalid"),
-            ("an upper-case name", record("", "configmaps", meta(json!({"name": "Config"}))), 3, "metadata.name \"Config\" is invalid"),
-            ("a namespaced kind without a namespace", record("", "configmaps", meta(json!({"namespace": null}))), 3, "has no metadata.namespace"),
-            ("an invalid namespace", record("", "configmaps", meta(json!({"namespace": "my ns"}))), 3, "metadata.namespace \"my ns\" is invalid"),
-            ("a cluster-scoped kind with a namespace", record("", "namespaces", meta(json!({}))), 3, "cluster-scoped"),
-            ("an unknown resource", record("", "configmapz", meta(json!({}))), 3, "unknown resource \"configmapz\""),
-            ("a custom resource without its definition", record("example.com", "widgets", meta(json!({}))), 3, "unknown resource \"widgets.example.com\""),
-            ("a request kind", record("authorization.k8s.io", "selfsubjectaccessreviews", meta(json!({"namespace": null}))), 3, "never stored"),
-            ("no uid", record("", "configmaps", meta(json!({"uid": null}))), 3, "no metadata.uid"),
-            ("no resourceVersion", record("", "configmaps", meta(json!({"resourceVersion": null}))), 3, "no metadata.resourceVersion"),
-            ("a resourceVersion above the header's", record("", "configmaps", meta(json!({"resourceVersion": "11"}))), 3, "above the file's 10"),
-            ("a duplicate object", record("", "configmaps", meta(json!({"name": "good"}))), 3, "already on line 2"),
-            ("no metadata.name", record("", "configmaps", meta(json!({"name": null}))), 3, "no metadata.name"),
-            ("no group and plural", json!({"object": {"metadata": meta(json!({}))}}).to_string(), 3, "no group and plural"),
-            ("a line that is not JSON", "{\"group\":\"\",\"plural\":\"configmaps\",\"obj".into(), 3, "EOF"),
-        ];
-        for (what, bad, line, expected) in &cases {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("state.jsonl");
-            fs::write(&path, state_with(bad)).unwrap();
-            let store = Store::new();
-            let err = load(&path, &store).err().unwrap_or_else(|| panic!("{what}: loaded")).to_string();
-            assert!(err.contains(&format!("state.jsonl is corrupt at line {line}:")) && err.contains(expected), "{what}: {err}");
-            assert_eq!(fs::read_to_string(&path).unwrap(), state_with(bad), "{what}: the file is left untouched");
-            assert_eq!(store.resource_version(), 0, "{what}: nothing half-loaded");
-        }
-        // The header itself.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.jsonl");
-        fs::write(&path, "{\"kdeckSandboxState\":1}\n").unwrap();
-        let err = load(&path, &Store::new()).err().unwrap().to_string();
-        assert!(err.contains("line 1: the header has no resourceVersion"), "{err}");
-        // And a valid file loads.
-        fs::write(&path, state_with(&record("", "configmaps", meta(json!({}))))).unwrap();
-        let store = Store::new();
-        load(&path, &store).unwrap();
-        let cms = ResourceKey::new("", "configmaps");
-        let names: Vec<String> = store.list(&cms, None, None, |_| true).0.iter().map(|e| e.index.name.clone()).collect();
-        assert_eq!(names, ["good", "x"]);
     }
 }

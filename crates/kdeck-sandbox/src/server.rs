@@ -186,6 +186,7 @@ async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc
                     "the sandbox is shutting down",
                 )));
             };
+            let head = req.method() == http::Method::HEAD;
             // A bug must cost one request a 500, never the connection or the server.
             let response = std::panic::AssertUnwindSafe(api.handle(req)).catch_unwind().await;
             let response = response
@@ -194,7 +195,7 @@ async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc
                 dropper.notify_one();
                 std::future::pending::<()>().await;
             }
-            Ok::<_, Infallible>(response)
+            Ok::<_, Infallible>(if head { without_body(response) } else { response })
         }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -213,6 +214,20 @@ async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc
             }
         }
     }
+}
+
+/// The answer to a HEAD request: the headers of the GET answer, no body. hyper's
+/// HTTP/2 server would send the body as DATA frames, which clients reject as a
+/// protocol error on a HEAD stream.
+fn without_body(response: http::Response<crate::api::body::Body>) -> http::Response<crate::api::body::Body> {
+    use hyper::body::Body as _;
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = body.size_hint().exact()
+        && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+    {
+        parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+    }
+    http::Response::from_parts(parts, crate::api::body::full(bytes::Bytes::new()))
 }
 
 fn load_or_create_tokens(dir: &Path, name: &str) -> Result<Tokens, SandboxError> {
@@ -243,5 +258,67 @@ fn bootstrap(rest: &Rest) {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}});
             let _ = rest.create(&info, None, obj, &Default::default());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Empty};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    /// An HTTP/2 connection to the sandbox, as `curl --http2` makes.
+    async fn http2(credentials: &Credentials) -> hyper::client::conn::http2::SendRequest<Empty<bytes::Bytes>> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(credentials.ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let address: SocketAddr = credentials.server.trim_start_matches("https://").parse().unwrap();
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let name = ServerName::IpAddress(address.ip().into());
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (send, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await.unwrap();
+        tokio::spawn(connection);
+        send
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn head_over_http2_answers_headers_without_a_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SandboxConfig { name: "head".into(), data_dir: dir.path().join("data"), port: 0, nodes: 1 };
+        let sandbox = Sandbox::open(&config).await.unwrap();
+        let credentials = sandbox.credentials();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(sandbox.serve(async {
+            let _ = stopped.await;
+        }));
+        let mut send = http2(&credentials).await;
+        for (path, status) in [("/healthz", 200), ("/version", 200), ("/api/v1/namespaces/default/configmaps", 405), ("/api/v1/nowhere", 404)] {
+            let request = http::Request::head(format!("{}{path}", credentials.server))
+                .header(http::header::AUTHORIZATION, format!("Bearer {}", credentials.admin_token))
+                .body(Empty::new())
+                .unwrap();
+            let response = send.send_request(request).await.unwrap_or_else(|e| panic!("HEAD {path}: {e}"));
+            assert_eq!(response.status(), status, "HEAD {path}");
+            assert!(response.headers().contains_key(http::header::CONTENT_LENGTH), "HEAD {path} says how long the GET answer is");
+            // A body on a HEAD stream is a protocol error for the client's HTTP/2 stack.
+            let body = response.into_body().collect().await.unwrap_or_else(|e| panic!("HEAD {path}: {e}")).to_bytes();
+            assert!(body.is_empty(), "HEAD {path}");
+        }
+        // The connection is still good for a GET.
+        let request = http::Request::get(format!("{}/version", credentials.server)).body(Empty::new()).unwrap();
+        let body = send.send_request(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+        assert!(body.starts_with(b"{"));
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
     }
 }

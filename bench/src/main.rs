@@ -7,10 +7,13 @@
 //! - how long a write takes to reach 100 concurrent watchers;
 //! - the sandbox's resident memory;
 //! - with kubectl on PATH, kdeck's bulk operations (cleanse-pods, sync-secrets, logs)
-//!   against the kubectl one-liners they replace, on the same sandbox (see ops.rs).
+//!   against the kubectl one-liners they replace, on the same sandbox (see ops.rs);
+//! - then, on a fresh sandbox, create throughput with 1, 10 and 50 concurrent clients
+//!   (see create.rs; `-- create` runs only that).
 //!
-//! Prints a Markdown table for the README. Timings are medians of repeated runs.
+//! Prints Markdown tables for the README. Timings are medians of repeated runs.
 
+mod create;
 mod ops;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +47,13 @@ impl Env {
 
     fn kdeck(&self, args: &[&str]) -> std::process::Output {
         self.command().args(args).output().expect("run kdeck (build it first: cargo build --release -p kdeck)")
+    }
+
+    /// A client of the sandbox `bench` through this home's kubeconfig.
+    async fn client(&self) -> kube::Client {
+        let raw = kube::config::Kubeconfig::read_from(self.dir.path().join("kubeconfig")).expect("kubeconfig");
+        let options = kube::config::KubeConfigOptions { context: Some("bench".into()), ..Default::default() };
+        kube::Client::try_from(kube::Config::from_custom_kubeconfig(raw, &options).await.expect("config")).expect("client")
     }
 }
 
@@ -80,6 +90,10 @@ fn pods() -> usize {
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("create") {
+        create::print(&create::measure().await);
+        return;
+    }
     let pods = pods();
     let env = Env { dir: tempfile::tempdir().expect("temp dir") };
     let started = Instant::now();
@@ -89,9 +103,7 @@ async fn main() {
     let status: Value = serde_json::from_slice(&env.kdeck(&["sandbox", "status", "--name", "bench", "-o", "json"]).stdout).expect("status json");
     let pid = status["pid"].as_u64().expect("pid");
     let kubeconfig = env.dir.path().join("kubeconfig");
-    let raw = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
-    let options = kube::config::KubeConfigOptions { context: Some("bench".into()), ..Default::default() };
-    let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(raw, &options).await.expect("config")).expect("client");
+    let client = env.client().await;
 
     let rss_seeded = rss_mib(pid);
     // LIST through the API: request to last byte.
@@ -182,6 +194,9 @@ async fn main() {
             println!("| {} | `{}`: {} | `{}`: {} | {ratio:.1}x faster |", row.operation, row.kdeck, ms(row.kdeck_time), row.kubectl, ms(row.kubectl_time));
         }
     }
+    drop(env);
+    println!();
+    create::print(&create::measure().await);
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -1,4 +1,11 @@
 //! Opening a sandbox (state, certificates, tokens) and serving it over HTTPS.
+//!
+//! Stopping (the `shutdown` future: SIGTERM, Ctrl-C, `kdeck sandbox stop`): the
+//! listener closes, requests in flight are drained (see [`drain`]) for at most
+//! [`DRAIN_FOR`], controllers and commands stop, then the journal is flushed and
+//! the last snapshot written before `serve` returns.
+
+mod drain;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,18 +25,24 @@ use crate::api::auth::Tokens;
 use crate::faults::{FaultSpec, Faults};
 use crate::resources::{Catalogue, ResourceKey};
 use crate::rest::Rest;
-use crate::store::{Store, persist};
+use crate::store::Store;
+use crate::store::disk::{self, Disk};
 use crate::tls::{Certificates, TlsError};
 use crate::{controllers, fsutil};
 
-const STATE_FILE: &str = "state.jsonl";
 const TOKENS_FILE: &str = "tokens.json";
-const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// Credentials an older sandbox may have left readable by others (see fsutil).
+const PRIVATE_FILES: &[&str] = &[TOKENS_FILE, "ca.crt", "server.crt", "server.key"];
+/// How long a stop waits for requests in flight.
+const DRAIN_FOR: Duration = Duration::from_secs(5);
+/// After the requests, how long answers get to reach their clients before the
+/// remaining connections (watches, log streams, exec sessions) are cut.
+const FLUSH_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error(transparent)]
-    State(#[from] persist::PersistError),
+    State(#[from] disk::DiskError),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot use the data directory {path}: {source}")]
@@ -38,6 +51,8 @@ pub enum SandboxError {
     Bind { port: u16, source: std::io::Error },
     #[error("{0}")]
     Seed(String),
+    #[error("the sandbox could not write its state on the way out: {0}")]
+    Stop(String),
 }
 
 #[derive(Clone, Debug)]
@@ -66,7 +81,7 @@ pub struct Sandbox {
     tokens: Tokens,
     tls: TlsAcceptor,
     listener: TcpListener,
-    data_dir: PathBuf,
+    disk: Disk,
     ca_pem: String,
     faults: Faults,
 }
@@ -76,11 +91,15 @@ impl Sandbox {
     pub async fn open(config: &SandboxConfig) -> Result<Self, SandboxError> {
         let dir = &config.data_dir;
         fsutil::create_private_dir(dir).map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
+        for file in PRIVATE_FILES {
+            fsutil::make_private(&dir.join(file)).map_err(|source| SandboxError::DataDir { path: dir.join(file), source })?;
+        }
         // Pod volumes (emptyDir, claims) live under the data dir, so they persist with it.
         crate::kubelet::exec::set_data_dir(dir.clone());
         crate::kubelet::command::set_enabled(config.run_commands);
         let store = Arc::new(Store::new());
-        persist::load(&dir.join(STATE_FILE), &store)?;
+        // From here on every change is journaled, the bootstrap objects included.
+        let disk = Disk::open(dir, &store)?;
         let rest = Rest::new(store, Catalogue::new());
         bootstrap(&rest);
         controllers::nodes::ensure(&rest, &config.name, config.nodes);
@@ -89,7 +108,7 @@ impl Sandbox {
         let tls = TlsAcceptor::from(certs.server_config(dir)?);
         let tokens = load_or_create_tokens(dir, &config.name)?;
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await.map_err(|source| SandboxError::Bind { port: config.port, source })?;
-        Ok(Sandbox { rest, tokens, tls, listener, data_dir: dir.clone(), ca_pem: certs.ca_pem, faults: Faults::default() })
+        Ok(Sandbox { rest, tokens, tls, listener, disk, ca_pem: certs.ca_pem, faults: Faults::default() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -116,42 +135,61 @@ impl Sandbox {
         self.faults.set(spec);
     }
 
-    /// Serves until `shutdown` completes, then writes the state one last time.
+    /// Serves until `shutdown` completes, then drains, flushes and writes the state.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SandboxError> {
         let address = self.local_addr().to_string();
-        let api = Arc::new(ApiServer { rest: self.rest.clone(), tokens: self.tokens.clone(), address, faults: self.faults.clone() });
-        let controllers = controllers::start(self.rest.clone());
-        let state_path = self.data_dir.join(STATE_FILE);
-        let saver = tokio::spawn(save_periodically(self.rest.store.clone(), state_path.clone()));
+        let Sandbox { rest, tokens, tls, listener, disk, faults, .. } = self;
+        let api = Arc::new(ApiServer { rest: rest.clone(), tokens, address, faults });
+        let controllers = controllers::start(rest.clone());
+        let drain = drain::Drain::new();
+        let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = self.listener.accept() => {
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = listener.accept() => {
                     let Ok((tcp, _)) = accepted else { continue };
                     let _ = tcp.set_nodelay(true);
-                    tokio::spawn(serve_connection(tcp, self.tls.clone(), api.clone()));
+                    connections.spawn(serve_connection(tcp, tls.clone(), api.clone(), drain.clone()));
                 }
             }
         }
-        saver.abort();
+        drop(listener);
+        drain.begin();
+        if tokio::time::timeout(DRAIN_FOR, drain.idle()).await.is_err() {
+            eprintln!("kdeck sandbox: requests still running after {}s are cut", DRAIN_FOR.as_secs());
+        }
+        let _ = tokio::time::timeout(FLUSH_FOR, async { while connections.join_next().await.is_some() {} }).await;
+        connections.shutdown().await;
         controllers.iter().for_each(|c| c.abort());
         // Containers whose command really runs stop with the sandbox.
         crate::kubelet::command::stop_all().await;
-        let store = self.rest.store.clone();
-        tokio::task::spawn_blocking(move || persist::save(&state_path, &store)).await.unwrap_or(Ok(()))?;
+        match tokio::task::spawn_blocking(move || disk.close()).await {
+            Ok(closed) => closed?,
+            Err(e) => return Err(SandboxError::Stop(e.to_string())),
+        }
         Ok(())
     }
 }
 
-async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc<ApiServer>) {
+async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc<ApiServer>, drain: drain::Drain) {
     let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await else { return };
     // An injected `drop` fault closes the connection without answering (see crate::faults).
     let drop_connection = Arc::new(tokio::sync::Notify::new());
     let dropper = drop_connection.clone();
-    let service = hyper::service::service_fn(move |req| {
-        let (api, dropper) = (api.clone(), dropper.clone());
+    let requests = drain.clone();
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let (api, dropper, requests) = (api.clone(), dropper.clone(), requests.clone());
         async move {
+            let Some(_handling) = requests.request() else {
+                return Ok::<_, Infallible>(crate::api::body::error_response(&crate::rest::ApiError::new(
+                    503,
+                    "ServiceUnavailable",
+                    "the sandbox is shutting down",
+                )));
+            };
+            let head = req.method() == http::Method::HEAD;
             // A bug must cost one request a 500, never the connection or the server.
             let response = std::panic::AssertUnwindSafe(api.handle(req)).catch_unwind().await;
             let response = response
@@ -160,29 +198,39 @@ async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc
                 dropper.notify_one();
                 std::future::pending::<()>().await;
             }
-            Ok::<_, Infallible>(response)
+            Ok::<_, Infallible>(if head { without_body(response) } else { response })
         }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    tokio::select! {
-        _ = builder.serve_connection_with_upgrades(TokioIo::new(stream), service) => {}
-        _ = drop_connection.notified() => {}
-    }
-}
-
-async fn save_periodically(store: Arc<Store>, path: PathBuf) {
-    let mut ticker = tokio::time::interval(SAVE_EVERY);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let closing = drain.closing();
+    tokio::pin!(closing);
+    let mut asked_to_close = false;
     loop {
-        ticker.tick().await;
-        if store.take_dirty() {
-            let (store, path) = (store.clone(), path.clone());
-            match tokio::task::spawn_blocking(move || persist::save(&path, &store)).await {
-                Ok(Err(e)) => eprintln!("kdeck sandbox: {e}"),
-                Err(e) => eprintln!("kdeck sandbox: saving state failed: {e}"),
-                Ok(Ok(())) => {}
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = drop_connection.notified() => return,
+            _ = &mut closing, if !asked_to_close => {
+                connection.as_mut().graceful_shutdown();
+                asked_to_close = true;
             }
         }
     }
+}
+
+/// The answer to a HEAD request: the headers of the GET answer, no body. hyper's
+/// HTTP/2 server would send the body as DATA frames, which clients reject as a
+/// protocol error on a HEAD stream.
+fn without_body(response: http::Response<crate::api::body::Body>) -> http::Response<crate::api::body::Body> {
+    use hyper::body::Body as _;
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = body.size_hint().exact()
+        && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+    {
+        parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+    }
+    http::Response::from_parts(parts, crate::api::body::full(bytes::Bytes::new()))
 }
 
 fn load_or_create_tokens(dir: &Path, name: &str) -> Result<Tokens, SandboxError> {
@@ -213,5 +261,67 @@ fn bootstrap(rest: &Rest) {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}});
             let _ = rest.create(&info, None, obj, &Default::default());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Empty};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    /// An HTTP/2 connection to the sandbox, as `curl --http2` makes.
+    async fn http2(credentials: &Credentials) -> hyper::client::conn::http2::SendRequest<Empty<bytes::Bytes>> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(credentials.ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let address: SocketAddr = credentials.server.trim_start_matches("https://").parse().unwrap();
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let name = ServerName::IpAddress(address.ip().into());
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (send, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await.unwrap();
+        tokio::spawn(connection);
+        send
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn head_over_http2_answers_headers_without_a_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SandboxConfig { name: "head".into(), data_dir: dir.path().join("data"), port: 0, nodes: 1 };
+        let sandbox = Sandbox::open(&config).await.unwrap();
+        let credentials = sandbox.credentials();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(sandbox.serve(async {
+            let _ = stopped.await;
+        }));
+        let mut send = http2(&credentials).await;
+        for (path, status) in [("/healthz", 200), ("/version", 200), ("/api/v1/namespaces/default/configmaps", 405), ("/api/v1/nowhere", 404)] {
+            let request = http::Request::head(format!("{}{path}", credentials.server))
+                .header(http::header::AUTHORIZATION, format!("Bearer {}", credentials.admin_token))
+                .body(Empty::new())
+                .unwrap();
+            let response = send.send_request(request).await.unwrap_or_else(|e| panic!("HEAD {path}: {e}"));
+            assert_eq!(response.status(), status, "HEAD {path}");
+            assert!(response.headers().contains_key(http::header::CONTENT_LENGTH), "HEAD {path} says how long the GET answer is");
+            // A body on a HEAD stream is a protocol error for the client's HTTP/2 stack.
+            let body = response.into_body().collect().await.unwrap_or_else(|e| panic!("HEAD {path}: {e}")).to_bytes();
+            assert!(body.is_empty(), "HEAD {path}");
+        }
+        // The connection is still good for a GET.
+        let request = http::Request::get(format!("{}/version", credentials.server)).body(Empty::new()).unwrap();
+        let body = send.send_request(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+        assert!(body.starts_with(b"{"));
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
     }
 }

@@ -3,6 +3,9 @@
 //!
 //! Each sandbox has a small record (`<kdeck home>/sandboxes/<name>.json`) naming its
 //! data directory, kubeconfig, server address and the pid serving it.
+//!
+//! A sandbox's data holds Secrets and credentials: the directories kdeck creates for
+//! it (`sandboxes/`, the data directory) are owner-only (0700), its files 0600.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +20,23 @@ use crate::error::{Error, ExitCode, Result};
 pub const DEFAULT_NAME: &str = "sandbox";
 const LOG_FILE: &str = "sandbox.log";
 /// The files a sandbox writes into its data directory; `delete` removes only these.
-const DATA_FILES: &[&str] = &["state.jsonl", "state.tmp", "tokens.json", "ca.crt", "server.crt", "server.key", LOG_FILE];
+const DATA_FILES: &[&str] = &[
+    "state.jsonl",
+    "state.tmp",
+    "journal.jsonl",
+    "journal.1.jsonl",
+    "tokens.json",
+    "ca.crt",
+    "server.crt",
+    "server.key",
+    "tokens.tmp-write",
+    "ca.tmp-write",
+    "server.tmp-write",
+    LOG_FILE,
+];
+/// How long `stop` waits for the sandbox to drain, flush and write its state before
+/// killing it (its journal makes even that safe: every answered change is on disk).
+const STOP_WITHIN: Duration = Duration::from_secs(60);
 /// Directories the sandbox fills: pod and claim volumes, captured command output.
 const DATA_DIRS: &[&str] = &["volumes", "logs"];
 
@@ -95,11 +114,50 @@ pub fn require(name: &str) -> Result<Record> {
 
 pub fn save(record: &Record) -> Result<()> {
     let dir = records_dir()?;
-    fs::create_dir_all(&dir).map_err(|e| Error::failure(format!("cannot create {}: {e}", dir.display())))?;
+    create_private_dir(&dir).map_err(|e| Error::failure(format!("cannot create {}: {e}", dir.display())))?;
     let text = serde_json::to_string_pretty(record).unwrap_or_default();
     let path = record_path(&record.name)?;
     let tmp = path.with_extension("json.tmp");
-    fs::write(&tmp, text).and_then(|_| fs::rename(&tmp, &path)).map_err(|e| Error::failure(format!("cannot write {}: {e}", path.display())))
+    create_private_file(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .and_then(|_| fs::rename(&tmp, &path))
+        .map_err(|e| Error::failure(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Creates `path` and its missing parents owner-only (0700), and tightens it if it
+/// existed: a sandbox's directories hold its Secrets.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+        if fs::metadata(path)?.permissions().mode() & 0o777 != 0o700 {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        fs::create_dir_all(path)
+    }
+}
+
+/// Creates (or truncates) a file readable by its owner only.
+fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)
+    }
 }
 
 pub fn list() -> Result<Vec<Record>> {
@@ -231,9 +289,9 @@ async fn shutdown_signal() {
 pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Record> {
     ensure_not_running(&opts.name)?;
     let exe = std::env::current_exe().map_err(|e| Error::failure(format!("cannot find the kdeck executable: {e}")))?;
-    fs::create_dir_all(&opts.data_dir).map_err(|e| Error::failure(format!("cannot create {}: {e}", opts.data_dir.display())))?;
+    create_private_dir(&opts.data_dir).map_err(|e| Error::failure(format!("cannot create {}: {e}", opts.data_dir.display())))?;
     let log_path = opts.data_dir.join(LOG_FILE);
-    let log = fs::File::create(&log_path).map_err(|e| Error::failure(format!("cannot create {}: {e}", log_path.display())))?;
+    let log = create_private_file(&log_path).map_err(|e| Error::failure(format!("cannot create {}: {e}", log_path.display())))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["sandbox", "start", "--name", &opts.name, "--port", &opts.port.to_string(), "--nodes", &opts.nodes.to_string()]);
     cmd.arg("--data-dir").arg(&opts.data_dir).arg("--kubeconfig").arg(&opts.kubeconfig);
@@ -304,7 +362,8 @@ pub async fn admin_request(record: &Record, method: http::Method, path: &str, bo
     })
 }
 
-/// Stops a running sandbox and waits for it to save its state and exit.
+/// Stops a running sandbox and waits until it exited — which it does only after
+/// draining its requests, flushing its journal and writing its state.
 pub async fn stop(record: &mut Record) -> Result<bool> {
     if !record.is_running() {
         return Ok(false);
@@ -312,7 +371,7 @@ pub async fn stop(record: &mut Record) -> Result<bool> {
     send_signal(record.pid, libc::SIGTERM);
     let started = Instant::now();
     while process_alive(record.pid) {
-        if started.elapsed() > Duration::from_secs(20) {
+        if started.elapsed() > STOP_WITHIN {
             send_signal(record.pid, libc::SIGKILL);
             break;
         }

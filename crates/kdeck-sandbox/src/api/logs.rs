@@ -57,11 +57,7 @@ pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query, fault: Option<Wat
         query.get(key).map(|v| v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("{key}: must be an integer, got {v:?}")))).transpose()
     };
     let now = crate::time::unix_nanos();
-    let after = match (number("sinceSeconds")?, query.get("sinceTime")) {
-        (Some(s), _) => now - i128::from(s) * 1_000_000_000,
-        (None, Some(t)) => crate::time::parse_rfc3339_nanos(t).ok_or_else(|| ApiError::bad_request(format!("sinceTime: {t:?} is not an RFC 3339 time")))?,
-        (None, None) => i128::MIN,
-    };
+    let after = lines_after(number("sinceSeconds")?, query.get("sinceTime"), now)?;
     let mut lines = logs::lines(&run, after, now);
     if let Some(tail) = number("tailLines")? {
         let keep = usize::try_from(tail.max(0)).unwrap_or(0);
@@ -110,6 +106,18 @@ pub fn serve(rest: &Rest, ns: &str, name: &str, query: &Query, fault: Option<Wat
     Ok(text_response(chunks.boxed()))
 }
 
+/// The bound `logs::lines` keeps lines strictly after, for sinceSeconds or sinceTime.
+/// The kubelet keeps a line stamped exactly at the "since" time (it skips only lines
+/// before it), so the bound is one nanosecond earlier.
+fn lines_after(since_seconds: Option<i64>, since_time: Option<&str>, now: i128) -> Result<i128, ApiError> {
+    let since = match (since_seconds, since_time) {
+        (Some(s), _) => now - i128::from(s) * 1_000_000_000,
+        (None, Some(t)) => crate::time::parse_rfc3339_nanos(t).ok_or_else(|| ApiError::bad_request(format!("sinceTime: {t:?} is not an RFC 3339 time")))?,
+        (None, None) => return Ok(i128::MIN),
+    };
+    Ok(since - 1)
+}
+
 /// The same pod (uid) still runs the same container instance.
 pub(super) fn still_running(rest: &Rest, ns: &str, name: &str, uid: &Value, container: &str, run: &Run) -> bool {
     let Some(pods) = rest.catalogue.find("", "v1", "pods") else { return false };
@@ -122,4 +130,31 @@ fn text_response(chunks: futures::stream::BoxStream<'static, Bytes>) -> Response
     let mut resp = Response::new(BodyExt::boxed_unsync(StreamBody::new(frames)));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(started: i128) -> Run {
+        Run { started, finished: None, image: "nginx:1.27".into(), rate: 0.0, exit_message: None, captured: None }
+    }
+
+    #[test]
+    fn a_line_stamped_exactly_at_since_time_is_included() {
+        let started = crate::time::parse_rfc3339_nanos("2026-03-01T10:00:00Z").unwrap();
+        let run = run(started);
+        let now = started + 60_000_000_000;
+        let all = logs::lines(&run, i128::MIN, now);
+        assert!(all.len() > 1 && all[0].at == started, "the first line is stamped at the start");
+
+        let since_start = logs::lines(&run, lines_after(None, Some("2026-03-01T10:00:00Z"), now).unwrap(), now);
+        assert_eq!(since_start, all, "sinceTime at the first line's stamp keeps it");
+        let second = logs::timestamp(all[1].at);
+        let since_second = logs::lines(&run, lines_after(None, Some(&second), now).unwrap(), now);
+        assert_eq!(since_second, all[1..], "sinceTime {second} keeps the line stamped then and those after");
+        // sinceSeconds counts back from now the same way.
+        assert_eq!(logs::lines(&run, lines_after(Some(60), None, now).unwrap(), now), all);
+        assert!(lines_after(None, Some("yesterday"), now).is_err());
+    }
 }

@@ -30,6 +30,9 @@ use crate::rest::patch::PatchKind;
 use crate::rest::{ApiError, DeleteOptions, ListQuery, Propagation, Rest, Subresource, WriteOptions};
 use auth::{Tokens, User};
 
+/// How long a writer's answer waits for its change to reach the disk.
+const DURABLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Shared state of the HTTP server.
 pub struct ApiServer {
     pub rest: Rest,
@@ -52,9 +55,25 @@ struct Target {
 
 impl ApiServer {
     pub async fn handle(self: Arc<Self>, req: Request<hyper::body::Incoming>) -> Response<Body> {
-        match self.route(req).await {
-            Ok(resp) => resp,
-            Err(err) => error_response(&err),
+        // A request that changed the store is answered once its changes are durable: the
+        // store notes the resourceVersion of each change this request makes.
+        let (response, changed) = crate::store::tracking_changes(self.route(req)).await;
+        if changed > 0
+            && let Err(err) = self.durable(changed).await
+        {
+            return error_response(&err);
+        }
+        response.unwrap_or_else(|err| error_response(&err))
+    }
+
+    async fn durable(&self, rv: u64) -> Result<(), ApiError> {
+        match tokio::time::timeout(DURABLE_WITHIN, self.rest.store.durable(rv)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(crate::store::JournalError::Closed)) => {
+                Err(ApiError::new(503, "ServiceUnavailable", "the sandbox is shutting down; the change may not be kept"))
+            }
+            Ok(Err(e)) => Err(ApiError::internal(format!("the change was made but cannot be kept: {e}"))),
+            Err(_) => Err(ApiError::new(504, "Timeout", "the change was made but not written to disk in time; it may not be kept")),
         }
     }
 

@@ -5,19 +5,31 @@
 //!
 //! Keeping the JSON serialized makes LIST and watch fan-out a matter of copying
 //! bytes: a 20,000-pod list is never re-encoded.
+//!
+//! With a journal attached ([`disk`]), every change is appended to it under the
+//! write lock, in resourceVersion order; [`Store::durable`] waits until a change is
+//! on disk. Reads and watches never wait for the journal.
 
+pub mod disk;
 mod index;
+pub mod journal;
 pub mod persist;
+mod replay;
+pub mod validate;
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::future::Future;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
 pub use index::{Index, selectable_fields as index_fields};
+pub use journal::JournalError;
+
+use journal::Journal;
 
 use crate::resources::ResourceKey;
 
@@ -27,6 +39,27 @@ use crate::resources::ResourceKey;
 const HISTORY_LEN: usize = 10_000;
 /// How far a watcher may fall behind before its stream is ended.
 const FANOUT_CAPACITY: usize = 16_384;
+
+tokio::task_local! {
+    /// The highest resourceVersion the store gave a change made by this task.
+    static CHANGED: Cell<u64>;
+}
+
+/// Runs `request` and returns, with its output, the highest resourceVersion of the
+/// changes it made to the store (0 for none): what a writer must see durable before
+/// it answers. Changes other tasks make meanwhile (controllers) are not counted.
+pub async fn tracking_changes<F: Future>(request: F) -> (F::Output, u64) {
+    CHANGED
+        .scope(Cell::new(0), async {
+            let output = request.await;
+            (output, CHANGED.try_with(Cell::get).unwrap_or(0))
+        })
+        .await
+}
+
+fn note_change(rv: u64) {
+    let _ = CHANGED.try_with(|changed| changed.set(changed.get().max(rv)));
+}
 
 /// (namespace, name); the namespace is empty for cluster-scoped objects.
 pub type ObjectName = (String, String);
@@ -100,7 +133,8 @@ pub struct Store {
     inner: RwLock<Inner>,
     history_len: usize,
     fanout: broadcast::Sender<Arc<Change>>,
-    dirty: AtomicBool,
+    /// Where changes are made durable; none for a store kept in memory only.
+    journal: OnceLock<Arc<Journal>>,
 }
 
 impl Default for Store {
@@ -122,7 +156,7 @@ impl Store {
 
     /// A store that keeps `history_len` past changes for resuming watches.
     pub fn with_history(history_len: usize) -> Self {
-        Self { inner: RwLock::new(Inner::default()), history_len, fanout: broadcast::channel(FANOUT_CAPACITY).0, dirty: AtomicBool::new(false) }
+        Self { inner: RwLock::new(Inner::default()), history_len, fanout: broadcast::channel(FANOUT_CAPACITY).0, journal: OnceLock::new() }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -176,6 +210,7 @@ impl Store {
         inner.rv += 1;
         set_resource_version(&mut obj, inner.rv);
         let entry = make_entry(key, &obj);
+        self.journal_put(inner.rv, key, &entry);
         inner.add_dependents(key, &name, &entry.index);
         inner.objects.entry(key.clone()).or_default().insert(name, entry.clone());
         self.publish(&mut inner, EventType::Added, key, entry.clone(), None);
@@ -195,6 +230,7 @@ impl Store {
         inner.rv += 1;
         set_resource_version(&mut obj, inner.rv);
         let entry = make_entry(key, &obj);
+        self.journal_put(inner.rv, key, &entry);
         inner.remove_dependents(key, &name, &old.index);
         inner.add_dependents(key, &name, &entry.index);
         inner.objects.entry(key.clone()).or_default().insert(name, entry.clone());
@@ -216,6 +252,10 @@ impl Store {
         }
         inner.remove_dependents(key, name, &old.index);
         inner.rv += 1;
+        note_change(inner.rv);
+        if let Some(journal) = self.journal.get() {
+            journal.delete(inner.rv, key, name);
+        }
         let mut obj = old.value();
         set_resource_version(&mut obj, inner.rv);
         let entry = make_entry(key, &obj);
@@ -278,14 +318,30 @@ impl Store {
             inner.history.pop_front();
         }
         inner.history.push_back(change.clone());
-        self.dirty.store(true, Ordering::Release);
         // No receivers is fine: nobody is watching.
         let _ = self.fanout.send(change);
     }
 
-    /// True once since the last call if anything changed.
-    pub fn take_dirty(&self) -> bool {
-        self.dirty.swap(false, Ordering::AcqRel)
+    fn journal_put(&self, rv: u64, key: &ResourceKey, entry: &Entry) {
+        note_change(rv);
+        if let Some(journal) = self.journal.get() {
+            journal.put(rv, key, &entry.raw);
+        }
+    }
+
+    /// From now on every change is appended to `journal` (see [`disk::open`]).
+    pub(crate) fn attach_journal(&self, journal: Arc<Journal>) {
+        let _ = self.journal.set(journal);
+    }
+
+    /// Waits until every change up to `rv` is durable. Immediate for a store without
+    /// a journal. A writer answers only after this, so an acknowledged change survives
+    /// a crash.
+    pub async fn durable(&self, rv: u64) -> Result<(), JournalError> {
+        match self.journal.get() {
+            Some(journal) => journal.wait(rv).await,
+            None => Ok(()),
+        }
     }
 
     /// Everything stored, in resourceVersion order, for persistence. The lock is held
@@ -374,6 +430,29 @@ mod tests {
         assert_eq!(sub.backlog.iter().map(|c| c.rv).collect::<Vec<_>>(), [3, 4, 5]);
         assert!(matches!(store.subscribe(Some(1)), Err(StoreError::Expired { requested: 1, oldest: 3 })));
         assert!(store.subscribe(Some(5)).unwrap().backlog.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_request_learns_the_versions_of_its_own_changes_only() {
+        let store = Arc::new(Store::new());
+        let key = ResourceKey::new("", "configmaps");
+        store.create(&key, cm("before")).unwrap();
+        let ((), changed) = tracking_changes(async {
+            store.create(&key, cm("a")).unwrap();
+            tokio::task::yield_now().await;
+            store.delete(&key, &("d".into(), "a".into()), None).unwrap();
+        })
+        .await;
+        assert_eq!(changed, 3, "the highest version this request gave a change");
+        let (other, changed) = tracking_changes(async {
+            let (store, key) = (store.clone(), key.clone());
+            // A change another task makes meanwhile (a controller) is not this request's.
+            tokio::spawn(async move { store.create(&key, cm("c")).unwrap().index.rv }).await.unwrap()
+        })
+        .await;
+        assert_eq!((other, changed), (4, 0));
+        let (_, changed) = tracking_changes(async { store.get(&key, &("d".into(), "c".into())) }).await;
+        assert_eq!(changed, 0, "a read changes nothing");
     }
 
     #[test]

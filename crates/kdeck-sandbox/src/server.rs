@@ -297,7 +297,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn head_over_http2_answers_headers_without_a_body() {
         let dir = tempfile::tempdir().unwrap();
-        let config = SandboxConfig { name: "head".into(), data_dir: dir.path().join("data"), port: 0, nodes: 1 };
+        let config = SandboxConfig { name: "head".into(), data_dir: dir.path().join("data"), port: 0, nodes: 1, run_commands: false };
         let sandbox = Sandbox::open(&config).await.unwrap();
         let credentials = sandbox.credentials();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -8,6 +8,7 @@
 //! - [`controllers`]: scheduler, ReplicaSets, Deployments, Endpoints, garbage
 //!   collection, namespace deletion, CRD registration.
 //! - [`kubelet`]: the simulated kubelet: pod lifecycle and logs.
+//! - [`network`]: what answers on a pod's port, and the ways to reach it.
 //! - [`faults`]: fault injection (429, 500, 503, slow, dropped connections, cut watches).
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod cron;
 pub mod faults;
 mod fsutil;
 pub mod kubelet;
+pub mod network;
 pub mod quantity;
 pub mod resources;
 pub mod rest;

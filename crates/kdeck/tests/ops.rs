@@ -509,7 +509,7 @@ async fn browse_pvc_mounts_the_claim_and_removes_its_pod_on_every_way_out() {
     assert!(browse_pods(&client, "default").await.is_empty());
     let out = sandbox.run(&["browse-pvc", "nope", "-n", "observability", "--context", "browse"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("claims in namespace observability: gatus-data"));
+    assert!(stderr(&out).contains("PersistentVolumeClaims in namespace observability: gatus-data"), "{}", stderr(&out));
 }
 
 #[test]

@@ -98,3 +98,29 @@ async fn a_server_that_is_not_kubernetes_gets_a_message_not_an_empty_line() {
     assert!(err.contains("Kubernetes API server"), "says what to check: {err}");
     assert!(!err.lines().any(|l| l.trim_end().ends_with(": ")), "no empty message: {err}");
 }
+
+#[tokio::test]
+async fn every_command_finds_a_named_object_the_same_way() {
+    let sandbox = TestSandbox::start_seeded("lookup", "home-ops");
+    let ctx = sandbox.name.clone();
+    // Not in the context's namespace (default), unique elsewhere: used, and said.
+    let out = sandbox.run(&["sync-secrets", "grafana", "--context", &ctx, "--no-wait"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("using observability/grafana"), "{}", stderr(&out));
+    let out = sandbox.run(&["browse-pvc", "gatus-data", "--context", &ctx, "--", "ls", "/data"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("using observability/gatus-data"), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("config.yaml"));
+    // With -n, only there; where it does exist is named.
+    for args in [["hr-restart", "gatus", "-n", "default"], ["sync-secrets", "gatus", "-n", "default"], ["browse-pvc", "gatus-data", "-n", "default"]] {
+        let mut full = args.to_vec();
+        full.extend(["--context", &ctx, "--dry-run"]);
+        if args[0] == "browse-pvc" {
+            full.truncate(4);
+            full.extend(["--context", &ctx, "--", "true"]);
+        }
+        let out = sandbox.run(&full);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("it exists in: observability"), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -4,7 +4,11 @@
 use std::io::IsTerminal;
 
 use clap::Args;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::ResourceExt;
+use kube::api::ApiResource;
 
+use crate::cluster::locate::{self, Scope};
 use crate::cluster::{ClusterArgs, NamespaceArgs, names};
 use crate::error::{Error, ExitCode, Result};
 use crate::interrupt::Signals;
@@ -54,8 +58,14 @@ impl BrowsePvcArgs {
             eprintln!("{} browse pod(s) removed", deleted.len());
             return Ok(());
         }
-        let Some(namespace) = namespace else { return Err(Error::usage("-A only goes with --cleanup; a claim lives in one namespace")) };
-        let options = Options { claim: self.claim.unwrap_or_default(), namespace, read_write: self.rw, image: self.image, user: self.as_user, timeout };
+        let Some(home) = namespace else { return Err(Error::usage("-A only goes with --cleanup; a claim lives in one namespace")) };
+        // The claim is found as every named object is: -n, else here, else a unique match elsewhere.
+        let claim = self.claim.unwrap_or_default();
+        let scope = if self.namespaces.namespace.is_some() { Scope::Given(&home) } else { Scope::Default(&home) };
+        let claims = ApiResource::erase::<PersistentVolumeClaim>(&());
+        let found = locate::named(&cluster, &claims, "PersistentVolumeClaim", &claim, scope, |note| eprintln!("{note}")).await?;
+        let namespace = found.namespace().unwrap_or(home);
+        let options = Options { claim, namespace, read_write: self.rw, image: self.image, user: self.as_user, timeout };
         let mut signals = Signals::new()?;
         // Starting may be interrupted too; the guard inside deletes what was created.
         let mut pod = tokio::select! {

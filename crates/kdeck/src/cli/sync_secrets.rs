@@ -48,7 +48,8 @@ impl SyncSecretsArgs {
         let wait = self.wait || (!self.no_wait && ui::is_interactive());
         let cluster = cluster.connect().await?;
         let deadline = cluster.set_deadline(timeout);
-        let options = Options { names: self.names, namespace: self.namespaces.resolve_existing(&cluster).await?, selector: self.selector };
+        let namespace_given = self.namespaces.namespace.is_some();
+        let options = Options { names: self.names, namespace: self.namespaces.resolve_existing(&cluster).await?, namespace_given, selector: self.selector };
         let selected = tokio::time::timeout_at(deadline, sync_secrets::select(&cluster, &options))
             .await
             .map_err(|_| cluster.timed_out(format!("could not list the ExternalSecrets within --timeout {}; nothing was annotated", self.timeout)))??;

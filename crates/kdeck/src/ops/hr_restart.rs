@@ -7,12 +7,13 @@
 use std::collections::BTreeSet;
 
 use kube::ResourceExt;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::plan::{Plan, PlanItem};
+use crate::cluster::locate::{self, Scope};
 use crate::cluster::{Cluster, crds, names, wait};
 use crate::error::{Error, Result};
 
@@ -49,39 +50,18 @@ impl Found {
     }
 }
 
-/// The release by name: in `namespace`, or across namespaces when the name is unique.
+/// The release by name, found as every command finds a named object
+/// ([`locate::named`]): in `-n NAMESPACE`; without it, in the context's namespace,
+/// else a unique match anywhere.
 pub async fn find(cluster: &Cluster, name: &str, namespace: Option<&str>) -> Result<Found> {
     names::validate_name("HelmRelease", name)?;
     let resource = crds::HELM_RELEASE.discover(cluster).await?;
-    let all: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &resource);
-    if let Some(ns) = namespace {
-        let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), ns, &resource);
-        if let Some(release) = api.get_opt(name).await.map_err(|e| cluster.error(&format!("reading HelmRelease {ns}/{name}"), e))? {
-            return Ok(Found { resource, release });
-        }
-        let elsewhere = all.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
-        let same_name: Vec<String> = elsewhere.iter().filter(|r| r.name_any() == name).map(|r| r.namespace().unwrap_or_default()).collect();
-        let error = Error::not_found(format!("HelmRelease {name:?} not found in namespace {ns} (context {})", cluster.context));
-        return Err(if same_name.is_empty() { error.hint(candidates(&elsewhere)) } else { error.hint(format!("it exists in: {}", same_name.join(", "))) });
-    }
-    let releases = all.list(&ListParams::default()).await.map_err(|e| cluster.error("listing HelmReleases", e))?.items;
-    let mut matching: Vec<DynamicObject> = releases.iter().filter(|r| r.name_any() == name).cloned().collect();
-    match matching.len() {
-        1 => Ok(Found { resource, release: matching.remove(0) }),
-        0 => Err(Error::not_found(format!("HelmRelease {name:?} not found in any namespace (context {})", cluster.context)).hint(candidates(&releases))),
-        _ => {
-            let namespaces: Vec<String> = matching.iter().map(|r| r.namespace().unwrap_or_default()).collect();
-            Err(Error::usage(format!("HelmRelease {name:?} exists in several namespaces: {}", namespaces.join(", "))).hint("pick one with -n NAMESPACE"))
-        }
-    }
-}
-
-fn candidates(releases: &[DynamicObject]) -> String {
-    if releases.is_empty() {
-        return "the cluster has no HelmReleases".into();
-    }
-    let names: BTreeSet<String> = releases.iter().map(|r| format!("{}/{}", r.namespace().unwrap_or_default(), r.name_any())).collect();
-    format!("HelmReleases: {}", names.into_iter().collect::<Vec<_>>().join(", "))
+    let scope = match namespace {
+        Some(ns) => Scope::Given(ns),
+        None => Scope::Default(&cluster.default_namespace),
+    };
+    let release = locate::named(cluster, &resource, "HelmRelease", name, scope, |note| eprintln!("{note}")).await?;
+    Ok(Found { resource, release })
 }
 
 /// The token Flux records as handled: the current time, as `flux reconcile` writes it.

@@ -13,8 +13,9 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::plan::{Plan, PlanItem};
+use crate::cluster::Cluster;
+use crate::cluster::locate::{self, Scope};
 use crate::cluster::wait::{self, Key};
-use crate::cluster::{Cluster, names};
 use crate::error::{Error, Result};
 
 pub const ANNOTATION: &str = "force-sync";
@@ -26,6 +27,8 @@ pub struct Options {
     pub names: Vec<String>,
     /// None: every namespace.
     pub namespace: Option<String>,
+    /// The namespace was given with `-n` (a name is looked for there only).
+    pub namespace_given: bool,
     pub selector: Option<String>,
 }
 
@@ -67,15 +70,10 @@ pub async fn select(cluster: &Cluster, options: &Options) -> Result<Selected> {
         items
     } else {
         let mut found = Vec::new();
+        let home = options.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
         for name in &options.names {
-            names::validate_name("ExternalSecret", name)?;
-            match api.get_opt(name).await.map_err(|e| cluster.error(&format!("reading ExternalSecret {name}"), e))? {
-                Some(es) => found.push(es),
-                None => {
-                    let hint = crate::cluster::existing_names(&api, "ExternalSecrets", &where_).await;
-                    return Err(Error::not_found(format!("ExternalSecret {name:?} not found {where_}")).hint(hint));
-                }
-            }
+            let scope = if options.namespace_given { Scope::Given(&home) } else { Scope::Default(&home) };
+            found.push(locate::named(cluster, &resource, "ExternalSecret", name, scope, |note| eprintln!("{note}")).await?);
         }
         found
     };

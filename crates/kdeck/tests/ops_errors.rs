@@ -124,3 +124,23 @@ async fn every_command_finds_a_named_object_the_same_way() {
         assert!(stderr(&out).contains("it exists in: observability"), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[tokio::test]
+async fn a_service_is_a_target_as_kubectl_takes_it() {
+    let sandbox = TestSandbox::start_seeded("svctarget", "home-ops");
+    let ctx = sandbox.name.clone();
+    let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(sandbox.client().await, "default");
+    let service = serde_json::json!({"metadata": {"name": "echo-server"},
+        "spec": {"selector": {"app.kubernetes.io/name": "echo-server"}, "ports": [{"port": 80, "targetPort": 8080}]}});
+    services.create(&Default::default(), &serde_json::from_value(service).unwrap()).await.unwrap();
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(sandbox.client().await, "default");
+    common::wait_object(&deployments, "echo-server", "available", |d| d.status.as_ref().and_then(|s| s.available_replicas) == Some(2)).await;
+    let out = sandbox.run(&["logs", "svc/echo-server", "--context", &ctx, "-n", "default", "--no-follow"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("echo-server-"), "the Service's pods' lines, prefixed");
+    let out = sandbox.run(&["exec", "svc/echo-server", "--context", &ctx, "-n", "default", "--", "hostname"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("echo-server-"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = sandbox.run(&["exec", "svc/nope", "--context", &ctx, "-n", "default", "--", "true"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}

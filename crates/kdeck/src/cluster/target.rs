@@ -31,6 +31,8 @@ pub enum Workload {
     DaemonSet,
     ReplicaSet,
     Job,
+    /// A Service: its selector picks the pods (as kubectl's logs, exec and port-forward take it).
+    Service,
 }
 
 impl Workload {
@@ -41,6 +43,7 @@ impl Workload {
             "ds" | "daemonset" | "daemonsets" => Workload::DaemonSet,
             "rs" | "replicaset" | "replicasets" => Workload::ReplicaSet,
             "job" | "jobs" => Workload::Job,
+            "svc" | "service" | "services" => Workload::Service,
             _ => return None,
         })
     }
@@ -52,6 +55,7 @@ impl Workload {
             Workload::DaemonSet => ("apps", "DaemonSet", "daemonsets"),
             Workload::ReplicaSet => ("apps", "ReplicaSet", "replicasets"),
             Workload::Job => ("batch", "Job", "jobs"),
+            Workload::Service => ("", "Service", "services"),
         };
         ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural)
     }
@@ -63,6 +67,7 @@ impl Workload {
             Workload::DaemonSet => "ds",
             Workload::ReplicaSet => "rs",
             Workload::Job => "job",
+            Workload::Service => "svc",
         }
     }
 }
@@ -78,7 +83,7 @@ impl fmt::Display for Target {
 }
 
 impl Target {
-    /// `NAME` or `pod/NAME`, `deploy/NAME`, `sts/NAME`, `ds/NAME`, `rs/NAME`, `job/NAME`.
+    /// `NAME` or `pod/NAME`, `deploy/NAME`, `sts/NAME`, `ds/NAME`, `rs/NAME`, `job/NAME`, `svc/NAME`.
     pub fn parse(text: &str) -> Result<Target> {
         let target = match text.split_once('/') {
             None => Target::Pod(text.to_string()),
@@ -87,7 +92,7 @@ impl Target {
                 Some(kind) => Target::Workload(kind, name.to_string()),
                 None => {
                     return Err(Error::usage(format!("unknown target kind {prefix:?} in {text:?}"))
-                        .hint("targets are NAME, pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or job/NAME"));
+                        .hint("targets are NAME, pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME or svc/NAME"));
                 }
             },
         };
@@ -165,6 +170,16 @@ async fn workload_selector(cluster: &Cluster, namespace: &str, kind: Workload, n
         let hint = super::existing_names(&api, &format!("{}s", kind.resource().kind), &format!("in namespace {namespace}")).await;
         return Err(Error::not_found(format!("{}/{name} not found in namespace {namespace} (context {})", kind.short(), cluster.context)).hint(hint));
     };
+    if kind == Workload::Service {
+        // A Service's selector is a plain map; without one, its endpoints are managed by hand.
+        let labels = workload.data["spec"]["selector"].as_object().filter(|m| !m.is_empty());
+        let Some(labels) = labels else {
+            return Err(Error::failure(format!("svc/{name} has no selector, so no pods belong to it")).hint("name a pod or a workload instead"));
+        };
+        let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+        let selector = selector.join(",");
+        return Ok((selector.clone(), format!("selects {selector}")));
+    }
     let selector = selector_string(&workload.data["spec"]["selector"]);
     let status = &workload.data["status"];
     let number = |k: &str| status[k].as_i64().unwrap_or(0);
@@ -290,6 +305,7 @@ mod tests {
         assert_eq!(Target::parse("pod/web-0").unwrap(), Target::Pod("web-0".into()));
         assert_eq!(Target::parse("deploy/api").unwrap(), Target::Workload(Workload::Deployment, "api".into()));
         assert_eq!(Target::parse("statefulset/db").unwrap(), Target::Workload(Workload::StatefulSet, "db".into()));
+        assert_eq!(Target::parse("svc/web").unwrap(), Target::Workload(Workload::Service, "web".into()));
         assert_eq!(Target::parse("job/migrate").unwrap(), Target::Workload(Workload::Job, "migrate".into()));
         assert!(Target::parse("svc/web").unwrap_err().message.contains("unknown target kind"));
         assert!(Target::parse("deploy/a;b").is_err());

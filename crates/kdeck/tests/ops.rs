@@ -295,8 +295,18 @@ async fn exec_runs_in_the_chosen_pod_and_container_and_returns_its_exit_code() {
     assert!(stderr(&out).contains("Deployments in namespace default: echo-server, paperless"), "{}", stderr(&out));
     let out = sandbox.run(&["exec", "web;id", "--context", "exec"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = sandbox.run(&["exec", "cm/web", "--context", "exec"]);
+    assert_eq!(out.status.code(), Some(2), "not a kind of target");
     let out = sandbox.run(&["exec", "svc/web", "--context", "exec"]);
+    assert_eq!(out.status.code(), Some(3), "a Service target that does not exist");
+    // -n and -A are global, as kubectl takes them; -A where one namespace is meant is refused.
+    let out = sandbox.run(&["-n", "default", "exec", "deploy/echo-server", "--context", "exec", "--", "true"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sandbox.run(&["exec", "-A", "deploy/echo-server", "--context", "exec", "--", "true"]);
     assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("-A does not apply"), "{}", stderr(&out));
+    let out = sandbox.run(&["-n", "default", "sandbox", "list"]);
+    assert_eq!(out.status.code(), Some(2), "-n means nothing to sandbox list: {}", stderr(&out));
 }
 
 /// The sequence numbers of synthetic log lines (`path=/…/K`), in output order.

@@ -9,7 +9,7 @@ use kube::ResourceExt;
 use kube::api::ApiResource;
 
 use crate::cluster::locate::{self, Scope};
-use crate::cluster::{ClusterArgs, NamespaceArgs, names};
+use crate::cluster::{ClusterArgs, names};
 use crate::error::{Error, ExitCode, Result};
 use crate::interrupt::Signals;
 use crate::ops::browse_pvc::{self, BrowsePod, Options};
@@ -20,8 +20,6 @@ pub struct BrowsePvcArgs {
     /// The PersistentVolumeClaim to look into.
     #[arg(value_name = "PVC", required_unless_present = "cleanup")]
     claim: Option<String>,
-    #[command(flatten)]
-    namespaces: NamespaceArgs,
     /// Mount the claim read-write (read-only by default).
     #[arg(long)]
     rw: bool,
@@ -44,12 +42,13 @@ pub struct BrowsePvcArgs {
 
 impl BrowsePvcArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        let namespaces = cluster.namespaces();
         let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         if let Some(claim) = &self.claim {
             names::validate_name("PersistentVolumeClaim", claim)?;
         }
         let cluster = cluster.connect().await?;
-        let namespace = self.namespaces.resolve_existing(&cluster).await?;
+        let namespace = namespaces.resolve_existing(&cluster).await?;
         if self.cleanup {
             let deleted = browse_pvc::sweep(&cluster, namespace.as_deref(), false).await?;
             for pod in &deleted {
@@ -61,7 +60,7 @@ impl BrowsePvcArgs {
         let Some(home) = namespace else { return Err(Error::usage("-A only goes with --cleanup; a claim lives in one namespace")) };
         // The claim is found as every named object is: -n, else here, else a unique match elsewhere.
         let claim = self.claim.unwrap_or_default();
-        let scope = if self.namespaces.namespace.is_some() { Scope::Given(&home) } else { Scope::Default(&home) };
+        let scope = if namespaces.namespace.is_some() { Scope::Given(&home) } else { Scope::Default(&home) };
         let claims = ApiResource::erase::<PersistentVolumeClaim>(&());
         let found = locate::named(&cluster, &claims, "PersistentVolumeClaim", &claim, scope, |note| eprintln!("{note}")).await?;
         let namespace = found.namespace().unwrap_or(home);

@@ -2,15 +2,13 @@
 
 use clap::Args;
 
-use crate::cluster::{ClusterArgs, NamespaceArgs, names};
+use crate::cluster::{ClusterArgs, names};
 use crate::error::{Error, Result};
 use crate::ops::cleanse_pods::{self, Options};
 use crate::ui::{self, OutputFormat};
 
 #[derive(Debug, Args)]
 pub struct CleansePodsArgs {
-    #[command(flatten)]
-    namespaces: NamespaceArgs,
     /// Only pods whose labels match (as kubectl -l).
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     selector: Option<String>,
@@ -35,6 +33,7 @@ pub struct CleansePodsArgs {
 
 impl CleansePodsArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        let namespaces = cluster.namespaces();
         ui::want_json(self.output);
         if let Some(selector) = &self.selector {
             names::validate_selector(selector)?;
@@ -43,12 +42,8 @@ impl CleansePodsArgs {
         let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let cluster = cluster.connect().await?;
         let deadline = cluster.set_deadline(timeout);
-        let options = Options {
-            namespace: self.namespaces.resolve_existing(&cluster).await?,
-            selector: self.selector,
-            older_than,
-            include_completed: self.include_completed,
-        };
+        let options =
+            Options { namespace: namespaces.resolve_existing(&cluster).await?, selector: self.selector, older_than, include_completed: self.include_completed };
         let plan = tokio::time::timeout_at(deadline, cleanse_pods::plan(&cluster, &options))
             .await
             .map_err(|_| cluster.timed_out(format!("could not list the pods within --timeout {}; nothing was deleted", self.timeout)))??;

@@ -6,22 +6,19 @@ use std::io::IsTerminal;
 use clap::Args;
 use kube::ResourceExt;
 
+use crate::cluster::ClusterArgs;
 use crate::cluster::target::{self, Target};
-use crate::cluster::{ClusterArgs, names};
 use crate::error::{Error, Result};
 use crate::ops::exec::{self, Session};
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// A pod, or deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME (its first ready pod).
+    /// A pod, or deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME, svc/NAME (its first ready pod).
     #[arg(value_name = "TARGET", required_unless_present = "selector")]
     target: Option<String>,
     /// The first ready pod whose labels match (instead of TARGET).
     #[arg(long, short = 'l', value_name = "SELECTOR", conflicts_with = "target")]
     selector: Option<String>,
-    /// Namespace (default: the context's namespace, else `default`).
-    #[arg(long, short = 'n', value_name = "NS")]
-    namespace: Option<String>,
     /// Container (default: the pod's default-container annotation, else its only container).
     #[arg(long, short = 'c', value_name = "NAME")]
     container: Option<String>,
@@ -37,11 +34,9 @@ impl ExecArgs {
             (Some(target), None) => Target::parse(target)?,
             (None, None) => return Err(Error::usage("say where to run: a TARGET or -l SELECTOR")),
         };
-        if let Some(ns) = &self.namespace {
-            names::validate_namespace(ns)?;
-        }
+        let given = cluster.one_namespace("exec")?;
         let cluster = cluster.connect().await?;
-        let namespace = self.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
+        let namespace = given.unwrap_or_else(|| cluster.default_namespace.clone());
         let pod = target.ready_pod(&cluster, &namespace).await?;
         let container = target::container(&pod, self.container.as_deref(), "pick one with -c NAME")?;
         let pod_name = pod.name_any();

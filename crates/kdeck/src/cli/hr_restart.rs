@@ -12,9 +12,6 @@ use crate::ui::{self, OutputFormat};
 pub struct HrRestartArgs {
     /// The HelmRelease.
     name: String,
-    /// Its namespace (default: found across namespaces when the name is unique).
-    #[arg(long, short = 'n', value_name = "NS")]
-    namespace: Option<String>,
     /// Force a Helm upgrade even when nothing changed.
     #[arg(long, conflicts_with = "reset")]
     force: bool,
@@ -38,9 +35,7 @@ impl HrRestartArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
         ui::want_json(self.output);
         names::validate_name("HelmRelease", &self.name)?;
-        if let Some(ns) = &self.namespace {
-            names::validate_namespace(ns)?;
-        }
+        let namespace = cluster.one_namespace("hr-restart")?;
         let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let mode = if self.force {
             Mode::Force
@@ -51,7 +46,7 @@ impl HrRestartArgs {
         };
         let cluster = cluster.connect().await?;
         let deadline = cluster.set_deadline(timeout);
-        let found = tokio::time::timeout_at(deadline, hr_restart::find(&cluster, &self.name, self.namespace.as_deref()))
+        let found = tokio::time::timeout_at(deadline, hr_restart::find(&cluster, &self.name, namespace.as_deref()))
             .await
             .map_err(|_| cluster.timed_out(format!("could not find HelmRelease {} within --timeout {}", self.name, self.timeout)))??;
         let token = hr_restart::new_token();

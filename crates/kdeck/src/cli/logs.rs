@@ -9,7 +9,7 @@ use kube::api::Api;
 use regex::Regex;
 
 use crate::cluster::target::Target;
-use crate::cluster::{ClusterArgs, NamespaceArgs, names};
+use crate::cluster::{ClusterArgs, names};
 use crate::error::{Error, Result};
 use crate::ops::logs::{self, Options, PodMatch};
 
@@ -19,8 +19,6 @@ pub struct LogsArgs {
     /// pattern (regular expression) pod names must match.
     #[arg(value_name = "TARGET")]
     targets: Vec<String>,
-    #[command(flatten)]
-    namespaces: NamespaceArgs,
     /// Pods whose labels match (as kubectl -l).
     #[arg(long, short = 'l', value_name = "SELECTOR")]
     selector: Option<String>,
@@ -71,6 +69,7 @@ fn regex(flag: &str, text: &str) -> Result<Regex> {
 
 impl LogsArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        let namespaces = cluster.namespaces();
         if self.targets.is_empty() && self.selector.is_none() {
             return Err(Error::usage("say whose logs: TARGET… or -l SELECTOR").hint("kdeck logs deploy/web, kdeck logs 'api-.*', kdeck logs -l app=web"));
         }
@@ -95,7 +94,7 @@ impl LogsArgs {
             .collect::<Result<_>>()?;
         let cluster = cluster.connect().await?;
         let deadline = timeout.as_ref().map(|(_, t)| cluster.set_deadline(*t));
-        let namespace = self.namespaces.resolve_existing(&cluster).await?;
+        let namespace = namespaces.resolve_existing(&cluster).await?;
         let home = namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
         let mut matches = Vec::new();
         for (text, target) in parsed {

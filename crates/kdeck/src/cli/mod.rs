@@ -62,8 +62,12 @@ pub enum Command {
 
 impl Cli {
     pub async fn run(self) -> Result<()> {
+        let local = |what: &str| self.cluster.no_namespace(what);
         match self.command {
-            Command::Sandbox(cmd) => cmd.run().await,
+            Command::Sandbox(cmd) => {
+                local("kdeck sandbox")?;
+                cmd.run().await
+            }
             Command::SyncSecrets(args) => args.run(&self.cluster).await,
             Command::HrRestart(args) => args.run(&self.cluster).await,
             Command::CleansePods(args) => args.run(&self.cluster).await,
@@ -71,11 +75,11 @@ impl Cli {
             Command::Logs(args) => args.run(&self.cluster).await,
             Command::BrowsePvc(args) => args.run(&self.cluster).await,
             Command::Run(args) => args.run(&self.cluster).await,
-            Command::Tasks(args) => args.run(),
-            Command::Config(args) => args.run(),
-            Command::Init(cmd) => cmd.run(),
-            Command::Completions(args) => args.run(),
-            Command::Man => completions::man(),
+            Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),
+            Command::Config(args) => local("kdeck config").and_then(|()| args.run()),
+            Command::Init(cmd) => local("kdeck init").and_then(|()| cmd.run()),
+            Command::Completions(args) => local("kdeck completions").and_then(|()| args.run()),
+            Command::Man => local("kdeck man").and_then(|()| completions::man()),
         }
     }
 }

@@ -21,9 +21,6 @@ pub struct RunArgs {
     /// Where the tasks run (local, container, kubernetes, job), pre tasks included; default: each task's first available.
     #[arg(long, short = 'x', value_enum, value_name = "EXECUTOR")]
     executor: Option<ExecutorKind>,
-    /// Namespace for kubernetes and job tasks (over KDECK_NAMESPACE, K8S_NAMESPACE and kdeck.yaml).
-    #[arg(long, short = 'n', value_name = "NS")]
-    namespace: Option<String>,
     /// Print what would run — executor, context, namespace, pod, container, command, env names — and run nothing.
     #[arg(long)]
     dry_run: bool,
@@ -47,9 +44,11 @@ pub struct RunArgs {
 impl RunArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
         crate::ui::want_json(self.output);
+        // -n: the namespace of kubernetes and job tasks (over KDECK_NAMESPACE, K8S_NAMESPACE and kdeck.yaml).
+        let namespace = cluster.one_namespace("run")?;
         let project = self.project.load()?;
         let settings = RunSettings {
-            options: RunOptions { executor: self.executor, namespace: self.namespace, context: cluster.context.clone(), args: self.args },
+            options: RunOptions { executor: self.executor, namespace, context: cluster.context.clone(), args: self.args },
             dry_run: self.dry_run,
             yes: self.yes,
             jobs: usize::from(self.jobs),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cluster::{ClusterArgs, NamespaceArgs, names};
+use crate::cluster::{ClusterArgs, names};
 use crate::error::{Error, Result};
 use crate::ops::sync_secrets::{self, Options};
 use crate::ui::{self, OutputFormat};
@@ -14,8 +14,6 @@ pub struct SyncSecretsArgs {
     /// ExternalSecrets to sync (default: every one in the namespace, or with -A everywhere).
     #[arg(value_name = "NAME")]
     names: Vec<String>,
-    #[command(flatten)]
-    namespaces: NamespaceArgs,
     /// Only ExternalSecrets whose labels match (as kubectl -l).
     #[arg(long, short = 'l', value_name = "SELECTOR", conflicts_with = "names")]
     selector: Option<String>,
@@ -37,19 +35,20 @@ pub struct SyncSecretsArgs {
 
 impl SyncSecretsArgs {
     pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        let namespaces = cluster.namespaces();
         ui::want_json(self.output);
         if let Some(selector) = &self.selector {
             names::validate_selector(selector)?;
         }
-        if !self.names.is_empty() && self.namespaces.all_namespaces {
+        if !self.names.is_empty() && namespaces.all_namespaces {
             return Err(Error::usage("names need one namespace; use -n NAMESPACE, or -A with -l SELECTOR"));
         }
         let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let wait = self.wait || (!self.no_wait && ui::is_interactive());
         let cluster = cluster.connect().await?;
         let deadline = cluster.set_deadline(timeout);
-        let namespace_given = self.namespaces.namespace.is_some();
-        let options = Options { names: self.names, namespace: self.namespaces.resolve_existing(&cluster).await?, namespace_given, selector: self.selector };
+        let namespace_given = namespaces.namespace.is_some();
+        let options = Options { names: self.names, namespace: namespaces.resolve_existing(&cluster).await?, namespace_given, selector: self.selector };
         let selected = tokio::time::timeout_at(deadline, sync_secrets::select(&cluster, &options))
             .await
             .map_err(|_| cluster.timed_out(format!("could not list the ExternalSecrets within --timeout {}; nothing was annotated", self.timeout)))??;

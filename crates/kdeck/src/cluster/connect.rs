@@ -14,21 +14,26 @@ use tokio::time::Instant;
 use super::client::{self, Retries};
 use crate::error::{Error, ExitCode, Result};
 
+/// Where a command acts: the context, and the namespace (`-n`) or all of them
+/// (`-A`). Global, as kubectl takes them: `kdeck -n demo logs …` works like
+/// `kdeck logs -n demo …`.
 #[derive(Clone, Debug, Default, Args)]
 pub struct ClusterArgs {
     /// Kubeconfig context to use (default: the project's kdeck.yaml, else the current context); never changes current-context.
     #[arg(long, visible_alias = "cluster", env = "KDECK_CONTEXT", value_name = "NAME", global = true)]
     pub context: Option<String>,
+    /// Namespace (default: the context's namespace, else `default`).
+    #[arg(long, short = 'n', value_name = "NS", global = true)]
+    pub namespace: Option<String>,
+    /// Act in every namespace (commands that can).
+    #[arg(long, short = 'A', global = true, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
 }
 
 /// Namespace selection for commands that act in one namespace or all of them.
-#[derive(Clone, Debug, Default, Args)]
+#[derive(Clone, Debug, Default)]
 pub struct NamespaceArgs {
-    /// Namespace (default: the context's namespace, else `default`).
-    #[arg(long, short = 'n', value_name = "NS")]
     pub namespace: Option<String>,
-    /// Act in every namespace.
-    #[arg(long, short = 'A', conflicts_with = "namespace")]
     pub all_namespaces: bool,
 }
 
@@ -48,6 +53,30 @@ pub struct Cluster {
 }
 
 impl ClusterArgs {
+    /// The namespace selection (`-n` or `-A`).
+    pub fn namespaces(&self) -> NamespaceArgs {
+        NamespaceArgs { namespace: self.namespace.clone(), all_namespaces: self.all_namespaces }
+    }
+
+    /// For commands that act in one namespace: `-A` is refused, naming the command.
+    pub fn one_namespace(&self, command: &str) -> Result<Option<String>> {
+        if self.all_namespaces {
+            return Err(Error::usage(format!("{command} acts in one namespace; -A does not apply")).hint("name it with -n NAMESPACE"));
+        }
+        if let Some(ns) = &self.namespace {
+            super::names::validate_namespace(ns)?;
+        }
+        Ok(self.namespace.clone())
+    }
+
+    /// For commands that act on no cluster: `-n` and `-A` are refused.
+    pub fn no_namespace(&self, command: &str) -> Result<()> {
+        if self.namespace.is_some() || self.all_namespaces {
+            return Err(Error::usage(format!("{command} acts on no namespace; -n and -A do not apply")));
+        }
+        Ok(())
+    }
+
     /// The cluster of `--context`, else of the project's `defaults.kubernetes.context`
     /// (kdeck.yaml here or in a parent), else of the current context.
     pub async fn connect(&self) -> Result<Cluster> {

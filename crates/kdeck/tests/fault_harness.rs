@@ -18,7 +18,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{TestSandbox, wait_object};
+use common::TestSandbox;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, LogParams, PostParams};
@@ -125,6 +125,23 @@ async fn set_up(client: &kube::Client, ns: &str) {
     for name in SECRETS {
         wait_object(&ess, name, "synced", |es| es.data["status"]["syncedResourceVersion"].is_string()).await;
     }
+}
+
+/// Polls until `done` holds; setup runs on a machine that may be busy, so it is
+/// given longer than the tests' usual 10 s.
+async fn wait_object<K>(api: &Api<K>, name: &str, what: &str, done: impl Fn(&K) -> bool) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    for _ in 0..600 {
+        if let Some(object) = api.get_opt(name).await.unwrap()
+            && done(&object)
+        {
+            return object;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("setup: {name} never reached: {what}");
 }
 
 /// Runs kdeck; returns (exit code, stdout, stderr, how long it took).
@@ -259,6 +276,9 @@ async fn operations_hold_their_guarantees_under_random_faults() {
         check_sync(&sandbox, &ns, &mut tally).await;
         check_cleanse(&sandbox, &client, &ns, &mut tally, &uids).await;
         tally.runs += 1;
+        // Each run on fresh objects: the namespace goes, so the sandbox stays small.
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let _ = namespaces.delete(&ns, &Default::default()).await;
     }
     let nonzero = tally.exits.iter().filter(|(_, c)| *c != Some(0)).count();
     eprintln!(

@@ -90,8 +90,14 @@ fn read_merged_from(paths: &[PathBuf]) -> Result<kube::config::Kubeconfig> {
     }
     merged.ok_or_else(|| {
         let listed: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        Error::usage(format!("no kubeconfig: {} {} not exist", listed.join(", "), if listed.len() == 1 { "does" } else { "do" }))
-            .hint("set KUBECONFIG, or start a sandbox: kdeck sandbox start --detach")
+        let error = Error::usage(format!("no kubeconfig: {} {} not exist", listed.join(", "), if listed.len() == 1 { "does" } else { "do" }));
+        if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+            error
+                .hint("KUBECONFIG names these files: point it at your kubeconfig, or unset it to use ~/.kube/config")
+                .hint("or start a sandbox, which writes its entries there: kdeck sandbox start --detach")
+        } else {
+            error.hint("set KUBECONFIG, or start a sandbox: kdeck sandbox start --detach")
+        }
     })
 }
 

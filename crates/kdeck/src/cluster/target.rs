@@ -145,17 +145,42 @@ impl Target {
             return Ok(pod.clone());
         }
         if pods.is_empty() {
-            let mut error = Error::not_found(format!("no pods for {self} in namespace {namespace} (context {})", cluster.context));
+            let mut error = match self {
+                Target::Selector(selector) => Error::not_found(format!("no pods match {selector} in namespace {namespace} (context {})", cluster.context)),
+                _ => Error::not_found(format!("no pods for {self} in namespace {namespace} (context {})", cluster.context)),
+            };
             if let Target::Workload(kind, name) = self {
                 let (selector, status) = workload_selector(cluster, namespace, *kind, name).await?;
                 error = error.hint(format!("selector used: {selector}")).hint(format!("{}/{name}: {status}", kind.short()));
             }
-            return Err(error);
+            return Err(error.hint(labels_in_use(cluster, namespace).await));
         }
         let states: Vec<String> = pods.iter().map(|p| format!("{}: {}", p.name_any(), pod_state(p))).collect();
         let problem = if matches!(self, Target::Pod(_)) { "is not running" } else { "has no ready pod" };
         Err(Error::failure(format!("{self} in namespace {namespace} {problem}")).hint(states.join("; ")))
     }
+}
+
+/// The labels the pods of a namespace carry (most common first), for a selector
+/// that matched nothing.
+async fn labels_in_use(cluster: &Cluster, namespace: &str) -> String {
+    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
+    let Ok(list) = api.list(&ListParams::default().limit(500)).await else { return format!("the pods of namespace {namespace} could not be listed") };
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for pod in &list.items {
+        for (k, v) in pod.labels() {
+            if k != "pod-template-hash" && k != "controller-revision-hash" {
+                *counts.entry(format!("{k}={v}")).or_default() += 1;
+            }
+        }
+    }
+    if counts.is_empty() {
+        return format!("no pod in namespace {namespace} has labels");
+    }
+    let mut pairs: Vec<(String, usize)> = counts.into_iter().collect();
+    pairs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let shown: Vec<String> = pairs.iter().take(10).map(|(l, n)| format!("{l} ({n})")).collect();
+    format!("labels of pods in namespace {namespace}: {}", shown.join(", "))
 }
 
 async fn not_found_pod(cluster: &Cluster, api: &Api<Pod>, namespace: &str, name: &str) -> Error {
@@ -307,7 +332,7 @@ mod tests {
         assert_eq!(Target::parse("statefulset/db").unwrap(), Target::Workload(Workload::StatefulSet, "db".into()));
         assert_eq!(Target::parse("svc/web").unwrap(), Target::Workload(Workload::Service, "web".into()));
         assert_eq!(Target::parse("job/migrate").unwrap(), Target::Workload(Workload::Job, "migrate".into()));
-        assert!(Target::parse("svc/web").unwrap_err().message.contains("unknown target kind"));
+        assert!(Target::parse("cm/web").unwrap_err().message.contains("unknown target kind"));
         assert!(Target::parse("deploy/a;b").is_err());
         assert!(Target::selector("app in (").is_err());
     }

@@ -78,13 +78,18 @@ pub fn patches(found: &Found, mode: Mode, resume: bool, token: &str) -> Vec<(&'s
         Mode::Reconcile => {}
     }
     if found.was_suspended() && !resume {
-        return vec![("request a reconcile (stays suspended)", json!({"metadata": {"annotations": annotations}}))];
+        return vec![("request a reconcile; it stays suspended", json!({"metadata": {"annotations": annotations}}))];
     }
     let mut steps = Vec::new();
     if !found.was_suspended() {
         steps.push(("suspend", json!({"spec": {"suspend": true}})));
     }
-    steps.push(("resume and request a reconcile", json!({"spec": {"suspend": false}, "metadata": {"annotations": annotations}})));
+    let request = match mode {
+        Mode::Reconcile => "resume and request a reconcile",
+        Mode::Force => "resume and request a forced upgrade",
+        Mode::Reset => "resume and request a reconcile with its failure counts reset",
+    };
+    steps.push((request, json!({"spec": {"suspend": false}, "metadata": {"annotations": annotations}})));
     steps
 }
 
@@ -96,13 +101,9 @@ pub fn plan(cluster: &Cluster, found: &Found, mode: Mode, resume: bool, token: &
         Mode::Reset => "restart with the failure counts reset",
     };
     for (change, patch) in patches(found, mode, resume, token) {
-        plan.items.push(PlanItem::new(
-            "HelmRelease",
-            found.namespace(),
-            found.release.name_any(),
-            format!("{change}: {}", serde_json::to_string(&patch).unwrap_or_default()),
-            why.into(),
-        ));
+        let mut item = PlanItem::new("HelmRelease", found.namespace(), found.release.name_any(), change.to_string(), why.into());
+        item.patch = Some(patch);
+        plan.items.push(item);
     }
     plan
 }

@@ -28,11 +28,14 @@ pub struct PlanItem {
     pub uid: Option<String>,
     #[serde(rename = "resourceVersion", skip_serializing_if = "Option::is_none")]
     pub resource_version: Option<String>,
+    /// The exact change, for machines (`-o json`); the table says it in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<serde_json::Value>,
 }
 
 impl PlanItem {
     pub fn new(kind: &str, namespace: String, name: String, change: String, reason: String) -> Self {
-        PlanItem { kind: kind.into(), namespace, name, change, reason, uid: None, resource_version: None }
+        PlanItem { kind: kind.into(), namespace, name, change, reason, uid: None, resource_version: None, patch: None }
     }
 
     /// The precondition of deleting the planned object.

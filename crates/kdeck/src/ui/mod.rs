@@ -61,6 +61,8 @@ fn ask(prompt: &str, question: &str, yes: bool, accepts: impl Fn(&str) -> bool) 
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
+        // "Delete …? " or "This deletes every order." read as the start of a sentence.
+        let question = question.trim_end().trim_end_matches(['.', '?', ':', '!']);
         return Err(crate::error::Error::usage(format!("{question}: refusing without --yes, since there is no terminal to confirm on"))
             .hint("check the plan with --dry-run, then pass --yes"));
     }

@@ -105,7 +105,7 @@ pub async fn run(cluster: &Cluster, options: Options) -> Result<()> {
     matched.sort_by_key(|p| (p.namespace(), p.name_any()));
     if matched.is_empty() && !options.follow {
         let where_ = options.namespace.as_deref().map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
-        return Err(Error::not_found(format!("no pods match in {where_} (context {})", cluster.context)));
+        return Err(Error::not_found(format!("no pods match {} in {where_} (context {})", describe(&options.matches), cluster.context)));
     }
     let (lines_tx, lines_rx) = mpsc::channel::<String>(1024);
     let printer = tokio::spawn(render::print_lines(lines_rx));

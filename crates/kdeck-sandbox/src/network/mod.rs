@@ -14,7 +14,9 @@
 //! A pod that is not running, and a port nothing answers on, are refused with the
 //! kubelet's wording.
 
+pub mod hosts;
 pub mod netns;
+pub mod services;
 pub mod simulated;
 
 use std::pin::Pin;

@@ -74,11 +74,12 @@ impl PodNetwork {
         Ok(Box::pin(stream))
     }
 
-    /// A listener on `addr` inside the view (e.g. `127.0.0.1:6379` or `0.0.0.0:80`),
-    /// for the sandbox to serve something on the pod's own network. It takes the
-    /// port from the pod's processes (and they from it), as two containers of a
-    /// pod share ports. Close it when [`PodNetwork::closed`] completes, or the view's
-    /// namespace outlives the pod.
+    /// A listener on `addr` inside the view, for the sandbox to serve something on
+    /// the pod's own network: `0.0.0.0:PORT` answers on the pod's `localhost` and on
+    /// its IP (what other pods and headless Services reach), `127.0.0.1:PORT` on
+    /// `localhost` only. It takes the port from the pod's processes (and they from
+    /// it), as two containers of a pod share ports. Drop it when
+    /// [`PodNetwork::closed`] completes, or the view's namespace outlives the pod.
     pub fn listen(&self, addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
         node::listen_on(&self.node.broker, Some(&self.net), addr)
     }
@@ -189,6 +190,13 @@ pub fn ensure(rest: &Rest, pod: &Value) -> Result<Arc<PodNetwork>, String> {
         state.controller = Some(handle.spawn(super::services::run(rest.clone(), node)));
     }
     drop(state);
+    // A pod deleted while its view was being made: the change that said so may
+    // have been seen before the view existed.
+    let key = crate::resources::ResourceKey::new("", "pods");
+    let current = rest.store.get(&key, &(view.namespace.clone(), view.name.clone()));
+    if current.is_none_or(|e| e.index.uid != view.uid) {
+        forget(&view.uid);
+    }
     super::services::changed();
     Ok(view)
 }

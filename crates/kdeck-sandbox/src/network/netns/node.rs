@@ -42,7 +42,8 @@ fn context(what: &str) -> impl Fn(io::Error) -> io::Error + '_ {
 impl Node {
     /// Starts the broker (and with it the node namespace) and sets the node up.
     pub fn start() -> io::Result<Node> {
-        let broker = Broker::start().map_err(context("cannot create the network namespace of the sandbox's node"))?;
+        let broker =
+            Broker::start().map_err(context("cannot create the namespaces pods' networks live in (the machine must allow user and network namespaces)"))?;
         let rtnl = Netlink::new(broker.socket(None, libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?);
         let probe = broker.socket(None, libc::AF_INET, libc::SOCK_DGRAM, 0)?;
         rtnl.up("lo").map_err(context("cannot set the node's loopback up"))?;
@@ -120,4 +121,54 @@ pub async fn connect_in(broker: &Broker, netns: &OwnedFd, addr: SocketAddr) -> i
 
 fn family(addr: &SocketAddr) -> i32 {
     if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn serve_once(listener: tokio::net::TcpListener, banner: &'static [u8]) {
+        if let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(banner).await;
+        }
+    }
+
+    async fn read(mut stream: tokio::net::TcpStream) -> String {
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.unwrap();
+        text
+    }
+
+    #[tokio::test]
+    async fn views_are_separate_networks_cabled_to_the_node() {
+        let node = Node::start().expect("this machine allows user and network namespaces");
+        let (a, b) = (node.broker.new_netns().unwrap(), node.broker.new_netns().unwrap());
+        let (ip_a, ip_b) = (Ipv4Addr::new(10, 244, 9, 2), Ipv4Addr::new(10, 244, 9, 3));
+        node.plumb(&a, Some(ip_a)).unwrap();
+        let link_b = node.plumb(&b, Some(ip_b)).unwrap().expect("a link for a pod with an IP");
+
+        // The same port on each view's localhost: no collision, each its own.
+        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 7000));
+        tokio::spawn(serve_once(listen_on(&node.broker, Some(&a), local).unwrap(), b"a"));
+        tokio::spawn(serve_once(listen_on(&node.broker, Some(&b), local).unwrap(), b"b"));
+        assert_eq!(read(connect_in(&node.broker, &a, local).await.unwrap()).await, "a");
+        assert_eq!(read(connect_in(&node.broker, &b, local).await.unwrap()).await, "b");
+
+        // Pod to pod through the node; the node's own addresses from a pod.
+        let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 7001));
+        tokio::spawn(serve_once(listen_on(&node.broker, Some(&b), any).unwrap(), b"b by its IP"));
+        assert_eq!(read(connect_in(&node.broker, &a, SocketAddr::from((ip_b, 7001))).await.unwrap()).await, "b by its IP");
+        let service = Ipv4Addr::new(10, 96, 9, 9);
+        node.add_local(service).unwrap();
+        tokio::spawn(serve_once(node.listen(SocketAddr::from((service, 80))).unwrap(), b"service"));
+        assert_eq!(read(connect_in(&node.broker, &a, SocketAddr::from((service, 80))).await.unwrap()).await, "service");
+        node.remove_local(service).unwrap();
+
+        // Unplumbed, a view is cut off from the node.
+        node.unplumb(&link_b);
+        tokio::spawn(serve_once(listen_on(&node.broker, Some(&b), SocketAddr::from((Ipv4Addr::UNSPECIFIED, 7002))).unwrap(), b"late"));
+        let cut = tokio::time::timeout(std::time::Duration::from_secs(2), connect_in(&node.broker, &a, SocketAddr::from((ip_b, 7002)))).await;
+        assert!(!matches!(cut, Ok(Ok(_))), "reached a view whose link is gone");
+    }
 }

@@ -115,6 +115,16 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Whether the broker has exited (killed by someone): nothing more can be
+    /// made in the views it made.
+    pub fn exited(&self) -> bool {
+        let mut status = 0;
+        // SAFETY: polling our own child without blocking.
+        unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) == self.pid }
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         // SAFETY: kill has no memory-safety preconditions; the pid is our child.

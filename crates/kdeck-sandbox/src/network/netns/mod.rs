@@ -149,6 +149,16 @@ fn files_dir() -> PathBuf {
 pub fn ensure(rest: &Rest, pod: &Value) -> Result<Arc<PodNetwork>, String> {
     let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
     let mut state = state();
+    if state.node.as_ref().is_some_and(|n| n.broker.exited()) {
+        // The broker was killed: its views can no longer be reached. Start over.
+        eprintln!("kdeck sandbox: the network broker exited; pods' network views are made anew");
+        let views = std::mem::take(&mut state.views);
+        views.values().for_each(|v| v.teardown());
+        state.node = None;
+        if let Some(controller) = state.controller.take() {
+            controller.abort();
+        }
+    }
     if let Some(view) = state.views.get(uid) {
         return Ok(view.clone());
     }

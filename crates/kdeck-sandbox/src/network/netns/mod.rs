@@ -24,7 +24,8 @@
 //! The sandbox reaches a process of the view with [`PodNetwork::connect`] (how
 //! `network::dial` reaches real processes) and can serve inside it with
 //! [`PodNetwork::listen`] (simulated servers answering on the pod's own
-//! `localhost`).
+//! `localhost` and IP): [`created`] tells of each new view, [`PodNetwork::closed`]
+//! of its end.
 
 mod broker;
 pub mod netlink;
@@ -38,7 +39,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::Connection;
 use crate::rest::Rest;
@@ -118,6 +119,14 @@ struct State {
 }
 
 static STATE: LazyLock<Mutex<State>> = LazyLock::new(Default::default);
+
+/// Each view as it is made.
+static CREATED: LazyLock<broadcast::Sender<Arc<PodNetwork>>> = LazyLock::new(|| broadcast::channel(64).0);
+
+/// Tells of every view made from now on (to serve something in each, say).
+pub fn created() -> broadcast::Receiver<Arc<PodNetwork>> {
+    CREATED.subscribe()
+}
 
 fn state() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
@@ -206,6 +215,9 @@ pub fn ensure(rest: &Rest, pod: &Value) -> Result<Arc<PodNetwork>, String> {
     let current = rest.store.get(&key, &(view.namespace.clone(), view.name.clone()));
     if current.is_none_or(|e| e.index.uid != view.uid) {
         forget(&view.uid);
+    } else {
+        // Nobody listening is fine.
+        let _ = CREATED.send(view.clone());
     }
     super::services::changed();
     Ok(view)

@@ -165,6 +165,8 @@ impl Sandbox {
         controllers.iter().for_each(|c| c.abort());
         // Containers whose command really runs stop with the sandbox.
         crate::kubelet::command::stop_all().await;
+        // Pods' network views go with them.
+        crate::network::netns::shutdown();
         match tokio::task::spawn_blocking(move || disk.close()).await {
             Ok(closed) => closed?,
             Err(e) => return Err(SandboxError::Stop(e.to_string())),

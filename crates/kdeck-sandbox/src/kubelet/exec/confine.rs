@@ -30,11 +30,16 @@
 //! memory copy-on-write while the command runs (pages the sandbox changes
 //! meanwhile are kept for them until it exits).
 //!
+//! Network: the relay first joins the pod's network view (`setns`; held for the
+//! pod's life by the sandbox, see `network::netns`) — for an unprivileged
+//! sandbox, after the user namespace its views live in —, so every exec and run
+//! of the pod shares one network, and the namespaces it creates next are nested
+//! in it.
+//!
 //! Any step that fails fails the whole start — reported with the step and errno
-//! — so nothing ever runs unconfined. Confinement is per process today: each
-//! exec and each run of a container's command gets its own namespaces (the
-//! container's `/tmp` and volumes are shared through the host). The plan is the unit a per-pod holder (namespaces kept for the pod's
-//! life and joined with `setns`) would build once instead.
+//! — so nothing ever runs unconfined. The other namespaces are per process: each
+//! exec and each run of a container's command gets its own (the container's
+//! `/tmp` and volumes are shared through the host).
 
 use std::ffi::CString;
 use std::io;
@@ -49,7 +54,7 @@ use super::view::View;
 
 /// Which step failed, reported to the parent through the report pipe as
 /// `[stage, op index (2 bytes)]`; `u8::MAX` alone means "about to exec".
-pub const STAGES: [&str; 11] = [
+pub const STAGES: [&str; 12] = [
     "create the namespaces",
     "map the user namespace",
     "make mounts private",
@@ -61,6 +66,7 @@ pub const STAGES: [&str; 11] = [
     "switch to the pod's user",
     "open the terminal",
     "enter the working directory",
+    "join the pod's network",
 ];
 
 /// The user the command runs as, and what it may do.
@@ -79,6 +85,9 @@ struct Creds {
 /// Everything the children do, computed in the parent.
 #[derive(Debug)]
 pub struct Plan {
+    /// The pod's network view, joined first: `(user namespace or -1, network
+    /// namespace)`, descriptors the sandbox holds open (see `network::netns`).
+    network: Option<(RawFd, RawFd)>,
     /// The user namespace comes first, with maps the relay writes itself.
     unprivileged: bool,
     /// `(path, contents)` of the id maps: `/proc/self/…` (unprivileged, by the
@@ -119,6 +128,7 @@ impl Plan {
             mounts: &prepared.mounts,
             working_dir: prepared.working_dir.as_deref(),
             etc: prepared.etc.clone(),
+            etc_bound: &prepared.etc_bound,
             read_only_root: security.read_only_root,
             tmp: prepared.tmp.as_deref(),
             owner,
@@ -135,7 +145,12 @@ impl Plan {
             vec![(cstr("/proc/1/uid_map")?, uid_map.into_bytes()), (cstr("/proc/1/gid_map")?, gid_map.into_bytes())]
         };
         let working_dir = prepared.working_dir.as_deref().filter(|w| w.starts_with('/')).unwrap_or("/");
+        let network = prepared.network.as_ref().map(|n| {
+            let (user, net) = n.join_fds();
+            (user.unwrap_or(-1), net)
+        });
         Ok(Plan {
+            network,
             unprivileged,
             maps,
             root: cstr(root)?,
@@ -181,6 +196,15 @@ impl Plan {
                 put(fds.report, &[stage, hi, lo]);
                 e
             };
+            // The pod's network first: an unprivileged sandbox's views live in its
+            // user namespace, which must be joined before them; the namespaces
+            // made next are then the pod's, inside it.
+            if let Some((user, net)) = self.network {
+                if user >= 0 {
+                    check(libc::setns(user, libc::CLONE_NEWUSER)).map_err(|e| fail(11, 0, e))?;
+                }
+                check(libc::setns(net, libc::CLONE_NEWNET)).map_err(|e| fail(11, 0, e))?;
+            }
             let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
             if self.unprivileged {
                 flags |= libc::CLONE_NEWUSER;

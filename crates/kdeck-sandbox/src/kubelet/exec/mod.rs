@@ -12,7 +12,7 @@
 //! with `sandbox.kdeck.dev/run-command` ([`crate::kubelet::command`]): it is
 //! prepared by the same [`prepare_process`] and started by the same [`process::start`].
 
-mod child;
+pub(crate) mod child;
 pub mod confine;
 pub mod files;
 mod ops;
@@ -23,11 +23,12 @@ mod view;
 pub mod volumes;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
 use crate::kubelet::logs;
+use crate::network::netns::{self, PodNetwork};
 use crate::rest::{ApiError, Rest};
 use security::Security;
 
@@ -71,8 +72,14 @@ pub struct Prepared {
     pub mounts: Vec<volumes::Mount>,
     /// The user, capabilities and root filesystem the securityContext asks for.
     pub security: Security,
-    /// Files of the pod's `/etc`: hostname, hosts, resolv.conf, passwd, group.
+    /// Files written into the pod's `/etc`: hostname, passwd, group.
     pub etc: Vec<(String, Vec<u8>)>,
+    /// Host files bound read-only onto the pod's `/etc`: the view's `hosts` and
+    /// `resolv.conf`, which the sandbox keeps current.
+    pub etc_bound: Vec<(String, PathBuf)>,
+    /// The pod's network view, joined before anything else is made (kept alive
+    /// here while the process starts).
+    pub network: Option<Arc<PodNetwork>>,
     /// The host directory that is the container's `/tmp` (None with a read-only root).
     pub tmp: Option<PathBuf>,
     pub tty: bool,
@@ -122,8 +129,12 @@ pub fn prepare_process(rest: &Rest, pod: &Value, container: &Value, argv: Vec<St
     add_defaults(&mut env, &hostname, security.home(), tty);
     let owners = volumes::Owners { mapping, fs_group: security.fs_group };
     let mounts = volumes::materialize(rest, pod, container, &data_dir(), &owners)?;
-    let etc = etc_files(pod, &hostname, &security);
     let tmp = if security.read_only_root { None } else { Some(volumes::container_tmp(&data_dir(), pod, container, &owners)?) };
+    // Last: a view made for a pod whose exec fails on something else is still
+    // the pod's, kept for its next exec.
+    let network = netns::ensure(rest, pod).map_err(ApiError::internal)?;
+    let etc = etc_files(&hostname, &security);
+    let etc_bound = ["hosts", "resolv.conf"].iter().map(|f| (f.to_string(), network.etc_file(f))).collect();
     Ok(Prepared {
         argv,
         env,
@@ -132,6 +143,8 @@ pub fn prepare_process(rest: &Rest, pod: &Value, container: &Value, argv: Vec<St
         mounts,
         security,
         etc,
+        etc_bound,
+        network: Some(network),
         tmp,
         tty,
         stdin: false,
@@ -143,38 +156,15 @@ pub fn prepare_process(rest: &Rest, pod: &Value, container: &Value, argv: Vec<St
 
 /// The pod's hostname: `spec.hostname`, else its name.
 fn hostname_of(pod: &Value) -> &str {
-    pod["spec"]["hostname"].as_str().filter(|h| !h.is_empty()).unwrap_or_else(|| name_of(pod))
+    crate::network::hosts::hostname_of(pod)
 }
 
-/// What the runtime writes into the pod's `/etc`. `hosts` is the kubelet's (the
-/// pod's IP with its hostname, and hostAliases); `resolv.conf` is the host's, as
-/// the pod uses the host's network.
-fn etc_files(pod: &Value, hostname: &str, security: &Security) -> Vec<(String, Vec<u8>)> {
-    let mut hosts = String::from(
-        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
-    );
-    if let Some(ip) = pod["status"]["podIP"].as_str().filter(|ip| !ip.is_empty()) {
-        let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
-        match pod["spec"]["subdomain"].as_str().filter(|s| !s.is_empty()) {
-            Some(sub) => hosts.push_str(&format!("{ip}\t{hostname}.{sub}.{ns}.svc.cluster.local\t{hostname}\n")),
-            None => hosts.push_str(&format!("{ip}\t{hostname}\n")),
-        }
-    }
-    let aliases = pod["spec"]["hostAliases"].as_array().cloned().unwrap_or_default();
-    if !aliases.is_empty() {
-        hosts.push_str("\n# Entries added by HostAliases.\n");
-        for alias in aliases {
-            let names: Vec<&str> = alias["hostnames"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            if let Some(ip) = alias["ip"].as_str() {
-                hosts.push_str(&format!("{ip}\t{}\n", names.join("\t")));
-            }
-        }
-    }
-    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+/// What the runtime writes into the pod's `/etc`: `hostname`, `passwd` and
+/// `group`. `hosts` and `resolv.conf` are the network view's, bound instead (see
+/// [`crate::network::hosts`]).
+fn etc_files(hostname: &str, security: &Security) -> Vec<(String, Vec<u8>)> {
     vec![
         ("hostname".to_string(), format!("{hostname}\n").into_bytes()),
-        ("hosts".to_string(), hosts.into_bytes()),
-        ("resolv.conf".to_string(), resolv),
         ("passwd".to_string(), security.passwd().into_bytes()),
         ("group".to_string(), security.group().into_bytes()),
     ]

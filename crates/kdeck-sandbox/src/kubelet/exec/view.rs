@@ -3,8 +3,9 @@
 //!
 //! - the host's system directories (`/usr`, `/bin`, `/sbin`, `/lib*`, `/opt`),
 //!   bound read-only and nosuid: enough for sh, coreutils, python3 to run;
-//! - `/etc` made for the pod: `hostname`, `hosts`, `resolv.conf`, `passwd`,
-//!   `group` written for it, plus the host files tools need (certificates, the
+//! - `/etc` made for the pod: `hostname`, `passwd`, `group` written for it,
+//!   `hosts` and `resolv.conf` of its network view bound read-only (the sandbox
+//!   keeps them current, see `network::hosts`), plus the host files tools need (certificates, the
 //!   dynamic loader's cache, nsswitch.conf, localtime, alternatives, …) bound
 //!   read-only — never `shadow`, `sudoers` or the like;
 //! - `/dev` with null, zero, full, random, urandom and tty, a private devpts
@@ -81,6 +82,9 @@ pub struct View<'a> {
     pub working_dir: Option<&'a str>,
     /// Files written into `/etc`: name, contents.
     pub etc: Vec<(String, Vec<u8>)>,
+    /// Host files bound read-only onto `/etc/NAME` (the network view's hosts and
+    /// resolv.conf, which the sandbox rewrites in place).
+    pub etc_bound: &'a [(String, PathBuf)],
     pub read_only_root: bool,
     /// The host directory that is the container's `/tmp` (None: a tmpfs of its own).
     pub tmp: Option<&'a Path>,
@@ -149,6 +153,12 @@ impl View<'_> {
         }
         for (name, contents) in &self.etc {
             ops.push(Op::Write { path: self.at(&Path::new("/etc").join(name))?, contents: contents.clone(), mode: 0o644 });
+        }
+        for (name, source) in self.etc_bound {
+            let at = self.at(&Path::new("/etc").join(name))?;
+            ops.push(Op::Touch { path: at.clone() });
+            let remount = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | locked_flags(source);
+            ops.push(Op::Bind { source: cstr(source)?, target: at, remount });
         }
         ops.push(Op::Symlink { target: c"/proc/self/mounts".into(), at: self.at(Path::new("/etc/mtab"))? });
         self.dev(&mut ops)?;
@@ -277,7 +287,8 @@ mod tests {
             root: Path::new("/nonexistent-root"),
             mounts,
             working_dir: wd,
-            etc: vec![("hosts".into(), b"x".to_vec())],
+            etc: vec![("hostname".into(), b"x".to_vec())],
+            etc_bound: &[],
             read_only_root,
             tmp: None,
             owner: None,
@@ -300,7 +311,7 @@ mod tests {
         assert!(has("make directory /nonexistent-root/srv/kdeck-test-wd"));
         assert!(has("bind /tmp on /nonexistent-root/data"));
         assert!(has("mount proc on /nonexistent-root/proc") && has("mount devpts on /nonexistent-root/dev/pts"));
-        assert!(has("mount tmpfs on /nonexistent-root/tmp") && has("write /nonexistent-root/etc/hosts"));
+        assert!(has("mount tmpfs on /nonexistent-root/tmp") && has("write /nonexistent-root/etc/hostname"));
         assert!(has("bind /dev/null on /nonexistent-root/dev/null"));
         for private in ["/etc/shadow", "/root", "/home", "/var", "/srv", "/mnt", "/sys"] {
             assert!(!steps.iter().any(|s| s.starts_with(&format!("bind {private}"))), "{private} is bound");

@@ -218,7 +218,9 @@ pub fn start(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &Unbound
     }
 }
 
-/// Starts the process of run `run` and its supervisor.
+/// Starts the process of run `run` and its supervisor: the pod's view is prepared
+/// and the process started here and nowhere else (the hook for anything a real
+/// run must join, such as the pod's network view).
 fn spawn(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSender<ObjectRef>) -> Result<(), Exit> {
     let failed = |why: String| Exit::start_error(format!("failed to start container \"{container}\": {why}"));
     if tokio::runtime::Handle::try_current().is_err() {

@@ -13,7 +13,7 @@
 //! | `termination-seconds: N` | how long containers take to stop after SIGTERM when the pod is deleted (default 0.1; never beyond the grace period) |
 //! | `evict-after-seconds: N` | the pod is evicted for node memory pressure after N seconds (phase Failed, reason Evicted) |
 //! | `crash-when-env: NAME=VALUE` | the declared exit happens only while the container's env NAME is VALUE (from a ConfigMap, say), so fixing the config and restarting fixes the pod |
-//! | `run-command: "true"` | in a sandbox started with `--run-commands`, with restartPolicy Never/OnFailure, each main container that has a `command` really runs it (`command` + `args`, no shell added), confined as an exec is: its stdout and stderr are the container's log, its exit code ends the container (run-seconds, exit-code, crash-log, oom- and liveness- annotations do not apply to it); see [`super::command`] |
+//! | `run-command: "true"` | in a sandbox started with `--run-commands`, each main container that has a `command` really runs it (`command` + `args`, no shell added), confined as an exec is, whatever the restartPolicy: its stdout and stderr are the container's log, its exit ends the container and the restart policy restarts it or not; its probes really run (run-seconds, exit-code, crash-log, oom-, readiness- and liveness- annotations do not apply to it; backoff-seconds does); see [`super::command`], [`super::restart`], [`super::probes`] |
 
 use std::time::Duration;
 
@@ -46,9 +46,9 @@ fn annotation<'a>(pod: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 /// Whether the pod's main containers that have a `command` really run it:
-/// `run-command: "true"` on a pod that runs to completion (restartPolicy Never or OnFailure).
+/// `run-command: "true"` (whatever the restartPolicy).
 pub fn runs_command(pod: &Value) -> bool {
-    annotation(pod, "run-command").is_some_and(|v| v.trim() == "true") && matches!(pod["spec"]["restartPolicy"].as_str(), Some("Never" | "OnFailure"))
+    annotation(pod, "run-command").is_some_and(|v| v.trim() == "true")
 }
 
 fn seconds(pod: &Value, name: &str) -> Option<Duration> {
@@ -141,11 +141,11 @@ mod tests {
     }
 
     #[test]
-    fn only_pods_that_run_to_completion_run_their_command() {
+    fn pods_that_opt_in_run_their_command_whatever_their_restart_policy() {
         let pod = |policy: &str, value: &str| json!({"metadata": {"annotations": {"sandbox.kdeck.dev/run-command": value}}, "spec": {"restartPolicy": policy}});
         assert!(Behaviour::of(&pod("Never", "true")).runs_command);
         assert!(runs_command(&pod("OnFailure", "true")));
-        assert!(!runs_command(&pod("Always", "true")));
+        assert!(runs_command(&pod("Always", "true")));
         assert!(!runs_command(&pod("Never", "false")));
         assert!(!runs_command(&json!({"spec": {"restartPolicy": "Never"}})));
     }

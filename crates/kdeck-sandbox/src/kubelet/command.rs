@@ -1,25 +1,27 @@
 //! Containers whose command really runs: the pod annotation
-//! `sandbox.kdeck.dev/run-command: "true"` on a pod with restartPolicy Never or
-//! OnFailure (a Job's, say), in a sandbox started with `--run-commands`
-//! ([`set_enabled`]; without it such containers stay simulated and the kubelet
-//! says so in a `RunCommandDisabled` event). When such a pod's main container
-//! that has a `command` enters Running, its `command` + `args` start as a local
-//! process, exactly that argv (no shell added), prepared and confined as an exec
-//! is ([`super::exec::prepare_process`], [`super::exec::process::start`]): the
-//! pod's namespaces, user, root filesystem, environment, volumes, working
-//! directory and hostname, stdin /dev/null, no terminal.
+//! `sandbox.kdeck.dev/run-command: "true"`, in a sandbox started with
+//! `--run-commands` ([`set_enabled`]; without it such containers stay simulated
+//! and the kubelet says so in a `RunCommandDisabled` event), whatever the pod's
+//! restartPolicy: a Job's pod runs to completion, a Deployment's, StatefulSet's or
+//! DaemonSet's serves until it is deleted. When the kubelet starts such a pod's main
+//! container that has a `command` ([`start`], the one place a run begins), its
+//! `command` + `args` start as a local process, exactly that argv (no shell
+//! added), prepared and confined as an exec is ([`super::exec::prepare_process`],
+//! [`super::exec::process::start`]): the pod's namespaces, user, root filesystem,
+//! environment, volumes, working directory and hostname, stdin /dev/null, no terminal.
 //!
 //! Its stdout and stderr share one pipe, so they interleave as written; each line
 //! becomes the container's log ([`super::logs::Captured`]) as it arrives. When the
 //! process exits, the pod's init exits and the kernel kills whatever it left in
 //! its PID namespace, the output drains, the exit is recorded and the
 //! kubelet is woken to end the container with that exit code (128 + N for a
-//! process killed by signal N). A command that cannot be started ends the
-//! container at once with reason `StartError` (exit 128), as a runtime reports it.
+//! process killed by signal N); the kubelet then restarts it or not, as the
+//! restart policy says ([`super::restart`]). A command that cannot be started
+//! fails the run at once with reason `StartError` (exit 128), as a runtime reports it.
 //!
 //! The kubelet stops a process whose container it stops — the pod deleted,
-//! evicted — with SIGTERM (passed on to the command by the pod's init), then
-//! SIGKILL to the namespace once the grace period is
+//! evicted, a failed liveness probe — with SIGTERM (passed on to the command by
+//! the pod's init), then SIGKILL to the namespace once the grace period is
 //! over; a pod that vanishes at once (grace period 0) gets the 2 s the kubelet
 //! gives a forced deletion. When the sandbox shuts down, every process is stopped
 //! the same way ([`stop_all`]); a container that ran when the sandbox stopped ends
@@ -161,8 +163,6 @@ struct Proc {
 struct Registry {
     /// (pod uid, container) → its latest run.
     procs: HashMap<(String, String), Proc>,
-    /// Runs the kubelet has set Running and the next [`poll`] starts: (pod uid, container, run).
-    pending: HashSet<(String, String, i64)>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
@@ -175,48 +175,53 @@ fn uid_of(pod: &Value) -> String {
     pod["metadata"]["uid"].as_str().unwrap_or_default().to_string()
 }
 
-/// Notes that the kubelet set run `run` of the container Running: the next
-/// [`poll`] of that run starts the process. (A status write that fails starts nothing.)
-pub fn will_start(uid: &str, container: &str, run: i64) {
-    registry().pending.insert((uid.to_string(), container.to_string(), run));
-}
-
 /// Where a run of a container's command is.
 #[derive(Debug, PartialEq)]
 pub enum State {
     Running,
     Exited(Exit),
-    /// Neither running nor known: it ran in a sandbox that has since stopped.
+    /// Not known: it ran in a sandbox that has since stopped (or never started).
     Lost,
 }
 
-/// The state of run `run` of `container`, starting it if the kubelet has just set
-/// it Running. `wake` gets the pod's key when the process exits.
-pub fn poll(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSender<ObjectRef>) -> State {
-    let uid = uid_of(pod);
-    {
-        let mut registry = registry();
-        if let Some(proc) = registry.procs.get(&(uid.clone(), container.to_string()))
-            && proc.run == run
-        {
-            return proc.shared.exit().map_or(State::Running, State::Exited);
-        }
-        if !registry.pending.remove(&(uid.clone(), container.to_string(), run)) {
-            return State::Lost;
-        }
+/// The state of run `run` of `container` of the pod with this uid.
+pub fn poll(uid: &str, container: &str, run: i64) -> State {
+    match registry().procs.get(&(uid.to_string(), container.to_string())) {
+        Some(proc) if proc.run == run => proc.shared.exit().map_or(State::Running, State::Exited),
+        _ => State::Lost,
     }
-    match start(rest, pod, container, run, wake) {
-        Ok(()) => State::Running,
+}
+
+/// Starts run `run` of `container` of `pod` (the pod as the kubelet is about to
+/// write it: its IP assigned): the one place a real run begins. `wake` gets the
+/// pod's key when the process exits. Starting a run that already started does
+/// nothing more (a status write that failed is retried without a second
+/// process). A run that cannot start is recorded as exited with `StartError`,
+/// which is also returned.
+pub fn start(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSender<ObjectRef>) -> Result<(), Exit> {
+    let uid = uid_of(pod);
+    match poll(&uid, container, run) {
+        State::Running => return Ok(()),
+        State::Exited(exit) => return if exit.reason == "StartError" { Err(exit) } else { Ok(()) },
+        State::Lost => {}
+    }
+    match spawn(rest, pod, container, run, wake) {
+        Ok(()) => Ok(()),
         Err(exit) => {
             let shared = Arc::new(Shared { alive: AtomicBool::new(false), exit: Mutex::new(Some(exit.clone())) });
-            registry().procs.insert((uid, container.to_string()), Proc { run, pid: None, shared, stopping: false });
-            State::Exited(exit)
+            let previous = registry().procs.insert((uid, container.to_string()), Proc { run, pid: None, shared, stopping: false });
+            if let Some(previous) = previous {
+                signal(&previous, libc::SIGKILL);
+            }
+            Err(exit)
         }
     }
 }
 
-/// Starts the process of run `run` and its supervisor.
-fn start(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSender<ObjectRef>) -> Result<(), Exit> {
+/// Starts the process of run `run` and its supervisor: the pod's view is prepared
+/// and the process started here and nowhere else (the hook for anything a real
+/// run must join, such as the pod's network view).
+fn spawn(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSender<ObjectRef>) -> Result<(), Exit> {
     let failed = |why: String| Exit::start_error(format!("failed to start container \"{container}\": {why}"));
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(failed("no runtime to supervise the process".into()));
@@ -377,7 +382,6 @@ pub enum Stopping {
 /// kubelet stops a deleted pod's containers, and tells how far that got.
 pub fn stop(uid: &str, container: &str, run: i64, grace: Duration) -> Stopping {
     let mut registry = registry();
-    registry.pending.remove(&(uid.to_string(), container.to_string(), run));
     let Some(proc) = registry.procs.get_mut(&(uid.to_string(), container.to_string())).filter(|p| p.run == run) else {
         return Stopping::Unknown;
     };
@@ -394,7 +398,7 @@ pub fn stop(uid: &str, container: &str, run: i64, grace: Duration) -> Stopping {
 /// Whether any process or captured log is known at all (a cheap check before a sweep).
 pub fn any() -> bool {
     let registry = registry();
-    !registry.procs.is_empty() || !registry.pending.is_empty() || logs::any_captured()
+    !registry.procs.is_empty() || logs::any_captured()
 }
 
 /// Whether any process runs that nobody has asked to stop yet.
@@ -413,9 +417,12 @@ pub fn stop_unless_running(pod: &Value) {
         if *u != uid || proc.stopping {
             continue;
         }
-        let runs = statuses
-            .iter()
-            .any(|s| s["name"] == container.as_str() && s["state"]["running"].is_object() && s["restartCount"].as_i64().unwrap_or(0) == proc.run);
+        // Running at this run, or waiting at it: started, its Running status not written yet.
+        let runs = statuses.iter().any(|s| {
+            s["name"] == container.as_str()
+                && s["restartCount"].as_i64().unwrap_or(0) == proc.run
+                && (s["state"]["running"].is_object() || s["state"]["waiting"].is_object())
+        });
         if !runs {
             terminate(proc, grace);
         }
@@ -427,7 +434,6 @@ pub fn stop_unless_running(pod: &Value) {
 pub fn forget_pod(uid: &str) {
     let removed: Vec<Proc> = {
         let mut registry = registry();
-        registry.pending.retain(|(u, _, _)| u != uid);
         let keys: Vec<(String, String)> = registry.procs.keys().filter(|(u, _)| u == uid).cloned().collect();
         keys.iter().filter_map(|k| registry.procs.remove(k)).collect()
     };
@@ -442,7 +448,7 @@ pub fn forget_pod(uid: &str) {
 pub fn retain_pods(uids: &HashSet<String>) {
     let gone: HashSet<String> = {
         let registry = registry();
-        registry.procs.keys().map(|(u, _)| u.clone()).chain(registry.pending.iter().map(|(u, _, _)| u.clone())).filter(|u| !uids.contains(u)).collect()
+        registry.procs.keys().map(|(u, _)| u.clone()).filter(|u| !uids.contains(u)).collect()
     };
     for uid in gone {
         forget_pod(&uid);
@@ -456,7 +462,6 @@ pub fn retain_pods(uids: &HashSet<String>) {
 pub async fn stop_all() {
     let running: Vec<Arc<Shared>> = {
         let mut registry = registry();
-        registry.pending.clear();
         registry
             .procs
             .values_mut()
@@ -497,7 +502,7 @@ mod tests {
         assert_eq!(declared_argv(&pod("Never"), "job"), Some(vec!["sh".to_string(), "-c".into(), "echo $X".into(), "x".into()]));
         assert_eq!(declared_argv(&pod("Never"), "sidecar"), None);
         assert_eq!(declared_argv(&pod("Never"), "missing"), None);
-        assert_eq!(declared_argv(&pod("Always"), "job"), None);
+        assert_eq!(declared_argv(&pod("Always"), "job").map(|a| a.len()), Some(4));
     }
 
     #[test]
@@ -517,9 +522,6 @@ mod tests {
     #[test]
     fn a_run_nobody_started_is_lost_and_stops_as_unknown() {
         assert_eq!(stop("no-such-uid", "c", 0, Duration::ZERO), Stopping::Unknown);
-        will_start("pending-uid", "c", 0);
-        // A stop before the start: it never starts.
-        assert_eq!(stop("pending-uid", "c", 0, Duration::ZERO), Stopping::Unknown);
-        assert!(!registry().pending.contains(&("pending-uid".to_string(), "c".to_string(), 0)));
+        assert_eq!(poll("no-such-uid", "c", 0), State::Lost);
     }
 }

@@ -1,11 +1,14 @@
-//! The simulated kubelet. Containers are never run: a pod bound to a sandbox node
-//! moves through the states a real kubelet reports — ContainerCreating, then
-//! Running, then Ready once its readiness probe's initial delay has passed — with
-//! conditions, container statuses, IPs and events written as the real one writes them.
-//! The exception is opt-in: in a sandbox started with `--run-commands`, a
-//! run-to-completion pod annotated `sandbox.kdeck.dev/run-command: "true"` really
-//! runs its containers' commands ([`command`]), and their exits end the
-//! containers; without the flag they stay simulated (event `RunCommandDisabled`).
+//! The simulated kubelet. Containers are simulated unless they opt in: a pod bound
+//! to a sandbox node moves through the states a real kubelet reports —
+//! ContainerCreating, then Running, then Ready once its readiness probe's initial
+//! delay has passed — with conditions, container statuses, IPs and events written
+//! as the real one writes them, and ends or restarts as its declared behaviour
+//! says ([`behaviour`]). The exception is opt-in: in a sandbox started with
+//! `--run-commands`, a pod annotated `sandbox.kdeck.dev/run-command: "true"` really
+//! runs its containers' commands ([`command`]), whatever its restart policy; their
+//! exits end the containers, which restart as the kubelet restarts them
+//! ([`restart`]), and their probes really run ([`probes`]). Without the flag they
+//! stay simulated (event `RunCommandDisabled`).
 //!
 //! Each reconcile reads the pod's status and takes the next step, so a restarted
 //! sandbox carries on where it stopped. [`logs`] serves what the containers "print".
@@ -15,6 +18,8 @@ pub mod command;
 pub mod env;
 pub mod exec;
 pub mod logs;
+pub mod probes;
+pub mod restart;
 
 use behaviour::Behaviour;
 
@@ -43,7 +48,10 @@ pub struct Kubelet {
     creating_since: Mutex<HashMap<String, Instant>>,
     /// Image pulls that failed: (pod uid, container) → (attempts, when the next may run).
     pull_attempts: Mutex<HashMap<(String, String), (u32, Instant)>>,
-    /// Pods to look at now: a container's real process exited ([`command`]).
+    /// The containers' restart back-offs ([`restart`]).
+    backoffs: restart::Backoffs,
+    /// Pods to look at now: a container's real process exited ([`command`]), a
+    /// probe's result changed ([`probes`]).
     wake: mpsc::UnboundedSender<ObjectRef>,
     wakeups: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef>>>,
 }
@@ -51,7 +59,14 @@ pub struct Kubelet {
 impl Default for Kubelet {
     fn default() -> Self {
         let (wake, wakeups) = mpsc::unbounded_channel();
-        Kubelet { last_ip: Mutex::default(), creating_since: Mutex::default(), pull_attempts: Mutex::default(), wake, wakeups: Mutex::new(Some(wakeups)) }
+        Kubelet {
+            last_ip: Mutex::default(),
+            creating_since: Mutex::default(),
+            pull_attempts: Mutex::default(),
+            backoffs: restart::Backoffs::default(),
+            wake,
+            wakeups: Mutex::new(Some(wakeups)),
+        }
     }
 }
 
@@ -116,9 +131,14 @@ fn node_names(rest: &Rest) -> Vec<String> {
 impl Controller for Kubelet {
     fn keys_for(&self, _rest: &Rest, change: &Change) -> Vec<ObjectRef> {
         let index = &change.entry.index;
-        if change.resource == pods() && change.kind == EventType::Deleted && command::any() {
-            // A pod gone for good: its processes stop (if a forced deletion left any) and its logs go.
-            command::forget_pod(&index.uid);
+        if change.resource == pods() && change.kind == EventType::Deleted {
+            // A pod gone for good: its processes stop (if a forced deletion left any),
+            // its probes and back-offs and its logs go.
+            if command::any() {
+                command::forget_pod(&index.uid);
+            }
+            probes::forget_pod(&index.uid);
+            self.backoffs.forget_pod(&index.uid);
         }
         let on_node = index.field("spec.nodeName").is_some_and(|n| !n.is_empty());
         if change.resource == pods() && change.kind != EventType::Deleted && on_node {
@@ -195,7 +215,7 @@ impl Kubelet {
         if objects::is_pod_terminal(&pod) {
             return None;
         }
-        let exit_check = run_or_exit(rest, &info, &pod, &source, &self.wake);
+        let exit_check = self.exits_and_restarts(rest, &info, &pod, &source);
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
         let readiness_check = update_readiness(rest, &info, &pod, &source);
         [retry, eviction_check, exit_check, readiness_check].into_iter().flatten().min()
@@ -267,6 +287,8 @@ impl Kubelet {
         let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
         let mut retry = None;
         let mut started = Vec::new();
+        // Created and Started (or Failed) of the containers started, recorded once written.
+        let mut created = restart::Pending::default();
         // Opted-in containers whose command the sandbox does not run (no --run-commands).
         let mut not_run: Vec<String> = Vec::new();
         for status in statuses.iter_mut().filter(|s| waiting_to_start(s)) {
@@ -312,20 +334,24 @@ impl Kubelet {
                 retry = Some(RETRY);
                 continue;
             }
-            status["state"] = json!({"running": {"startedAt": now}});
-            status["started"] = json!(true);
-            if command::argv(pod, &name).is_some() {
-                command::will_start(pod["metadata"]["uid"].as_str().unwrap_or_default(), &name, status["restartCount"].as_i64().unwrap_or(0));
-            } else if command::declared_argv(pod, &name).is_some() {
+            if command::argv(pod, &name).is_none() && command::declared_argv(pod, &name).is_some() {
                 not_run.push(name.clone());
             }
             status["imageID"] = json!(format!("docker.io/library/{image}"));
-            status["containerID"] = json!(command::container_id(pod, &name));
+            // A real container's process starts now (with the pod's IP in its view).
+            if let Some(after) = self.start_run(rest, &next, status, &mut created) {
+                retry = Some(retry.map_or(after, |r: Duration| r.min(after)));
+            }
             started.push(name);
         }
-        let all_running = statuses.iter().all(|s| s["state"]["running"].is_object());
-        next["status"]["phase"] = json!(if all_running { "Running" } else { "Pending" });
+        let phase = restart::pod_phase(pod, &statuses);
+        next["status"]["phase"] = json!(phase);
         next["status"]["containerStatuses"] = Value::Array(statuses);
+        if matches!(phase, "Succeeded" | "Failed") {
+            // Every container ended as it started (a command that cannot start, never restarted).
+            objects::set_condition(&mut next, "ContainersReady", "False", "PodFailed", "");
+            objects::set_condition(&mut next, "Ready", "False", "PodFailed", "");
+        }
         if !containers(pod, "initContainers").is_empty() && !started.is_empty() {
             let done = |c: &Value| {
                 json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "restartCount": 0, "started": false,
@@ -336,10 +362,7 @@ impl Kubelet {
         }
         objects::set_condition(&mut next, "PodReadyToStartContainers", "True", "", "");
         objects::write_status(rest, info, pod, next);
-        for name in started {
-            events::normal(rest, pod, source, "Created", &format!("Created container: {name}"));
-            events::normal(rest, pod, source, "Started", &format!("Started container {name}"));
-        }
+        created.record(rest, pod, source);
         for name in not_run {
             let message = format!(
                 "container {name} asks to run its command ({}), but this sandbox runs no commands: it is simulated; start the sandbox with --run-commands to run it",
@@ -351,8 +374,10 @@ impl Kubelet {
     }
 }
 
-/// Marks running containers ready once their readiness probe's initial delay passed
-/// (and not ready when they are not running). Returns when to look again.
+/// Marks running containers ready: simulated ones once their readiness probe's
+/// initial delay passed (unless it is declared to fail), real ones as their
+/// probes say ([`probes::results`]); containers that do not run are not ready.
+/// Returns when to look again.
 fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
     if objects::is_pod_terminal(pod) {
         return None;
@@ -367,6 +392,14 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Sour
             status["ready"] = json!(false);
             continue;
         };
+        let name = status["name"].as_str().unwrap_or_default().to_string();
+        if command::is_real(pod, status) {
+            // Its probes' workers wake the kubelet when their results change.
+            let results = probes::results(pod, &name, status["restartCount"].as_i64().unwrap_or(0));
+            status["started"] = json!(results.started);
+            status["ready"] = json!(results.ready);
+            continue;
+        }
         let spec = specs.iter().find(|c| c["name"] == status["name"]);
         let delay = Duration::from_secs(spec.and_then(|c| c["readinessProbe"]["initialDelaySeconds"].as_u64()).unwrap_or(0));
         let elapsed = elapsed_since(started);
@@ -400,9 +433,6 @@ fn update_readiness(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Sour
     wait
 }
 
-/// Ends containers whose declared run time is over, restarts them after their
-/// back-off when the restart policy says so, and finishes the pod when none will
-/// run again. Returns when the next exit or restart is due.
 /// Graceful termination: stops the running containers (`Killing`), lets them take
 /// their declared `termination-seconds` (default: they exit at once on SIGTERM,
 /// within the grace period either way), then deletes the pod for good.
@@ -475,7 +505,8 @@ fn terminate(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> 
         .filter_map(|s| s["state"]["terminated"]["finishedAt"].as_str())
         .map(elapsed_since)
         .min()
-        .unwrap_or_default();
+        // Nothing was running (waiting to start, or in back-off): nothing to wait for.
+        .unwrap_or(takes);
     if stopping_for < takes {
         return Some(takes - stopping_for);
     }
@@ -520,116 +551,6 @@ fn evict_when_due(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source
     objects::write_status(rest, info, pod, next);
     events::warning(rest, pod, source, "Evicted", &message);
     None
-}
-
-fn run_or_exit(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source, wake: &mpsc::UnboundedSender<ObjectRef>) -> Option<Duration> {
-    let mut behaviour = Behaviour::of(pod);
-    // A crash declared to depend on configuration happens only while it holds.
-    if let Some((var, value)) = behaviour.crash_when_env.clone() {
-        let first = containers(pod, "containers").into_iter().next().unwrap_or_default();
-        let env = env::resolve(rest, pod, &first).unwrap_or_default();
-        if !env.iter().any(|(n, v)| *n == var && *v == value) {
-            behaviour.run_for = None;
-        }
-    }
-    let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
-    let pod_ref = format!(
-        "{}_{}({})",
-        pod["metadata"]["name"].as_str().unwrap_or_default(),
-        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
-        pod["metadata"]["uid"].as_str().unwrap_or_default()
-    );
-    let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
-    let mut next_check: Option<Duration> = None;
-    let mut due = |d: Duration| next_check = Some(next_check.map_or(d, |n: Duration| n.min(d)));
-    let mut events_to_send: Vec<(bool, &str, String)> = Vec::new();
-    for status in &mut statuses {
-        let name = status["name"].as_str().unwrap_or_default().to_string();
-        if let Some(started) = status["state"]["running"]["startedAt"].as_str().map(str::to_string) {
-            let real = command::is_real(pod, status);
-            let exit = if real {
-                // The process decides when the container ends, not the declared run time.
-                match command::poll(rest, pod, &name, status["restartCount"].as_i64().unwrap_or(0), wake) {
-                    command::State::Running => {
-                        // Its exit wakes the kubelet; this is only a safety net.
-                        due(Duration::from_secs(10));
-                        continue;
-                    }
-                    command::State::Exited(exit) => exit,
-                    command::State::Lost => command::Exit::lost(),
-                }
-            } else {
-                let Some(run_for) = behaviour.run_for else { continue };
-                let elapsed = elapsed_since(&started);
-                if elapsed < run_for {
-                    due(run_for - elapsed);
-                    continue;
-                }
-                command::Exit { code: behaviour.exit_code, reason: behaviour.reason, message: behaviour.crash_log.clone() }
-            };
-            let mut terminated =
-                json!({"exitCode": exit.code, "reason": exit.reason, "startedAt": started, "finishedAt": time::now(), "containerID": status["containerID"]});
-            if let Some(message) = &exit.message {
-                terminated["message"] = json!(message);
-            }
-            status["ready"] = json!(false);
-            status["started"] = json!(false);
-            if behaviour.liveness_kill && !real {
-                events_to_send.push((false, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500".to_string()));
-                events_to_send.push((true, "Killing", format!("Container {name} failed liveness probe, will be restarted")));
-            }
-            let restart = if real { policy == "OnFailure" && exit.code != 0 } else { behaviour.restarts(policy) };
-            if restart {
-                let restarts = status["restartCount"].as_i64().unwrap_or(0) + 1;
-                let backoff = behaviour.backoff(restarts);
-                status["restartCount"] = json!(restarts);
-                status["lastState"] = json!({"terminated": terminated});
-                let message = format!("back-off {}s restarting failed container={name} pod={pod_ref}", backoff.as_secs());
-                status["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": message}});
-                events_to_send.push((false, "BackOff", format!("Back-off restarting failed container {name} in pod {pod_ref}")));
-                due(backoff);
-            } else {
-                status["state"] = json!({"terminated": terminated});
-            }
-        } else if status["state"]["waiting"]["reason"] == "CrashLoopBackOff" {
-            let crashed = status["lastState"]["terminated"]["finishedAt"].as_str().unwrap_or_default().to_string();
-            let backoff = behaviour.backoff(status["restartCount"].as_i64().unwrap_or(1));
-            let waited = elapsed_since(&crashed);
-            if waited < backoff {
-                due(backoff - waited);
-                continue;
-            }
-            status["state"] = json!({"running": {"startedAt": time::now()}});
-            status["started"] = json!(true);
-            status["containerID"] = json!(command::container_id(pod, &name));
-            if command::argv(pod, &name).is_some() {
-                command::will_start(pod["metadata"]["uid"].as_str().unwrap_or_default(), &name, status["restartCount"].as_i64().unwrap_or(0));
-            }
-            events_to_send.push((true, "Pulled", format!("Container image \"{}\" already present on machine", status["image"].as_str().unwrap_or_default())));
-            events_to_send.push((true, "Created", format!("Created container: {name}")));
-            events_to_send.push((true, "Started", format!("Started container {name}")));
-            due(behaviour.run_for.unwrap_or(Duration::from_secs(1)));
-        }
-    }
-    let mut next = pod.clone();
-    next["status"]["containerStatuses"] = Value::Array(statuses.clone());
-    let all_done = !statuses.is_empty() && statuses.iter().all(|s| s["state"]["terminated"].is_object());
-    if all_done {
-        let succeeded = statuses.iter().all(|s| s["state"]["terminated"]["exitCode"] == 0);
-        next["status"]["phase"] = json!(if succeeded { "Succeeded" } else { "Failed" });
-        let reason = if succeeded { "PodCompleted" } else { "PodFailed" };
-        objects::set_condition(&mut next, "ContainersReady", "False", reason, "");
-        objects::set_condition(&mut next, "Ready", "False", reason, "");
-    }
-    objects::write_status(rest, info, pod, next);
-    for (normal, reason, message) in events_to_send {
-        if normal {
-            events::normal(rest, pod, source, reason, &message);
-        } else {
-            events::warning(rest, pod, source, reason, &message);
-        }
-    }
-    next_check
 }
 
 /// Time since an RFC 3339 timestamp (zero when absent or in the future).

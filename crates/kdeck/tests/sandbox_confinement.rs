@@ -182,6 +182,12 @@ async fn the_security_context_applies() {
     let out = exec(&pods, "user", &["sh", "-c", "echo hi > /dev/shm/f && echo hi > /scratch/f && stat -c '%u:%g %a' /scratch/f /scratch"]).await;
     // fsGroup: the volume is the group's, setgid, so what the user writes is too.
     assert_eq!((out.code, out.stdout.as_str()), (0, "1000:2000 644\n0:2000 2777\n"), "{}", out.stderr);
+    // fsGroup is applied when the volume is first mounted, not on every exec: a
+    // directory the pod made private (a database's data directory) stays private.
+    let out = exec(&pods, "user", &["sh", "-c", "mkdir -m 700 /scratch/private && stat -c %a /scratch/private"]).await;
+    assert_eq!(out.stdout, "2700\n", "setgid inherited from the volume: {}", out.stderr);
+    let out = exec(&pods, "user", &["stat", "-c", "%a", "/scratch/private"]).await;
+    assert_eq!(out.stdout, "2700\n", "a later exec leaves it as it is: {}", out.stderr);
 
     // Root in the pod has the runtime's default capabilities over the pod only.
     let out = exec(&pods, "root", &["grep", "^CapBnd", "/proc/self/status"]).await;

@@ -210,9 +210,15 @@ fn like_parent(base: &Path, dir: &Path) {
 
 /// The kubelet's fsGroup ownership: the group on every file, group read/write
 /// (read when read-only), setgid and search on directories. Best effort, as the
-/// kubelet logs and goes on.
+/// kubelet logs and goes on. The kubelet does this once, when it mounts the
+/// volume — not on every exec: a volume whose root already has the group and the
+/// setgid bit is left as it is (so a server's 0700 data directory inside it, or
+/// files it made private, stay so), as `fsGroupChangePolicy: OnRootMismatch` does.
 fn set_fs_group(dir: &Path, owners: &Owners, read_only: bool) {
     let Some(gid) = owners.host_fs_group() else { return };
+    if fs::metadata(dir).is_ok_and(|m| m.gid() == gid && m.mode() & 0o2000 != 0) {
+        return;
+    }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
         let Ok(meta) = fs::symlink_metadata(&path) else { continue };

@@ -340,3 +340,38 @@ async fn refused_attach(pods: &Api<Pod>, pod: &str) -> (u16, String) {
         Ok(_) => panic!("expected a refused upgrade, got a session"),
     }
 }
+
+#[tokio::test]
+async fn a_deleted_claims_data_goes_with_it_and_a_new_claim_of_that_name_starts_empty() {
+    let sandbox = TestSandbox::start("claimdata");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let pod = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "d", "mountPath": "/data"}]}],
+                 "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}})
+    };
+    let ap = AttachParams::default().stderr(true);
+    claims.create(&PostParams::default(), &serde_json::from_value(claim.clone()).unwrap()).await.unwrap();
+    create_running(&pods, pod("writer")).await;
+    let out = exec(&pods, "writer", &["sh", "-c", "echo kept > /data/f && cat /data/f"], &ap, None).await;
+    assert_eq!(out.stdout, "kept\n", "{}", out.stderr);
+    pods.delete("writer", &kube::api::DeleteParams::default().grace_period(0)).await.unwrap();
+    claims.delete("data", &Default::default()).await.unwrap();
+    for _ in 0..100 {
+        if claims.get_opt("data").await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The volume (reclaim policy Delete) and its data are gone; a new claim of the
+    // same name is a new, empty volume, as on a cluster.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    claims.create(&PostParams::default(), &serde_json::from_value(claim).unwrap()).await.unwrap();
+    create_running(&pods, pod("reader")).await;
+    let out = exec(&pods, "reader", &["ls", "-A", "/data"], &ap, None).await;
+    assert_eq!((out.code(), out.stdout.as_str()), (0, ""), "{}", out.stderr);
+}

@@ -1,7 +1,8 @@
 //! Storage: the sandbox's default StorageClass, and a provisioner that binds each
 //! claim of a sandbox class to a new PersistentVolume (`pvc-<uid>`), deleted with
 //! the claim under the Delete reclaim policy. The volume's data lives in the
-//! sandbox's data directory (see the exec runtime), so it outlives the pods.
+//! sandbox's data directory (see the exec runtime), so it outlives the pods; it is
+//! removed with the volume under Delete, kept under Retain.
 
 use std::time::Duration;
 
@@ -149,6 +150,12 @@ fn release_volumes(rest: &Rest, pv_info: &crate::resources::ResourceInfo, claim:
             let _ = rest.update(pv_info, None, name(&pv), released, Subresource::Status, &WriteOptions::default());
         } else {
             let _ = rest.delete(pv_info, None, name(&pv), &DeleteOptions::default());
+            // The volume's data goes with it, as a provisioner deletes the disk — unless
+            // a new claim of the same name took its place meanwhile.
+            if rest.store.get(&claims(), &(claim.namespace.clone(), claim.name.clone())).is_none() {
+                let dir = crate::kubelet::exec::volumes::pvc_dir(&crate::kubelet::exec::data_dir(), &claim.namespace, &claim.name);
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 }

@@ -88,7 +88,7 @@ pub async fn serve(rest: &Rest, conn: impl Conn + 'static, pod: &Value, containe
         let site = site.clone();
         async move { Ok::<_, Infallible>(site.answer(request).await) }
     });
-    let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(conn), service).await;
+    let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).title_case_headers(true).serve_connection(TokioIo::new(conn), service).await;
 }
 
 impl Site {

@@ -431,6 +431,61 @@ mod tests {
         assert!(!container_running(&p, "db"));
     }
 
+    /// A sandbox's REST layer with `pod` stored.
+    fn rest_with(pod: &Value) -> Rest {
+        let rest = Rest::new(std::sync::Arc::new(crate::store::Store::new()), crate::resources::Catalogue::new());
+        rest.store.create(&crate::resources::ResourceKey::new("", "pods"), pod.clone()).unwrap();
+        rest
+    }
+
+    async fn get(conn: &mut Connection, path: &str) -> String {
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        // One answer: headers, then a body as long as Content-Length says.
+        loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the connection ended before the answer");
+            answer.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&answer).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>().unwrap()));
+                if length.is_some_and(|l| body.len() >= l) {
+                    return text;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn through_dial_probe_paths_follow_readiness_and_a_stopped_container_refuses() {
+        let mut p = pod(json!([{"name": "app", "image": "example/api:1", "ports": [{"name": "http", "containerPort": 8080}],
+            "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}}}, {"name": "db", "image": "postgres:16"}]));
+        p["metadata"]["uid"] = json!("u1");
+        let rest = rest_with(&p);
+        let mut conn = crate::network::dial(&rest, "default", "p", 8080).await.unwrap();
+        let ready = get(&mut conn, "/ready").await;
+        assert!(ready.starts_with("HTTP/1.1 200 OK\r\n"), "{ready}");
+        // The same connection (keep-alive): any other path names the pod.
+        let other = get(&mut conn, "/anything?x=1").await;
+        assert!(other.contains("Pod: default/p\n") && other.contains("GET /anything?x=1 HTTP/1.1"), "{other}");
+        // Declared failing readiness: the probe path answers 503.
+        p["metadata"]["annotations"] = json!({"sandbox.kdeck.dev/readiness-fail": "true"});
+        let rest = rest_with(&p);
+        let mut conn = crate::network::dial(&rest, "default", "p", 8080).await.unwrap();
+        assert!(get(&mut conn, "/ready").await.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        // db is crash-looping: refused. An undeclared port: refused.
+        for port in [5432, 9999] {
+            match crate::network::dial(&rest, "default", "p", port).await {
+                Err(crate::network::DialError::Refused { port: refused, .. }) => assert_eq!(refused, port),
+                other => panic!("port {port}: {:?}", other.map(|_| "a connection")),
+            }
+        }
+        p["status"]["phase"] = json!("Pending");
+        let rest = rest_with(&p);
+        assert!(matches!(crate::network::dial(&rest, "default", "p", 8080).await, Err(crate::network::DialError::NotRunning { .. })));
+    }
+
     #[test]
     fn images_names_tags_and_versions() {
         assert_eq!(image_name("docker.io/library/redis:7.2@sha256:abc"), "redis");

@@ -3,7 +3,8 @@
 //! Stopping (the `shutdown` future: SIGTERM, Ctrl-C, `kdeck sandbox stop`): the
 //! listener closes, requests in flight are drained (see [`drain`]) for at most
 //! [`DRAIN_FOR`], controllers and commands stop, then the journal is flushed and
-//! the last snapshot written before `serve` returns.
+//! the last snapshot written before `serve` returns. The listeners of NodePorts and
+//! LoadBalancer addresses close with the controllers.
 
 mod drain;
 
@@ -162,7 +163,11 @@ impl Sandbox {
         }
         let _ = tokio::time::timeout(FLUSH_FOR, async { while connections.join_next().await.is_some() {} }).await;
         connections.shutdown().await;
+        // Aborting them also closes the NodePorts' and LoadBalancer addresses' listeners.
         controllers.iter().for_each(|c| c.abort());
+        for controller in controllers {
+            let _ = controller.await;
+        }
         // Containers whose command really runs stop with the sandbox.
         crate::kubelet::command::stop_all().await;
         match tokio::task::spawn_blocking(move || disk.close()).await {

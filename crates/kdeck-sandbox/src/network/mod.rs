@@ -14,7 +14,10 @@
 //! A pod that is not running, and a port nothing answers on, are refused with the
 //! kubelet's wording.
 
+pub mod backend;
+pub mod exposed;
 pub mod netns;
+pub mod nodeports;
 pub mod simulated;
 
 use std::pin::Pin;

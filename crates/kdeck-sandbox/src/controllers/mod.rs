@@ -6,8 +6,8 @@
 //! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
 //! Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Endpoints, volumes,
 //! External Secrets' SecretStores and ExternalSecrets, the listeners of NodePort
-//! and LoadBalancer Services ([`exposure`])) each run on [`runtime`], reconciling
-//! objects from a queue.
+//! and LoadBalancer Services ([`exposure`]), Ingress statuses ([`ingress`])) each
+//! run on [`runtime`], reconciling objects from a queue.
 //!
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
@@ -22,6 +22,7 @@ mod exposure;
 mod external_secrets;
 mod gc;
 mod helm_release;
+mod ingress;
 mod job;
 mod namespace;
 pub mod nodes;
@@ -57,7 +58,8 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
         runtime::spawn(rest.clone(), volumes::Provisioner),
         runtime::spawn(rest.clone(), helm_release::HelmReleases),
         runtime::spawn(rest.clone(), endpoints::Endpoints),
-        runtime::spawn(rest, exposure::Exposure::default()),
+        runtime::spawn(rest.clone(), exposure::Exposure::default()),
+        runtime::spawn(rest, ingress::IngressStatus::default()),
     ]
 }
 

@@ -16,6 +16,7 @@
 
 pub mod backend;
 pub mod exposed;
+pub mod ingress;
 pub mod netns;
 pub mod nodeports;
 pub mod simulated;

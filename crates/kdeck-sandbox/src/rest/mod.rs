@@ -158,6 +158,9 @@ impl Rest {
         if info.group.is_empty() && info.plural == "services" {
             causes.extend(crate::network::nodeports::assign(&self.store, &mut obj, None));
         }
+        if info.group == "networking.k8s.io" && info.plural == "ingresses" {
+            crate::network::ingress::admit(&self.store, &mut obj);
+        }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&info.kind, &info.group, name_of(&obj), causes));
         }

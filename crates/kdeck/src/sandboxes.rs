@@ -262,10 +262,7 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
 /// else the one of the last start if it is free, else a free one.
 async fn listen_ingress(sandbox: &mut kdeck_sandbox::Sandbox, asked: Option<u16>, previous: Option<u16>) -> Result<std::net::SocketAddr> {
     if let Some(port) = asked {
-        return sandbox
-            .listen_ingress(port)
-            .await
-            .map_err(|e| Error::failure(e.to_string()).hint("pick another port with --ingress-port, or leave the flag out for a free one"));
+        return sandbox.listen_ingress(port).await.map_err(ingress_port_error);
     }
     if let Some(port) = previous {
         match sandbox.listen_ingress(port).await {
@@ -274,6 +271,10 @@ async fn listen_ingress(sandbox: &mut kdeck_sandbox::Sandbox, asked: Option<u16>
         }
     }
     Ok(sandbox.listen_ingress(0).await?)
+}
+
+fn ingress_port_error(e: kdeck_sandbox::SandboxError) -> Error {
+    Error::failure(e.to_string()).hint("pick another port with --ingress-port, or leave the flag out for a free one")
 }
 
 /// A fault spec that does not parse is a usage error naming the item at fault.
@@ -320,6 +321,13 @@ async fn shutdown_signal() {
 /// returns once it answers requests.
 pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Record> {
     ensure_not_running(&opts.name)?;
+    // A taken ingress port is told here, with its hint (the background process's
+    // log gives only its last line back).
+    if let Some(port) = opts.ingress_port
+        && let Err(e) = std::net::TcpListener::bind(("127.0.0.1", port))
+    {
+        return Err(ingress_port_error(kdeck_sandbox::SandboxError::IngressBind { port, source: e }));
+    }
     let exe = std::env::current_exe().map_err(|e| Error::failure(format!("cannot find the kdeck executable: {e}")))?;
     create_private_dir(&opts.data_dir).map_err(|e| Error::failure(format!("cannot create {}: {e}", opts.data_dir.display())))?;
     let log_path = opts.data_dir.join(LOG_FILE);

@@ -18,7 +18,12 @@
 //! listens there by default (Redis 6379, PostgreSQL 5432, nginx/httpd 80) — so a
 //! `valkey` sidecar without declared ports still answers on 6379. Any other port
 //! is refused, as is every port of a container that is not running.
+//!
+//! [`connect`] answers in memory (what [`super::dial`] uses); [`serve`] answers on
+//! any connection, and [`ports`] lists what to listen on, so a pod's own network
+//! view can serve the same answers on its `localhost`.
 
+mod container;
 mod http;
 mod md5;
 mod postgres;
@@ -78,6 +83,23 @@ pub fn answerer(pod: &Value, port: u16) -> Option<(String, Protocol)> {
     let by_default = |c: &&Value| family(image(c)).default_port() == Some(port);
     let container = containers(pod).find(declares).or_else(|| containers(pod).find(probes)).or_else(|| containers(pod).find(by_default))?;
     Some((container["name"].as_str().unwrap_or_default().to_string(), protocol(container, port)))
+}
+
+/// Every port a simulated server answers on in `pod`, with its container (as
+/// [`answerer`] picks it): what a pod's own network view listens on for it, so
+/// [`serve`] answers there too. Whether the container runs is checked per
+/// connection by the caller ([`container_running`]).
+pub fn ports(pod: &Value) -> Vec<(String, u16)> {
+    let mut ports: Vec<u16> = Vec::new();
+    for container in containers(pod) {
+        let declared = container["ports"].as_array().into_iter().flatten().filter(|p| p["protocol"].as_str().unwrap_or("TCP") == "TCP");
+        ports.extend(declared.filter_map(|p| p["containerPort"].as_u64().and_then(|n| u16::try_from(n).ok())));
+        ports.extend(probe_ports(container).map(|(p, _)| p));
+        ports.extend(family(image(container)).default_port());
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports.into_iter().filter_map(|port| answerer(pod, port).map(|(container, _)| (container, port))).collect()
 }
 
 /// What `container` speaks on `port` (see the module's documentation).
@@ -238,153 +260,6 @@ fn family(image: &str) -> Family {
     }
 }
 
-/// The container's environment as the kubelet resolves it (empty if a reference
-/// is missing: such a container never starts anyway).
-fn environment(rest: &Rest, pod: &Value, container: &Value) -> Vec<(String, String)> {
-    crate::kubelet::env::resolve(rest, pod, container).unwrap_or_default()
-}
-
-/// The value of variable `name` in `env`.
-fn env_var<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    env.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-}
-
-/// `$(VAR)` references in a command or argument replaced from the container's
-/// environment, as the kubelet does; `$$` is a literal `$`, and a reference to an
-/// unknown variable is left as written.
-pub(crate) fn expand(word: &str, env: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(word.len());
-    let mut rest = word;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(inner) = after.strip_prefix('(')
-            && let Some(close) = inner.find(')')
-        {
-            let name = &inner[..close];
-            match env_var(env, name) {
-                Some(value) => out.push_str(value),
-                None => out.push_str(&rest[at..at + close + 3]),
-            }
-            rest = &inner[close + 1..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The container's command line as it would run: `command` + `args`, expanded.
-/// A shell script (`sh -c "…"`) is split into words too, with `$VAR` and `${VAR}`
-/// expanded, so `redis-server --requirepass "$REDIS_PASSWORD"` is understood.
-fn argv(container: &Value, env: &[(String, String)]) -> Vec<String> {
-    let words: Vec<String> = container["command"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(container["args"].as_array().into_iter().flatten())
-        .filter_map(Value::as_str)
-        .map(|w| expand(w, env))
-        .collect();
-    let mut out = Vec::new();
-    for word in words {
-        if word.contains(char::is_whitespace) {
-            out.extend(shell_words(&word, env));
-        } else {
-            out.push(word);
-        }
-    }
-    out
-}
-
-/// The words of a simple shell script, with quotes removed and `$VAR`/`${VAR}`
-/// expanded (no globbing, no command substitution).
-fn shell_words(script: &str, env: &[(String, String)]) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = script.chars().peekable();
-    let mut quote: Option<char> = None;
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (None, c) if c.is_whitespace() || c == ';' || c == '&' || c == '|' => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (Some('\''), c) => word.push(c),
-            (_, '\\') => {
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-                in_word = true;
-            }
-            (_, '$') => {
-                let braced = chars.peek() == Some(&'{');
-                if braced {
-                    chars.next();
-                }
-                let mut name = String::new();
-                while let Some(&n) = chars.peek() {
-                    if n.is_ascii_alphanumeric() || n == '_' {
-                        name.push(n);
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                if braced {
-                    // ${VAR:-default} and friends: the default is ignored.
-                    for n in chars.by_ref() {
-                        if n == '}' {
-                            break;
-                        }
-                    }
-                }
-                if name.is_empty() {
-                    word.push('$');
-                } else {
-                    word.push_str(env_var(env, &name).unwrap_or_default());
-                }
-                in_word = true;
-            }
-            (_, c) => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
-}
-
-/// The value given to a `--flag value` or `--flag=value` option in `argv`.
-fn option_value(argv: &[String], flag: &str) -> Option<String> {
-    let mut words = argv.iter();
-    while let Some(word) = words.next() {
-        if word == flag {
-            return words.next().cloned();
-        }
-        if let Some(value) = word.strip_prefix(flag).and_then(|v| v.strip_prefix('=')) {
-            return Some(value.to_string());
-        }
-    }
-    None
-}
-
 /// A port that accepts connections and says nothing: what is sent is read and dropped.
 async fn silent(mut conn: impl Conn) {
     let mut buf = [0u8; 8192];
@@ -429,6 +304,7 @@ mod tests {
         assert_eq!(answerer(&p, 9999), None);
         assert!(container_running(&p, "app"));
         assert!(!container_running(&p, "db"));
+        assert_eq!(ports(&p), vec![("db".to_string(), 5432), ("app".to_string(), 8080)]);
     }
 
     /// A sandbox's REST layer with `pod` stored.
@@ -494,23 +370,5 @@ mod tests {
         assert_eq!(tag_version("redis:7.2.4-alpine"), vec![7, 2, 4]);
         assert_eq!(tag_version("pgvector/pgvector:pg16"), vec![16]);
         assert_eq!(tag_version("postgres"), Vec::<u32>::new());
-    }
-
-    #[test]
-    fn commands_are_expanded_as_the_kubelet_and_a_shell_would() {
-        let env = vec![("PASS".to_string(), "s3cret".to_string())];
-        assert_eq!(expand("--requirepass=$(PASS)", &env), "--requirepass=s3cret");
-        assert_eq!(expand("$(MISSING) $$(PASS) $", &env), "$(MISSING) $(PASS) $");
-        assert_eq!(expand("$(unterminated", &env), "$(unterminated");
-        let c = json!({"command": ["sh", "-c"], "args": ["exec redis-server --requirepass \"${PASS}\" --port 6379"]});
-        let words = argv(&c, &env);
-        assert_eq!(option_value(&words, "--requirepass").as_deref(), Some("s3cret"));
-        assert_eq!(option_value(&["--requirepass=x".to_string()], "--requirepass").as_deref(), Some("x"));
-        assert_eq!(shell_words("a 'b c' \"d $PASS\" e\\ f; g", &env), vec!["a", "b c", "d s3cret", "e f", "g"]);
-        // Whatever the script, no panic.
-        for script in ["$", "${", "'", "\"", "\\", "$(", "${A:-", "a\u{0}b"] {
-            let _ = shell_words(script, &env);
-            let _ = expand(script, &env);
-        }
     }
 }

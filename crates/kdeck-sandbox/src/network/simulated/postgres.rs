@@ -53,8 +53,8 @@ pub struct Config {
 
 impl Config {
     pub fn of(rest: &Rest, pod: &Value, container: &Value) -> Self {
-        let env = super::environment(rest, pod, container);
-        let var = |names: &[&str]| names.iter().find_map(|n| super::env_var(&env, n)).filter(|v| !v.is_empty()).map(str::to_string);
+        let env = super::container::environment(rest, pod, container);
+        let var = |names: &[&str]| names.iter().find_map(|n| super::container::env_var(&env, n)).filter(|v| !v.is_empty()).map(str::to_string);
         let user = var(&["POSTGRES_USER", "POSTGRESQL_USERNAME"]).unwrap_or_else(|| "postgres".into());
         let password = var(&["POSTGRES_PASSWORD", "POSTGRESQL_PASSWORD"]);
         let database = var(&["POSTGRES_DB", "POSTGRESQL_DATABASE"]).unwrap_or_else(|| user.clone());

@@ -33,19 +33,19 @@ pub struct Config {
 
 impl Config {
     pub fn of(rest: &Rest, pod: &Value, container: &Value) -> Self {
-        let env = super::environment(rest, pod, container);
-        let argv = super::argv(container, &env);
+        let env = super::container::environment(rest, pod, container);
+        let argv = super::container::argv(container, &env);
         let image = container["image"].as_str().unwrap_or_default();
         // Bitnami's images take the password from their environment instead.
-        let requirepass = super::option_value(&argv, "--requirepass")
-            .or_else(|| image.contains("bitnami/").then(|| super::env_var(&env, "REDIS_PASSWORD").map(str::to_string)).flatten())
+        let requirepass = super::container::option_value(&argv, "--requirepass")
+            .or_else(|| image.contains("bitnami/").then(|| super::container::env_var(&env, "REDIS_PASSWORD").map(str::to_string)).flatten())
             .filter(|p| !p.is_empty());
         let mut version = super::tag_version(image);
         if version.is_empty() {
             version = vec![7, 2, 4];
         }
         version.resize(3, 0);
-        let port = super::option_value(&argv, "--port").and_then(|p| p.parse().ok()).unwrap_or(6379);
+        let port = super::container::option_value(&argv, "--port").and_then(|p| p.parse().ok()).unwrap_or(6379);
         let name = container["name"].as_str().unwrap_or_default();
         let started = pod["status"]["containerStatuses"]
             .as_array()

@@ -3,7 +3,8 @@
 //! Stopping (the `shutdown` future: SIGTERM, Ctrl-C, `kdeck sandbox stop`): the
 //! listener closes, requests in flight are drained (see [`drain`]) for at most
 //! [`DRAIN_FOR`], controllers and commands stop, then the journal is flushed and
-//! the last snapshot written before `serve` returns.
+//! the last snapshot written before `serve` returns. The network's listeners (the
+//! ingress address, NodePorts, LoadBalancer addresses) close with the controllers.
 
 mod drain;
 
@@ -49,6 +50,8 @@ pub enum SandboxError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind { port: u16, source: std::io::Error },
+    #[error("cannot listen on 127.0.0.1:{port} for the ingress address: {source}")]
+    IngressBind { port: u16, source: std::io::Error },
     #[error("{0}")]
     Seed(String),
     #[error("the sandbox could not write its state on the way out: {0}")]
@@ -84,6 +87,8 @@ pub struct Sandbox {
     disk: Disk,
     ca_pem: String,
     faults: Faults,
+    /// The ingress address, once [`Sandbox::listen_ingress`] bound it.
+    ingress: Option<TcpListener>,
 }
 
 impl Sandbox {
@@ -104,11 +109,12 @@ impl Sandbox {
         bootstrap(&rest);
         controllers::nodes::ensure(&rest, &config.name, config.nodes);
         controllers::volumes::ensure_default_class(&rest);
+        crate::network::ingress::ensure_class(&rest);
         let certs = Certificates::load_or_create(dir)?;
         let tls = TlsAcceptor::from(certs.server_config(dir)?);
         let tokens = load_or_create_tokens(dir, &config.name)?;
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await.map_err(|source| SandboxError::Bind { port: config.port, source })?;
-        Ok(Sandbox { rest, tokens, tls, listener, disk, ca_pem: certs.ca_pem, faults: Faults::default() })
+        Ok(Sandbox { rest, tokens, tls, listener, disk, ca_pem: certs.ca_pem, faults: Faults::default(), ingress: None })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -122,6 +128,15 @@ impl Sandbox {
             admin_token: self.tokens.admin.clone(),
             readonly_token: self.tokens.readonly.clone(),
         }
+    }
+
+    /// Binds the ingress address, `127.0.0.1:port` (0: a free port), served with the
+    /// API from [`Sandbox::serve`] on (see [`crate::network::ingress`]).
+    pub async fn listen_ingress(&mut self, port: u16) -> Result<SocketAddr, SandboxError> {
+        let listener = crate::network::ingress::bind(port).await.map_err(|source| SandboxError::IngressBind { port, source })?;
+        let address = listener.local_addr().map_err(|source| SandboxError::IngressBind { port, source })?;
+        self.ingress = Some(listener);
+        Ok(address)
     }
 
     /// Loads a named scenario into the sandbox.
@@ -138,9 +153,12 @@ impl Sandbox {
     /// Serves until `shutdown` completes, then drains, flushes and writes the state.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SandboxError> {
         let address = self.local_addr().to_string();
-        let Sandbox { rest, tokens, tls, listener, disk, faults, .. } = self;
+        let Sandbox { rest, tokens, tls, listener, disk, faults, ingress, .. } = self;
         let api = Arc::new(ApiServer { rest: rest.clone(), tokens, address, faults });
-        let controllers = controllers::start(rest.clone());
+        let mut controllers = controllers::start(rest.clone());
+        if let Some(ingress) = ingress {
+            controllers.push(tokio::spawn(crate::network::ingress::serve(rest.clone(), ingress)));
+        }
         let drain = drain::Drain::new();
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
@@ -162,7 +180,11 @@ impl Sandbox {
         }
         let _ = tokio::time::timeout(FLUSH_FOR, async { while connections.join_next().await.is_some() {} }).await;
         connections.shutdown().await;
+        // Aborting them also closes the ingress address, NodePorts and LoadBalancer addresses.
         controllers.iter().for_each(|c| c.abort());
+        for controller in controllers {
+            let _ = controller.await;
+        }
         // Containers whose command really runs stop with the sandbox.
         crate::kubelet::command::stop_all().await;
         // Pods' network views go with them.

@@ -53,11 +53,20 @@ pub struct Record {
     /// Whether it was started with `--run-commands` (opted-in pods run their command).
     #[serde(default)]
     pub run_commands: bool,
+    /// The ingress address, `http://127.0.0.1:<port>` (kept when stopped, so the
+    /// next start listens on the same port if it is free).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ingress: String,
 }
 
 impl Record {
     pub fn is_running(&self) -> bool {
         self.pid != 0 && process_alive(self.pid)
+    }
+
+    /// The port of the ingress address, if it has one.
+    pub fn ingress_port(&self) -> Option<u16> {
+        self.ingress.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).filter(|p| *p != 0)
     }
 }
 
@@ -186,6 +195,8 @@ pub struct StartOptions {
     pub faults: Option<String>,
     /// Pods that opt in run their command for real (`--run-commands`).
     pub run_commands: bool,
+    /// The ingress address's port (`--ingress-port`); None: the last one if free, else a free one.
+    pub ingress_port: Option<u16>,
 }
 
 /// Fails when the sandbox is already being served.
@@ -203,6 +214,7 @@ pub fn ensure_not_running(name: &str) -> Result<()> {
 /// until interrupted. `ready` runs once it accepts requests.
 pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<()> {
     ensure_not_running(&opts.name)?;
+    let previous_ingress = load(&opts.name).ok().flatten().and_then(|r| r.ingress_port());
     return_large_buffers_to_the_os();
     let config = kdeck_sandbox::SandboxConfig {
         name: opts.name.clone(),
@@ -211,7 +223,8 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
         nodes: opts.nodes,
         run_commands: opts.run_commands,
     };
-    let sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
+    let mut sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
+    let ingress = listen_ingress(&mut sandbox, opts.ingress_port, previous_ingress).await?;
     if let Some(seed) = &opts.seed {
         sandbox.seed(seed).map_err(|e| Error::usage(e.to_string()))?;
     }
@@ -235,6 +248,7 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
         server: creds.server.clone(),
         pid: std::process::id(),
         run_commands: opts.run_commands,
+        ingress: format!("http://{ingress}"),
     };
     save(&record)?;
     ready(&record);
@@ -242,6 +256,25 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
     record.pid = 0;
     save(&record)?;
     result.map_err(Error::from)
+}
+
+/// Binds the ingress address: the port asked for (its being taken is an error),
+/// else the one of the last start if it is free, else a free one.
+async fn listen_ingress(sandbox: &mut kdeck_sandbox::Sandbox, asked: Option<u16>, previous: Option<u16>) -> Result<std::net::SocketAddr> {
+    if let Some(port) = asked {
+        return sandbox.listen_ingress(port).await.map_err(ingress_port_error);
+    }
+    if let Some(port) = previous {
+        match sandbox.listen_ingress(port).await {
+            Ok(address) => return Ok(address),
+            Err(e) => eprintln!("kdeck sandbox: {e}; the ingress address moves to a free port"),
+        }
+    }
+    Ok(sandbox.listen_ingress(0).await?)
+}
+
+fn ingress_port_error(e: kdeck_sandbox::SandboxError) -> Error {
+    Error::failure(e.to_string()).hint("pick another port with --ingress-port, or leave the flag out for a free one")
 }
 
 /// A fault spec that does not parse is a usage error naming the item at fault.
@@ -288,6 +321,13 @@ async fn shutdown_signal() {
 /// returns once it answers requests.
 pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Record> {
     ensure_not_running(&opts.name)?;
+    // A taken ingress port is told here, with its hint (the background process's
+    // log gives only its last line back).
+    if let Some(port) = opts.ingress_port
+        && let Err(e) = std::net::TcpListener::bind(("127.0.0.1", port))
+    {
+        return Err(ingress_port_error(kdeck_sandbox::SandboxError::IngressBind { port, source: e }));
+    }
     let exe = std::env::current_exe().map_err(|e| Error::failure(format!("cannot find the kdeck executable: {e}")))?;
     create_private_dir(&opts.data_dir).map_err(|e| Error::failure(format!("cannot create {}: {e}", opts.data_dir.display())))?;
     let log_path = opts.data_dir.join(LOG_FILE);
@@ -303,6 +343,9 @@ pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Re
     }
     if opts.run_commands {
         cmd.arg("--run-commands");
+    }
+    if let Some(port) = opts.ingress_port {
+        cmd.args(["--ingress-port", &port.to_string()]);
     }
     cmd.stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| Error::failure(e.to_string()))?).stderr(log);
     #[cfg(unix)]

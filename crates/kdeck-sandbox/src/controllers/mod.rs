@@ -4,9 +4,10 @@
 //!
 //! The core controllers (CRDs, garbage collection, namespaces) react to each change
 //! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
-//! Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Endpoints, volumes, and
-//! External Secrets' SecretStores and ExternalSecrets) each run on [`runtime`],
-//! reconciling objects from a queue.
+//! Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Endpoints, volumes,
+//! External Secrets' SecretStores and ExternalSecrets, the listeners of NodePort
+//! and LoadBalancer Services ([`exposure`]), Ingress statuses ([`ingress`])) each
+//! run on [`runtime`], reconciling objects from a queue.
 //!
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
@@ -17,9 +18,11 @@ mod daemonset;
 mod deployment;
 mod endpoints;
 pub mod events;
+mod exposure;
 mod external_secrets;
 mod gc;
 mod helm_release;
+mod ingress;
 mod job;
 mod namespace;
 pub mod nodes;
@@ -54,7 +57,9 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
         runtime::spawn(rest.clone(), external_secrets::ExternalSecrets),
         runtime::spawn(rest.clone(), volumes::Provisioner),
         runtime::spawn(rest.clone(), helm_release::HelmReleases),
-        runtime::spawn(rest, endpoints::Endpoints),
+        runtime::spawn(rest.clone(), endpoints::Endpoints),
+        runtime::spawn(rest.clone(), exposure::Exposure::default()),
+        runtime::spawn(rest, ingress::IngressStatus::default()),
     ]
 }
 

@@ -14,8 +14,12 @@
 //! A pod that is not running, and a port nothing answers on, are refused with the
 //! kubelet's wording.
 
+pub mod backend;
+pub mod exposed;
 pub mod hosts;
+pub mod ingress;
 pub mod netns;
+pub mod nodeports;
 pub mod services;
 pub mod simulated;
 

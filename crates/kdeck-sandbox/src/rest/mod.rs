@@ -154,7 +154,13 @@ impl Rest {
         }
         defaults::apply(info, &mut obj);
         self.namespace_accepts_content(info, &obj)?;
-        let causes = validate::validate(info, &obj, None);
+        let mut causes = validate::validate(info, &obj, None);
+        if info.group.is_empty() && info.plural == "services" {
+            causes.extend(crate::network::nodeports::assign(&self.store, &mut obj, None));
+        }
+        if info.group == "networking.k8s.io" && info.plural == "ingresses" {
+            crate::network::ingress::admit(&self.store, &mut obj);
+        }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&info.kind, &info.group, name_of(&obj), causes));
         }
@@ -329,7 +335,10 @@ impl Rest {
             }
         }
         defaults::apply(info, next);
-        let causes = validate::validate(info, next, Some(current));
+        let mut causes = validate::validate(info, next, Some(current));
+        if info.group.is_empty() && info.plural == "services" {
+            causes.extend(crate::network::nodeports::assign(&self.store, next, Some(current)));
+        }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&info.kind, &info.group, name_of(current), causes));
         }

@@ -85,6 +85,10 @@ pub struct StartArgs {
     /// it their containers stay simulated. Exec always runs for real.
     #[arg(long)]
     run_commands: bool,
+    /// Port of the ingress address, where Ingresses are served over HTTP (127.0.0.1
+    /// only); by default the one of the last start if it is free, else a free one.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    ingress_port: Option<u16>,
     /// How long --detach waits for the sandbox to answer.
     #[arg(long, default_value = "60", value_name = "SECONDS")]
     timeout: u64,
@@ -155,6 +159,7 @@ impl StartArgs {
             nodes: usize::from(self.nodes),
             faults: self.faults.clone(),
             run_commands: self.run_commands,
+            ingress_port: self.ingress_port,
         })
     }
 
@@ -163,6 +168,7 @@ impl StartArgs {
         if self.detach {
             let record = sandboxes::spawn_detached(&opts, Duration::from_secs(self.timeout)).await?;
             eprintln!("sandbox {:?} is running at {} (pid {})", record.name, record.server, record.pid);
+            eprintln!("  ingress: {}", record.ingress);
             println!("{}", record.name);
             return Ok(());
         }
@@ -170,6 +176,7 @@ impl StartArgs {
             eprintln!("sandbox {:?} is serving at {}", record.name, record.server);
             eprintln!("  kubeconfig: {} (contexts {} and {}-readonly)", record.kubeconfig.display(), record.name, record.name);
             eprintln!("  data:       {}", record.data_dir.display());
+            eprintln!("  ingress:    {}", record.ingress);
             eprintln!("  commands:   {}", run_commands_text(record.run_commands));
             eprintln!("press Ctrl-C to stop");
         })
@@ -257,6 +264,7 @@ impl StatusArgs {
             "kubeconfig": record.kubeconfig,
             "dataDir": record.data_dir,
             "runCommands": record.run_commands,
+            "ingress": (!record.ingress.is_empty()).then_some(&record.ingress),
         });
         if running {
             let cluster = inspect(&record).await?;
@@ -304,6 +312,9 @@ fn print_status(record: &Record, running: bool, status: &serde_json::Value) {
         ("data", record.data_dir.display().to_string()),
         ("commands", run_commands_text(record.run_commands).to_string()),
     ];
+    if !record.ingress.is_empty() {
+        rows.push(("ingress", record.ingress.clone()));
+    }
     if running {
         rows.push(("kubernetes", status["kubernetesVersion"].as_str().unwrap_or_default().to_string()));
         let ns: Vec<&str> = status["namespaces"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();

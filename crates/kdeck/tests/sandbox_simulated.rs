@@ -69,6 +69,17 @@ async fn redis_answers_ping_and_checks_its_requirepass() {
         let (_, out) = run_client(&cli, &["-h", "127.0.0.1", "-p", &port, "ping"], &[]);
         assert!(out.contains("NOAUTH Authentication required."), "redis-cli without a password: {out}");
     }
+
+    // Inside the pod's own network (an exec makes it), the simulated server answers
+    // on localhost too, as a real Redis would in its container.
+    let probe = "import socket; s = socket.create_connection(('127.0.0.1', 6379)); s.sendall(b'PING\\r\\n'); print(s.recv(64).decode().strip())";
+    let out = sandbox.run(&["exec", "deploy/cache", "--context", "sim-redis", "--", "python3", "-c", probe]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "-NOAUTH Authentication required.");
+    if client_program("redis-cli").is_some() {
+        let out = sandbox.run(&["exec", "deploy/cache", "--context", "sim-redis", "--", "redis-cli", "-a", "r3dis-pass", "--no-auth-warning", "ping"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PONG", "{}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 /// A PostgreSQL message: type, then its body.

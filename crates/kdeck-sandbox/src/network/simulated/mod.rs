@@ -25,6 +25,7 @@
 
 mod container;
 mod http;
+pub mod inside;
 mod md5;
 mod postgres;
 mod redis;

@@ -9,11 +9,14 @@
 //! - with kubectl on PATH, kdeck's bulk operations (cleanse-pods, sync-secrets, logs)
 //!   against the kubectl one-liners they replace, on the same sandbox (see ops.rs);
 //! - then, on a fresh sandbox, create throughput with 1, 10 and 50 concurrent clients
-//!   (see create.rs; `-- create` runs only that).
+//!   (see create.rs; `-- create` runs only that);
+//! - then, on a fresh sandbox, the network: `kubectl port-forward` throughput to a real
+//!   process and the latency the ingress address adds (see network.rs; `-- network`).
 //!
 //! Prints Markdown tables for the README. Timings are medians of repeated runs.
 
 mod create;
+mod network;
 mod ops;
 
 use std::path::{Path, PathBuf};
@@ -90,9 +93,10 @@ fn pods() -> usize {
 
 #[tokio::main]
 async fn main() {
-    if std::env::args().nth(1).as_deref() == Some("create") {
-        create::print(&create::measure().await);
-        return;
+    match std::env::args().nth(1).as_deref() {
+        Some("create") => return create::print(&create::measure().await),
+        Some("network") => return network::print(&network::measure(which("kubectl").as_deref()).await),
+        _ => {}
     }
     let pods = pods();
     let env = Env { dir: tempfile::tempdir().expect("temp dir") };
@@ -197,6 +201,8 @@ async fn main() {
     drop(env);
     println!();
     create::print(&create::measure().await);
+    println!();
+    network::print(&network::measure(kubectl.as_deref()).await);
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -18,14 +18,15 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::TestSandbox;
+use common::{TestSandbox, api_log, wait_object_for};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, LogParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use kube::core::GroupVersionKind;
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// Setup runs on a machine that may be busy: it is given longer than tests' usual 10 s.
+const SETUP_WAIT: Duration = Duration::from_secs(60);
 /// What a run may take beyond its --timeout: starting the process, reading the kubeconfig.
 const SLACK: Duration = Duration::from_secs(2);
 
@@ -118,30 +119,13 @@ async fn set_up(client: &kube::Client, ns: &str) {
         ess.create(&PostParams::default(), &serde_json::from_value(es).unwrap()).await.unwrap();
     }
     for name in FAILED {
-        wait_object(&pods, name, "Failed", |p| phase(p) == "Failed").await;
+        wait_object_for(&pods, name, "Failed", SETUP_WAIT, |p| phase(p) == "Failed").await;
     }
-    wait_object(&pods, "done", "Succeeded", |p| phase(p) == "Succeeded").await;
-    wait_object(&pods, "chatty", "Running", |p| phase(p) == "Running").await;
+    wait_object_for(&pods, "done", "Succeeded", SETUP_WAIT, |p| phase(p) == "Succeeded").await;
+    wait_object_for(&pods, "chatty", "Running", SETUP_WAIT, |p| phase(p) == "Running").await;
     for name in SECRETS {
-        wait_object(&ess, name, "synced", |es| es.data["status"]["syncedResourceVersion"].is_string()).await;
+        wait_object_for(&ess, name, "synced", SETUP_WAIT, |es| es.data["status"]["syncedResourceVersion"].is_string()).await;
     }
-}
-
-/// Polls until `done` holds; setup runs on a machine that may be busy, so it is
-/// given longer than the tests' usual 10 s.
-async fn wait_object<K>(api: &Api<K>, name: &str, what: &str, done: impl Fn(&K) -> bool) -> K
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    for _ in 0..600 {
-        if let Some(object) = api.get_opt(name).await.unwrap()
-            && done(&object)
-        {
-            return object;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("setup: {name} never reached: {what}");
 }
 
 /// Runs kdeck; returns (exit code, stdout, stderr, how long it took).
@@ -207,17 +191,6 @@ async fn check_sync(sandbox: &TestSandbox, ns: &str, tally: &mut Tally) {
             tally.missed_targets.push(format!("{ns}/{name}: no result (exit {code:?}): {row:?} {stderr}"));
         }
     }
-}
-
-/// The log as the API has it, each line as `kdeck logs --timestamps` prints it.
-async fn api_log(pods: &Api<Pod>, pod: &str) -> Vec<String> {
-    let text = pods.logs(pod, &LogParams { timestamps: true, ..LogParams::default() }).await.unwrap();
-    text.lines()
-        .map(|l| {
-            let (stamp, rest) = l.split_once(' ').unwrap_or((l, ""));
-            format!("{} {rest}", stamp.parse::<Timestamp>().unwrap())
-        })
-        .collect()
 }
 
 async fn check_logs(sandbox: &TestSandbox, client: &kube::Client, ns: &str, spec: &str, tally: &mut Tally) {

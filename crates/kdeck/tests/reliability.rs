@@ -8,10 +8,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestSandbox, wait_pod};
+use common::{TestSandbox, api_log, wait_pod};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, LogParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::{Value, json};
 
 fn stderr(out: &std::process::Output) -> String {
@@ -95,18 +94,6 @@ async fn cleanse_pods_leaves_alone_a_pod_replaced_between_plan_and_delete() {
     assert_eq!(now.metadata.uid, replacement.metadata.uid);
     assert_eq!(phase(&now), "Running");
     assert!(pods.get_opt("control").await.unwrap().is_none(), "the control pod is deleted");
-}
-
-/// The log of `pod` as the API has it, each line as `kdeck logs --timestamps`
-/// prints it (the time as kdeck writes it, then the text).
-async fn api_log(pods: &Api<Pod>, pod: &str) -> Vec<String> {
-    let text = pods.logs(pod, &LogParams { timestamps: true, ..LogParams::default() }).await.unwrap();
-    text.lines()
-        .map(|l| {
-            let (stamp, rest) = l.split_once(' ').unwrap_or((l, ""));
-            format!("{} {rest}", stamp.parse::<Timestamp>().unwrap())
-        })
-        .collect()
 }
 
 #[tokio::test]

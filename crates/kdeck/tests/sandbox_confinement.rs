@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{TestSandbox, wait_pod};
+use common::{TestSandbox, exec, wait_pod};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -18,33 +18,6 @@ use tokio::io::AsyncReadExt;
 
 /// What the pod's user is on the host when the sandbox runs as root.
 const HOST_ID_BASE: u32 = 1_000_000_000;
-
-struct Output {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-async fn exec(pods: &Api<Pod>, pod: &str, command: &[&str]) -> Output {
-    let mut attached = pods.exec(pod, command.iter().copied(), &AttachParams::default()).await.expect("exec upgraded");
-    let read = |r: Option<tokio::io::ReadHalf<tokio::io::SimplexStream>>| async move {
-        let mut text = String::new();
-        if let Some(mut r) = r {
-            r.read_to_string(&mut text).await.unwrap();
-        }
-        text
-    };
-    let (stdout, stderr) = (attached.stdout(), attached.stderr());
-    let status = attached.take_status().expect("status future");
-    let (stdout, stderr, status) =
-        tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(read(stdout), read(stderr), status) }).await.expect("exec finished in time");
-    let status = status.expect("a status");
-    let code = match status.status.as_deref() {
-        Some("Success") => 0,
-        _ => status.details.and_then(|d| d.causes).and_then(|c| c.into_iter().next()).and_then(|c| c.message).and_then(|m| m.parse().ok()).unwrap_or(-1),
-    };
-    Output { stdout, stderr, code }
-}
 
 fn running(pod: &Pod) -> bool {
     pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|cs| cs.iter().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some())))

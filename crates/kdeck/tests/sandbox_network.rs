@@ -12,40 +12,13 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{TestSandbox, wait_pod};
+use common::{TestSandbox, exec, wait_pod};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, AttachParams, DeleteParams, PostParams};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+use tokio::io::AsyncBufReadExt;
 
 const RUN_COMMAND: &str = "sandbox.kdeck.dev/run-command";
-
-struct Output {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-async fn exec(pods: &Api<Pod>, pod: &str, command: &[&str]) -> Output {
-    let mut attached = pods.exec(pod, command.iter().copied(), &AttachParams::default()).await.expect("exec upgraded");
-    let read = |r: Option<tokio::io::ReadHalf<tokio::io::SimplexStream>>| async move {
-        let mut text = String::new();
-        if let Some(mut r) = r {
-            r.read_to_string(&mut text).await.unwrap();
-        }
-        text
-    };
-    let (stdout, stderr) = (attached.stdout(), attached.stderr());
-    let status = attached.take_status().expect("status future");
-    let (stdout, stderr, status) =
-        tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(read(stdout), read(stderr), status) }).await.expect("exec finished in time");
-    let status = status.expect("a status");
-    let code = match status.status.as_deref() {
-        Some("Success") => 0,
-        _ => status.details.and_then(|d| d.causes).and_then(|c| c.into_iter().next()).and_then(|c| c.message).and_then(|m| m.parse().ok()).unwrap_or(-1),
-    };
-    Output { stdout, stderr, code }
-}
 
 /// Runs python `code` in the pod and returns what it printed.
 async fn python(pods: &Api<Pod>, pod: &str, code: &str) -> String {

@@ -145,7 +145,16 @@ pub async fn wait_object<K>(api: &Api<K>, name: &str, what: &str, done: impl Fn(
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    for _ in 0..100 {
+    wait_object_for(api, name, what, std::time::Duration::from_secs(10), done).await
+}
+
+/// As [`wait_object`], for at most `limit`.
+pub async fn wait_object_for<K>(api: &Api<K>, name: &str, what: &str, limit: std::time::Duration, done: impl Fn(&K) -> bool) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let tries = (limit.as_millis() / 100).max(1);
+    for _ in 0..tries {
         if let Some(object) = api.get_opt(name).await.unwrap()
             && done(&object)
         {
@@ -166,4 +175,48 @@ impl TestSandbox {
         assert!(out.status.success(), "sandbox start {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         sandbox
     }
+}
+
+/// What a command run in a pod printed, and its exit code.
+pub struct ExecOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+/// Runs `command` in `pod` through kube-rs (its first container), 30 s at most.
+pub async fn exec(pods: &Api<Pod>, pod: &str, command: &[&str]) -> ExecOutput {
+    use tokio::io::AsyncReadExt;
+    let params = kube::api::AttachParams::default().stdout(true).stderr(true);
+    let mut attached = pods.exec(pod, command.iter().copied(), &params).await.expect("exec upgraded");
+    let read = |r: Option<tokio::io::ReadHalf<tokio::io::SimplexStream>>| async move {
+        let mut text = String::new();
+        if let Some(mut r) = r {
+            r.read_to_string(&mut text).await.unwrap();
+        }
+        text
+    };
+    let (stdout, stderr) = (attached.stdout(), attached.stderr());
+    let status = attached.take_status().expect("status future");
+    let (stdout, stderr, status) = tokio::time::timeout(std::time::Duration::from_secs(30), async { tokio::join!(read(stdout), read(stderr), status) })
+        .await
+        .expect("exec finished in time");
+    let status = status.expect("a status");
+    let code = match status.status.as_deref() {
+        Some("Success") => 0,
+        _ => status.details.and_then(|d| d.causes).and_then(|c| c.into_iter().next()).and_then(|c| c.message).and_then(|m| m.parse().ok()).unwrap_or(-1),
+    };
+    ExecOutput { stdout, stderr, code }
+}
+
+/// The log of `pod` as the API has it, each line as `kdeck logs --timestamps`
+/// prints it (the time as kdeck writes it, then the text).
+pub async fn api_log(pods: &Api<Pod>, pod: &str) -> Vec<String> {
+    let text = pods.logs(pod, &kube::api::LogParams { timestamps: true, ..Default::default() }).await.unwrap();
+    text.lines()
+        .map(|l| {
+            let (stamp, rest) = l.split_once(' ').unwrap_or((l, ""));
+            format!("{} {rest}", stamp.parse::<k8s_openapi::jiff::Timestamp>().unwrap())
+        })
+        .collect()
 }

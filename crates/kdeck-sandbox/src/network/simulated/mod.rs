@@ -26,7 +26,6 @@
 mod container;
 mod http;
 pub mod inside;
-mod md5;
 mod postgres;
 mod redis;
 mod scram;

@@ -278,10 +278,10 @@ async fn authenticate<C: Conn>(wire: &mut Wire<C>, config: &Config, user: &str) 
             let right = match (config.method, expected) {
                 (Method::Password, Some(expected)) => given == expected,
                 (_, Some(expected)) => {
-                    let inner = super::md5::hex(format!("{expected}{user}").as_bytes());
+                    let inner = crate::md5::hex(format!("{expected}{user}").as_bytes());
                     let mut outer = inner.into_bytes();
                     outer.extend_from_slice(&salt);
-                    given == format!("md5{}", super::md5::hex(&outer))
+                    given == format!("md5{}", crate::md5::hex(&outer))
                 }
                 (_, None) => false,
             };

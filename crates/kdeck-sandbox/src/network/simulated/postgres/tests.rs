@@ -154,10 +154,10 @@ async fn md5_and_cleartext_with_the_right_password() {
     c.startup(&[("user", "app")]).await;
     let (code, salt) = c.auth_code().await;
     assert_eq!((code, salt.len()), (5, 4));
-    let inner = crate::network::simulated::md5::hex(b"demo-passwordapp");
+    let inner = crate::md5::hex(b"demo-passwordapp");
     let mut outer = inner.into_bytes();
     outer.extend_from_slice(&salt);
-    c.password(&format!("md5{}", crate::network::simulated::md5::hex(&outer))).await;
+    c.password(&format!("md5{}", crate::md5::hex(&outer))).await;
     assert_eq!(c.auth_code().await.0, 0);
     assert!(c.until_ready().await.0.ends_with("KZ"));
 

@@ -1,5 +1,6 @@
-//! MD5 (RFC 1321), for PostgreSQL's `md5` password authentication only. Written
-//! here because it is small and nothing in the tree provides it (ring has no MD5).
+//! MD5 (RFC 1321): the hashes External Secrets writes, and PostgreSQL's `md5`
+//! password authentication. Written here because it is small and nothing in the
+//! tree provides it (ring has no MD5).
 
 const S: [u32; 64] = [
     7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11,

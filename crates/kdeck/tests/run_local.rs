@@ -1460,7 +1460,7 @@ tasks:
     let log = project.read(".kdeck/logs/call.log");
     assert!(!log.contains(secret) && log.contains("******"), "{log}");
     project.kdeck(&["run", "nowhere"]).env("DB_PASSWORD", secret).run().code(2).stderr_has(&["missing-******"]).nowhere(secret);
-    project.kdeck(&["run", "ask"]).env("DB_PASSWORD", secret).run().code(2).stderr_has(&["Use ******?"]).nowhere(secret);
+    project.kdeck(&["run", "ask"]).env("DB_PASSWORD", secret).run().code(2).stderr_has(&["Use ******: refusing without --yes"]).nowhere(secret);
 }
 
 #[test]

@@ -65,5 +65,24 @@ pub async fn dial(rest: &Rest, namespace: &str, name: &str, port: u16) -> Result
     if let Some(view) = netns::view(uid) {
         return view.connect(port).await.map_err(|_| DialError::Refused { pod: name.to_string(), port });
     }
+    if let Some(conn) = interim_host_loopback(&pod, port).await {
+        return Ok(conn);
+    }
     simulated::connect(rest, &pod, port).await.ok_or_else(|| DialError::Refused { pod: name.to_string(), port })
+}
+
+/// INTERIM, until pods have network views ([`netns`]; its owner replaces this):
+/// a container whose command really runs shares the host's network today, so what
+/// it listens on is the host's `127.0.0.1:PORT`. Only pods with such a container
+/// running are dialled there — never a simulated pod, which must not reach
+/// whatever else listens on this machine.
+async fn interim_host_loopback(pod: &Value, port: u16) -> Option<Connection> {
+    let statuses = pod["status"]["containerStatuses"].as_array()?;
+    let real = statuses.iter().any(|s| !s["state"]["running"].is_null() && crate::kubelet::command::is_real(pod, s));
+    if !real {
+        return None;
+    }
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    Some(Box::pin(stream))
 }

@@ -12,6 +12,7 @@ mod list_body;
 mod logs;
 mod portforward;
 pub mod protobuf;
+mod proxy;
 mod query;
 pub mod strategic_merge;
 pub mod table;
@@ -113,6 +114,15 @@ impl ApiServer {
                 return discovery::resource_list(catalogue, group, version).map(|l| json_response(200, &l)).ok_or_else(not_found_path);
             }
             _ => {}
+        }
+        // The proxy subresources take the rest of the path as theirs.
+        if let ["api", "v1", "namespaces", ns, kind @ ("services" | "pods"), id, "proxy", ..] = segs.as_slice() {
+            let info = catalogue.find("", "v1", kind).ok_or_else(not_found_path)?;
+            let verb = proxy::verb(req.method());
+            if !auth::allows(user.role, verb, "") {
+                return Err(forbidden(&user, verb, &info, Some(ns), Some(id), Some("proxy")));
+            }
+            return proxy::serve(&self.rest, req, ns, kind, id).await;
         }
         let (group, version, rest) = match segs.as_slice() {
             ["api", version, rest @ ..] => ("", *version, rest),

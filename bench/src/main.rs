@@ -9,12 +9,15 @@
 //! - with kubectl on PATH, kdeck's bulk operations (cleanse-pods, sync-secrets, logs)
 //!   against the kubectl one-liners they replace, on the same sandbox (see ops.rs);
 //! - then, on a fresh sandbox, create throughput with 1, 10 and 50 concurrent clients
-//!   (see create.rs; `-- create` runs only that).
+//!   (see create.rs; `-- create` runs only that);
+//! - then, on a sandbox with `--run-commands`, the throughput of port-forward and the
+//!   proxy subresource (see portforward.rs; `-- portforward` runs only that).
 //!
 //! Prints Markdown tables for the README. Timings are medians of repeated runs.
 
 mod create;
 mod ops;
+mod portforward;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -92,6 +95,10 @@ fn pods() -> usize {
 async fn main() {
     if std::env::args().nth(1).as_deref() == Some("create") {
         create::print(&create::measure().await);
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("portforward") {
+        portforward::print(&portforward::measure(which("kubectl").as_deref()).await);
         return;
     }
     let pods = pods();
@@ -197,6 +204,8 @@ async fn main() {
     drop(env);
     println!();
     create::print(&create::measure().await);
+    println!();
+    portforward::print(&portforward::measure(kubectl.as_deref()).await);
 }
 
 fn which(name: &str) -> Option<PathBuf> {

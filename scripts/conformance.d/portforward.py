@@ -5,11 +5,16 @@
         Any method: answers JSON {method, path, headers, bodyLength, bodySha256} of what it got
         (chunked request bodies too), with `Access-Control-Allow-Origin: *` and `X-Echo: yes`.
         GET /bytes/N: N bytes, byte i = i % 251.  GET /redirect: 302 to /echo?from=redirect.
+        A request with `Upgrade: echo` gets 101, then its bytes back upper-cased.
 
     python-k8s portforward.py client KUBECONFIG CONTEXT NAMESPACE POD PORT CLOSED_PORT
         The official client's kubernetes.stream.portforward (WebSocket v4 channels), both ports
         at once: a 1 MiB upload and a 3 MiB download on PORT, checked byte for byte, and the
         kubelet's error on CLOSED_PORT, where nothing listens. Prints "ok" or why not.
+
+    python-k8s portforward.py upgrade KUBECONFIG CONTEXT PATH
+        An `Upgrade: echo` request to PATH (a proxy path) on the API server with the context's
+        credentials, then a round trip on the upgraded connection. Prints "ok" or why not.
 """
 import hashlib
 import json
@@ -52,6 +57,20 @@ def serve(port):
                 self.wfile.write(body)
 
         def any(self):
+            if self.headers.get("Upgrade", "").lower() == "echo":
+                # An upgraded connection: whatever comes is sent back upper-cased.
+                self.send_response(101)
+                self.send_header("Upgrade", "echo")
+                self.send_header("Connection", "Upgrade")
+                self.end_headers()
+                self.wfile.flush()
+                while True:
+                    data = self.connection.recv(65536)
+                    if not data:
+                        break
+                    self.connection.sendall(data.upper())
+                self.close_connection = True
+                return
             if self.path.startswith("/bytes/"):
                 n = int(self.path.split("/")[2])
                 self.send_response(200)
@@ -135,8 +154,40 @@ def client(kubeconfig, context, namespace, pod, port, closed):
     return "ok"
 
 
+def upgrade(kubeconfig, context, path):
+    """An `Upgrade: echo` request to PATH on the API server, then a round trip on the upgraded connection."""
+    import socket
+    import ssl
+    import urllib.parse
+
+    from kubernetes import client as k8s
+    from kubernetes import config
+
+    config.load_kube_config(config_file=kubeconfig, context=context)
+    c = k8s.Configuration.get_default_copy()
+    url = urllib.parse.urlparse(c.host)
+    tls = ssl.create_default_context(cafile=c.ssl_ca_cert)
+    sock = tls.wrap_socket(socket.create_connection((url.hostname, url.port)), server_hostname=url.hostname)
+    token = c.api_key.get("BearerToken") or c.api_key.get("authorization", "")
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: {token}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return f"closed before an answer: {head!r}"
+        head += chunk
+    status = head.split(b"\r\n")[0].decode()
+    if " 101 " not in status:
+        return f"not upgraded: {status}"
+    sock.sendall(b"hello through the proxy")
+    echoed = sock.recv(4096)
+    return "ok" if echoed == b"HELLO THROUGH THE PROXY" else f"echoed {echoed!r}"
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
         serve(int(sys.argv[2]))
+    elif sys.argv[1:2] == ["upgrade"]:
+        print(upgrade(*sys.argv[2:5]))
     else:
         print(client(*sys.argv[2:6], int(sys.argv[6]), int(sys.argv[7])))

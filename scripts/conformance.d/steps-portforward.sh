@@ -201,3 +201,10 @@ t_kubectl_proxy() {
   wait "$pid" 2>/dev/null || true
 }
 step "kubectl proxy + curl: methods, 2 MiB bodies (chunked too), headers, redirects, 6 MiB download" t_kubectl_proxy
+
+t_proxy_upgrade() {
+  local out
+  out="$(timeout 60 "$python_k8s" "$pf_script" upgrade "$KUBECONFIG" "$ctx" "/api/v1/namespaces/$pf_ns/services/echo:80/proxy/upgrade" 2>&1)"
+  expect_eq "portforward.py upgrade" ok "$out"
+}
+step "an upgraded connection (Upgrade: echo) through services/…/proxy" t_proxy_upgrade

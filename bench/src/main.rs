@@ -10,14 +10,17 @@
 //!   against the kubectl one-liners they replace, on the same sandbox (see ops.rs);
 //! - then, on a fresh sandbox, create throughput with 1, 10 and 50 concurrent clients
 //!   (see create.rs; `-- create` runs only that);
-//! - then, on a fresh sandbox, the network: `kubectl port-forward` throughput to a real
-//!   process and the latency the ingress address adds (see network.rs; `-- network`).
+//! - then, on a fresh sandbox, the latency the ingress address adds (see network.rs;
+//!   `-- network` runs only that);
+//! - then, on a sandbox with `--run-commands`, the throughput of port-forward and the
+//!   proxy subresource (see portforward.rs; `-- portforward` runs only that).
 //!
 //! Prints Markdown tables for the README. Timings are medians of repeated runs.
 
 mod create;
 mod network;
 mod ops;
+mod portforward;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,7 +98,8 @@ fn pods() -> usize {
 async fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("create") => return create::print(&create::measure().await),
-        Some("network") => return network::print(&network::measure(which("kubectl").as_deref()).await),
+        Some("network") => return network::print(&network::measure().await),
+        Some("portforward") => return portforward::print(&portforward::measure(which("kubectl").as_deref()).await),
         _ => {}
     }
     let pods = pods();
@@ -202,7 +206,9 @@ async fn main() {
     println!();
     create::print(&create::measure().await);
     println!();
-    network::print(&network::measure(kubectl.as_deref()).await);
+    network::print(&network::measure().await);
+    println!();
+    portforward::print(&portforward::measure(kubectl.as_deref()).await);
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -57,7 +57,10 @@ pub fn switching_protocols(key: &str, protocol: &'static str) -> Response<Body> 
     if let Ok(v) = HeaderValue::from_str(&accept) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
-    headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
+    // Without a subprotocol (a client that offered none), no header.
+    if !protocol.is_empty() {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
+    }
     resp
 }
 

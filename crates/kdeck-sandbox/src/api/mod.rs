@@ -10,7 +10,9 @@ pub mod discovery;
 mod exec;
 mod list_body;
 mod logs;
+mod portforward;
 pub mod protobuf;
+mod proxy;
 mod query;
 pub mod strategic_merge;
 pub mod table;
@@ -113,6 +115,15 @@ impl ApiServer {
             }
             _ => {}
         }
+        // The proxy subresources take the rest of the path as theirs.
+        if let ["api", "v1", "namespaces", ns, kind @ ("services" | "pods"), id, "proxy", ..] = segs.as_slice() {
+            let info = catalogue.find("", "v1", kind).ok_or_else(not_found_path)?;
+            let verb = proxy::verb(req.method());
+            if !auth::allows(user.role, verb, "") {
+                return Err(forbidden(&user, verb, &info, Some(ns), Some(id), Some("proxy")));
+            }
+            return proxy::serve(&self.rest, req, ns, kind, id).await;
+        }
         let (group, version, rest) = match segs.as_slice() {
             ["api", version, rest @ ..] => ("", *version, rest),
             ["apis", group, version, rest @ ..] => (*group, *version, rest),
@@ -158,15 +169,19 @@ impl ApiServer {
         let Target { info, namespace, name, subresource, watch_path } = target;
         let ns = namespace.as_deref();
         let method = req.method().clone();
-        // exec and attach arrive as a GET or POST upgraded to WebSocket; each is a create
-        // of its subresource.
-        let streaming = subresource.as_deref().filter(|s| matches!(*s, "exec" | "attach"));
+        // exec, attach and portforward arrive as a GET or POST upgraded (WebSocket, or
+        // SPDY for portforward); each is a create of its subresource.
+        let streaming = subresource.as_deref().filter(|s| matches!(*s, "exec" | "attach" | "portforward"));
         if let Some(sub) = streaming.filter(|_| info.group.is_empty() && info.plural == "pods" && matches!(method, Method::GET | Method::POST)) {
             if !auth::allows(user.role, "create", &info.group) {
                 return Err(forbidden(&user, "create", &info, ns, name.as_deref(), Some(sub)));
             }
             let (ns, name) = (ns.unwrap_or_default(), name.as_deref().unwrap_or_default());
-            return if sub == "exec" { exec::serve(&self.rest, req, ns, name, &query).await } else { attach::serve(&self.rest, req, ns, name, &query).await };
+            return match sub {
+                "exec" => exec::serve(&self.rest, req, ns, name, &query).await,
+                "attach" => attach::serve(&self.rest, req, ns, name, &query).await,
+                _ => portforward::serve(&self.rest, req, ns, name, &query).await,
+            };
         }
         let verb = match (&method, &name) {
             (&Method::GET, None) if watch_path || query.flag("watch") => "watch",

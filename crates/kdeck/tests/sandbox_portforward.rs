@@ -43,9 +43,12 @@ async fn echo_pod(client: &kube::Client, port: u16) {
     .unwrap();
     services.create(&PostParams::default(), &service).await.unwrap();
     wait_pod(&pods, "echo", "Running", |p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).await;
-    // The server answers once it has bound its port.
-    for _ in 0..100 {
-        if raw(client, "GET", &format!("/api/v1/namespaces/default/pods/echo:{port}/proxy/ready"), vec![]).await.is_ok() {
+    // The server answers once it has bound its port, and the Service once the pod
+    // is among its ready endpoints (as on a real cluster, a moment after Running).
+    for _ in 0..300 {
+        if raw(client, "GET", &format!("/api/v1/namespaces/default/pods/echo:{port}/proxy/ready"), vec![]).await.is_ok()
+            && raw(client, "GET", "/api/v1/namespaces/default/services/echo:80/proxy/ready", vec![]).await.is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -190,7 +193,8 @@ async fn proxy_subresources_pass_methods_bodies_and_headers_and_fail_as_the_apis
     echo_pod(&client, port).await;
     let base = "/api/v1/namespaces/default";
 
-    let echo: Value = serde_json::from_str(&raw(&client, "GET", &format!("{base}/services/echo:80/proxy/a/b?x=1&y=%20z"), vec![]).await.unwrap()).unwrap();
+    let first = raw(&client, "GET", &format!("{base}/services/echo:80/proxy/a/b?x=1&y=%20z"), vec![]).await.unwrap();
+    let echo: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first:?}"));
     assert_eq!((echo["method"].as_str(), echo["path"].as_str()), (Some("GET"), Some("/a/b?x=1&y=%20z")));
     assert_eq!(echo["headers"]["authorization"], Value::Null, "the caller's token is not passed on");
     assert_eq!(echo["headers"]["x-forwarded-uri"], format!("{base}/services/echo:80/proxy/a/b"));

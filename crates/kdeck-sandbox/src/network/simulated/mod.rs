@@ -122,8 +122,10 @@ pub fn protocol(container: &Value, port: u16) -> Protocol {
 }
 
 /// The pod's main containers.
+/// The containers a simulated server may answer for: not one whose command really
+/// runs (what listens there is that process, or nothing until it binds).
 fn containers(pod: &Value) -> impl Iterator<Item = &Value> {
-    pod["spec"]["containers"].as_array().into_iter().flatten()
+    pod["spec"]["containers"].as_array().into_iter().flatten().filter(|c| crate::kubelet::command::argv(pod, c["name"].as_str().unwrap_or_default()).is_none())
 }
 
 /// Whether `container` of `pod` runs now (not waiting to start or restart, not exited).

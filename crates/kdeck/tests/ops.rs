@@ -466,16 +466,17 @@ async fn browse_pvc_mounts_the_claim_and_removes_its_pod_on_every_way_out() {
     // A killed kdeck leaves its pod: --cleanup removes it; an expired one is swept by the next run.
     let mut child = sandbox
         .kdeck()
-        .args(["browse-pvc", "gatus-data", "-n", "observability", "--context", "browse", "--timeout", "1s", "--", "sleep", "30"])
+        .args(["browse-pvc", "gatus-data", "-n", "observability", "--context", "browse", "--timeout", "3s", "--", "sleep", "30"])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Long enough to see it running on a loaded machine, short enough to expire soon.
     let left = browse_pod_running(&client, "observability").await;
     child.kill().unwrap();
     let _ = child.wait();
     assert_eq!(browse_pods(&client, "observability").await, std::slice::from_ref(&left));
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
     let out = browse(&["--", "true"]);
     assert!(stderr(&out).contains(&format!("removed expired browse pod observability/{left}")), "{}", stderr(&out));
     let mut child = sandbox

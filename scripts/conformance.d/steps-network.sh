@@ -4,8 +4,8 @@
 # fetches it by the Service's name, and by its full name.
 
 t_network_service_by_name() {
-  k create namespace conf-net >/dev/null
-  k -n conf-net apply -f - >/dev/null <<'YAML'
+  k create namespace conf-svcname >/dev/null
+  k -n conf-svcname apply -f - >/dev/null <<'YAML'
 apiVersion: v1
 kind: Pod
 metadata:
@@ -33,14 +33,14 @@ metadata: {name: frontend}
 spec:
   containers: [{name: app, image: busybox}]
 YAML
-  k -n conf-net wait --for=condition=Ready pod/backend pod/frontend --timeout=30s >/dev/null
+  k -n conf-svcname wait --for=condition=Ready pod/backend pod/frontend --timeout=30s >/dev/null
   # The server may take a moment to listen after its pod is Ready.
-  eventually 20 k -n conf-net exec frontend -- wget -qO- http://backend-service:8000/health
-  expect_eq "wget by the Service's name" "ok" "$(k -n conf-net exec frontend -- wget -qO- http://backend-service:8000/health)"
+  eventually 20 k -n conf-svcname exec frontend -- wget -qO- http://backend-service:8000/health
+  expect_eq "wget by the Service's name" "ok" "$(k -n conf-svcname exec frontend -- wget -qO- http://backend-service:8000/health)"
   expect_eq "by its full name" "ok" \
-    "$(k -n conf-net exec frontend -- wget -qO- http://backend-service.conf-net.svc.cluster.local:8000/health)"
-  expect_contains "the name resolves to the ClusterIP" "$(k -n conf-net exec frontend -- getent hosts backend-service)" \
-    "$(k -n conf-net get service backend-service -o jsonpath='{.spec.clusterIP}')"
-  k delete namespace conf-net --wait=false >/dev/null
+    "$(k -n conf-svcname exec frontend -- wget -qO- http://backend-service.conf-svcname.svc.cluster.local:8000/health)"
+  expect_contains "the name resolves to the ClusterIP" "$(k -n conf-svcname exec frontend -- getent hosts backend-service)" \
+    "$(k -n conf-svcname get service backend-service -o jsonpath='{.spec.clusterIP}')"
+  k delete namespace conf-svcname --wait=false >/dev/null
 }
 step "kubectl exec into a pod fetches another pod's Service by name" t_network_service_by_name

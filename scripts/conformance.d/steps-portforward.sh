@@ -3,7 +3,7 @@
 # Sourced by scripts/conformance (which defines step, expect_*, eventually, $ctx, $work,
 # $python_k8s, $fixtures). The sandbox runs with --run-commands: pod `echo` really runs
 # portforward.py's HTTP server in two containers (two ports); Deployment `sim` is simulated
-# (nothing answers on its port yet).
+# (its simulated nginx answers on its declared port).
 
 pf_ns=conf-pf
 pf_script="$fixtures/portforward.py"
@@ -123,14 +123,15 @@ step "kubectl port-forward to a port nothing listens on: the kubelet's error, no
 
 t_pf_deploy() {
   local log="$work/pf-deploy.log" local_port
-  # deploy/NAME resolves to one of its pods; those are simulated, and nothing answers on them yet.
+  # deploy/NAME resolves to one of its pods; that pod is simulated, and its simulated
+  # nginx answers on the port it declares.
   pf_start "$log" deploy/sim :8080
   local_port="$(pf_local "$log" 8080)"
-  expect_fails "curl through the simulated pod's forward" curl -sf -m 10 "http://127.0.0.1:$local_port/"
-  eventually 10 grep -q "error forwarding port 8080 to pod" "$log" || { cat "$log" >&2; exit 1; }
+  expect_contains "curl through the simulated pod's forward" "$(curl -sf -m 10 "http://127.0.0.1:$local_port/")" "Welcome to nginx!"
+  expect_contains "kubectl forwards to the declared port" "$(cat "$log")" "Forwarding from 127.0.0.1:$local_port -> 8080"
   pf_stop
 }
-step "kubectl port-forward deploy/NAME resolves to its pod (simulated: the kubelet's error)" t_pf_deploy
+step "kubectl port-forward deploy/NAME resolves to its pod (a simulated nginx answers)" t_pf_deploy
 
 t_pf_not_running() {
   kp run done --image=busybox --restart=Never --annotations=sandbox.kdeck.dev/run-command=true --command -- true >/dev/null

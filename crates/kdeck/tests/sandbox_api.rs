@@ -331,9 +331,9 @@ async fn validation_errors_and_dry_run_change_nothing() {
     assert_eq!(preview.metadata.name.as_deref(), Some("preview"));
     assert!(api.get_opt("preview").await.unwrap().is_none(), "a dry run stores nothing");
 
-    let (code, reason, _) =
+    let (code, reason, message) =
         api_error(api.create(&PostParams::default(), &cm("fixed", json!({}))).await.and(api.create(&PostParams::default(), &cm("fixed", json!({}))).await));
-    assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
+    assert_eq!((code, reason.as_str(), message.as_str()), (409, "AlreadyExists", "configmaps \"fixed\" already exists"));
 }
 
 #[tokio::test]

@@ -177,7 +177,8 @@ impl Rest {
         if opts.dry_run {
             return Ok(obj);
         }
-        let entry = self.store.create(&info.key(), obj).map_err(|e| store_error(e, info, ""))?;
+        let name = name_of(&obj).to_string();
+        let entry = self.store.create(&info.key(), obj).map_err(|e| store_error(e, info, &name))?;
         let mut out = entry.value();
         present(info, &mut out);
         Ok(out)

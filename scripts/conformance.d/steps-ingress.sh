@@ -10,16 +10,6 @@
 net_ns=conf-net
 kne() { k -n "$net_ns" "$@"; }
 
-# step_needing CLIENT TITLE FN: `step TITLE FN`, or a skip line when CLIENT is not installed.
-step_needing() {
-  local client="$1"; shift
-  if command -v "$client" >/dev/null 2>&1 || [ -n "${CI:-}" ]; then
-    step "$@"
-  else
-    printf 'skip  %s (%s is not installed)\n' "$1" "$client"
-  fi
-}
-
 ingress_url() { sandbox_status | jsonq '.ingress'; }
 net_node_port() { kne get service "$1" -o jsonpath='{.spec.ports[0].nodePort}'; }
 

@@ -1,7 +1,7 @@
 //! Throughput through port-forward and the proxy subresource: MiB/s of one download
 //! (`BENCH_PF_MIB`, default 256 MiB) from a pod whose command really runs (the
-//! conformance suite's HTTP server, `scripts/conformance.d/portforward.py`):
-//! straight from the pod's port (the baseline: what the server itself does), through
+//! conformance suite's HTTP server, `scripts/conformance.d/portforward.py`): from
+//! the same server run on the host (the baseline: what the server itself does), through
 //! `kubectl port-forward` (SPDY over WebSocket, its default, and plain SPDY) when
 //! kubectl is on PATH, through kube-rs's `portforward` (WebSocket v4 channels) and
 //! through `pods/NAME:PORT/proxy`. Nothing is compared with another tool: this is how
@@ -48,15 +48,16 @@ pub async fn measure(kubectl: Option<&Path>) -> Vec<Row> {
     }))
     .expect("pod");
     pods.create(&PostParams::default(), &pod).await.expect("create the pod");
+    // The pod listens in its own network: it is ready once the proxy reaches it.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+    let ready = format!("/api/v1/namespaces/default/pods/echo:{port}/proxy/ready");
+    while client.request_text(http::Request::get(&ready).body(Vec::new()).expect("request")).await.is_err() {
         assert!(Instant::now() < deadline, "the pod's server never listened");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let bytes = mib() << 20;
     let mut rows = Vec::new();
-    let direct = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    rows.push(Row { path: "the pod's port itself (baseline)", mib_per_second: download(direct, bytes).await });
+    rows.push(Row { path: "the same server on the host's loopback (baseline)", mib_per_second: on_the_host(bytes).await });
     if let Some(kubectl) = kubectl {
         for (path, websockets) in [("`kubectl port-forward` (SPDY over WebSocket)", "true"), ("`kubectl port-forward` (plain SPDY)", "false")] {
             let mut child = Command::new(kubectl)
@@ -91,6 +92,26 @@ pub async fn measure(kubectl: Option<&Path>) -> Vec<Row> {
     assert_eq!(received, bytes, "the whole body through the proxy");
     rows.push(Row { path: "`pods/NAME:PORT/proxy` (kube-rs)", mib_per_second: mib() as f64 / started.elapsed().as_secs_f64() });
     rows
+}
+
+/// The server run as a plain process on the host, downloaded from directly: what
+/// the server itself does, without the sandbox in between.
+async fn on_the_host(bytes: usize) -> f64 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
+    let mut server =
+        Command::new("python3").args(["-c", SERVER, "serve", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("python3");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stream = loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(stream) => break stream,
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("the server on the host never listened: {e}"),
+        }
+    };
+    let rate = download(stream, bytes).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    rate
 }
 
 /// Asks for `bytes` bytes over `stream` and reads them all; MiB/s from request to last byte.

@@ -9,6 +9,7 @@ pub mod interrupt;
 pub mod ops;
 pub mod project;
 pub mod sandboxes;
+pub mod stack;
 pub mod taskfile;
 pub mod tasks;
 pub mod ui;

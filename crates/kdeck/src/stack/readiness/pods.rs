@@ -166,7 +166,7 @@ fn not_ready(pod: &Value) -> Assessment {
     }
     let containers = status["containerStatuses"].as_array().map(Vec::as_slice).unwrap_or_default();
     let several = pod["spec"]["containers"].as_array().is_some_and(|c| c.len() > 1);
-    for container in containers.iter().filter(|c| c["ready"] != true) {
+    if let Some(container) = containers.iter().find(|c| c["ready"] != true) {
         let name = container["name"].as_str().unwrap_or_default();
         let (state, rank) = container_state(container).unwrap_or_else(|| (format!("Running, not ready: {}", probe(pod, container)), NOT_READY));
         return pending(if several { format!("container {name:?}: {state}") } else { state }, rank);

@@ -40,3 +40,105 @@ pub fn storage_class<'a>(pvc: &Value, snapshot: &'a Snapshot) -> Option<&'a Valu
             .max_by_key(|class| time(&class["metadata"]["creationTimestamp"])),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::judge;
+    use super::super::testing::*;
+    use super::*;
+
+    fn claim(class: Option<&str>, phase: &str) -> Value {
+        let mut pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data-postgres-0", "namespace": NS, "uid": "uid-pvc"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}},
+            "status": {"phase": phase}});
+        if let Some(class) = class {
+            pvc["spec"]["storageClassName"] = json!(class);
+        }
+        pvc
+    }
+
+    fn class(name: &str, mode: &str, default: bool) -> Value {
+        let mut class = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
+                               "provisioner": "rancher.io/local-path", "volumeBindingMode": mode, "reclaimPolicy": "Delete"});
+        if default {
+            class["metadata"]["annotations"] = json!({"storageclass.kubernetes.io/is-default-class": "true"});
+        }
+        class
+    }
+
+    fn event(name: &str, seconds_ago: i64, reason: &str, message: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": NS},
+               "involvedObject": {"kind": "PersistentVolumeClaim", "name": "data-postgres-0", "namespace": NS, "uid": "uid-pvc"},
+               "reason": reason, "message": message, "type": "Normal", "lastTimestamp": ago(seconds_ago)})
+    }
+
+    #[test]
+    fn claims() {
+        let mut selected = claim(Some("local-path"), "Pending");
+        selected["metadata"]["annotations"] = json!({"volume.kubernetes.io/selected-node": "kind-control-plane"});
+        let mut lost = claim(Some("standard"), "Lost");
+        lost["spec"]["volumeName"] = json!("pvc-3f1c");
+        let provisioning = "waiting for a volume to be created, either by external provisioner \"ebs.csi.aws.com\" or manually created by system administrator";
+        let mut stale = event("data-postgres-0.18a", 5, "ProvisioningFailed", "from an earlier claim of that name");
+        stale["involvedObject"]["uid"] = json!("uid-old");
+        let cases: Vec<(&str, Value, Vec<Value>, Verdict)> = vec![
+            ("bound", claim(Some("standard"), "Bound"), vec![], Verdict::ready()),
+            ("lost", lost, vec![], Verdict::failed("Lost: its PersistentVolume \"pvc-3f1c\" is gone")),
+            (
+                "first consumer",
+                claim(Some("local-path"), "Pending"),
+                vec![class("local-path", "WaitForFirstConsumer", false)],
+                Verdict::ready_with("waiting for its first consumer"),
+            ),
+            (
+                "first consumer, default class",
+                claim(None, "Pending"),
+                vec![class("fast", "Immediate", false), class("local-path", "WaitForFirstConsumer", true)],
+                Verdict::ready_with("waiting for its first consumer"),
+            ),
+            (
+                "consumer found",
+                selected.clone(),
+                vec![class("local-path", "WaitForFirstConsumer", false)],
+                Verdict::pending("provisioning a volume on node kind-control-plane"),
+            ),
+            (
+                "consumer found, events",
+                selected,
+                vec![
+                    class("local-path", "WaitForFirstConsumer", false),
+                    event("e1", 3, "Provisioning", "External provisioner is provisioning volume for claim \"shop/data-postgres-0\""),
+                ],
+                Verdict::pending("External provisioner is provisioning volume for claim \"shop/data-postgres-0\""),
+            ),
+            (
+                "immediate, latest event",
+                claim(Some("gp3"), "Pending"),
+                vec![
+                    class("gp3", "Immediate", false),
+                    event("e1", 30, "Provisioning", "External provisioner is provisioning volume"),
+                    event("e2", 10, "ExternalProvisioning", provisioning),
+                    stale,
+                ],
+                Verdict::pending(provisioning),
+            ),
+            ("no events", claim(Some("gp3"), "Pending"), vec![class("gp3", "Immediate", false)], Verdict::pending("Pending")),
+            ("no class", claim(Some(""), "Pending"), vec![class("local-path", "WaitForFirstConsumer", true)], Verdict::pending("Pending")),
+            ("class unknown", claim(Some("missing"), "Pending"), vec![], Verdict::pending("Pending")),
+        ];
+        for (what, obj, objects, expected) in cases {
+            assert_eq!(judge(&obj, &snapshot_of(objects), now()), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn events_of_the_new_api_count_too() {
+        let event = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e9", "namespace": NS},
+            "regarding": {"kind": "PersistentVolumeClaim", "name": "data-postgres-0", "namespace": NS},
+            "reason": "ProvisioningFailed", "note": "storageclass.storage.k8s.io \"gp3\" not found", "eventTime": ago(2)});
+        assert_eq!(judge(&claim(Some("gp3"), "Pending"), &snapshot_of([event]), now()), Verdict::pending("storageclass.storage.k8s.io \"gp3\" not found"));
+    }
+}

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{Snapshot, Verdict, condition, describe, unseen_generation};
 
+/// Ready once established; Failed when its names are refused.
 pub(super) fn crd(obj: &Value, _: &Snapshot, _: Timestamp) -> Verdict {
     if condition(obj, "Established").is_some_and(|c| c["status"] == "True") {
         return Verdict::ready();
@@ -20,6 +21,7 @@ pub(super) fn crd(obj: &Value, _: &Snapshot, _: Timestamp) -> Verdict {
     }
 }
 
+/// Ready once available.
 pub(super) fn apiservice(obj: &Value, _: &Snapshot, _: Timestamp) -> Verdict {
     match condition(obj, "Available") {
         Some(c) if c["status"] == "True" => Verdict::ready(),
@@ -28,6 +30,7 @@ pub(super) fn apiservice(obj: &Value, _: &Snapshot, _: Timestamp) -> Verdict {
     }
 }
 
+/// Ready unless terminating.
 pub(super) fn namespace(obj: &Value, _: &Snapshot, _: Timestamp) -> Verdict {
     match obj["status"]["phase"].as_str() {
         Some("Terminating") => Verdict::pending("terminating"),

@@ -21,11 +21,12 @@ mod testing;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
-pub use pods::judge_pod;
+pub use pods::{CRASH_LOOP_RESTARTS, UNSCHEDULABLE_GRACE_SECONDS, judge_pod};
 pub use snapshot::{Snapshot, group_of};
 pub use storage::storage_class;
-pub use workloads::pods_of;
+pub use workloads::{pods_of, rejudge_at};
 
+/// What the rules say of one object.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum Verdict {

@@ -5,6 +5,8 @@ use serde_json::Value;
 
 use super::{Snapshot, Verdict, condition_is, name_of, namespace_of, pods, selector};
 
+/// Ready with one ready endpoint; Services without a selector and ExternalName
+/// Services at once.
 pub(super) fn service(obj: &Value, snapshot: &Snapshot, _now: Timestamp) -> Verdict {
     let spec = &obj["spec"];
     if spec["type"] == "ExternalName" {
@@ -60,6 +62,7 @@ fn declares_port(pod: &Value, name: &str) -> bool {
     pod["spec"]["containers"].as_array().into_iter().flatten().flat_map(|c| c["ports"].as_array().into_iter().flatten()).any(|p| p["name"] == name)
 }
 
+/// Ready once it has an address and every Service it sends traffic to exists.
 pub(super) fn ingress(obj: &Value, snapshot: &Snapshot, _now: Timestamp) -> Verdict {
     let namespace = namespace_of(obj);
     if let Some(missing) = backends(obj).into_iter().find(|b| snapshot.get("", "Service", namespace, b).is_none()) {

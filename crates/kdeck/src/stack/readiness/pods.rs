@@ -33,6 +33,7 @@ pub fn judge_pod(pod: &Value, now: Timestamp) -> Verdict {
     assess(pod, now).verdict
 }
 
+/// Judges a pod and ranks its state.
 pub(super) fn assess(pod: &Value, now: Timestamp) -> Assessment {
     match pod["status"]["phase"].as_str() {
         Some("Succeeded") => return Assessment { verdict: Verdict::ready_with("completed"), rank: 0 },
@@ -140,6 +141,13 @@ fn scheduling(pod: &Value, now: Timestamp) -> Option<Assessment> {
         }
     }
     Some(Assessment { verdict: Verdict::pending(format!("Pending: {said}")), rank: UNSCHEDULED })
+}
+
+/// When an unschedulable pod's grace period is over and it fails, if it is one.
+pub(super) fn unschedulable_deadline(pod: &Value) -> Option<Timestamp> {
+    let scheduled = condition(pod, "PodScheduled").filter(|c| c["status"] == "False" && c["reason"] == "Unschedulable")?;
+    let since = time(&scheduled["lastTransitionTime"]).or_else(|| time(&pod["metadata"]["creationTimestamp"]))?;
+    since.checked_add(k8s_openapi::jiff::SignedDuration::from_secs(UNSCHEDULABLE_GRACE_SECONDS + 1)).ok()
 }
 
 /// Why a scheduled pod is not ready: the first init container not done, else the

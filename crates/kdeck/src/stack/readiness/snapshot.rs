@@ -9,6 +9,8 @@ type Key = (String, String, String, String);
 
 /// The objects the wait has seen in the stack's namespaces (kept current by watches
 /// elsewhere): workloads' pods, Services' Endpoints/EndpointSlices, StorageClasses, events.
+/// Ingresses look for their backend Services here too; a Deployment's ReplicaSets, when
+/// present, tell its current pods from its old ones exactly.
 #[derive(Default, Debug, Clone)]
 pub struct Snapshot {
     objects: BTreeMap<Key, Value>,
@@ -39,7 +41,7 @@ impl Snapshot {
     }
 
     /// Objects of a kind in a namespace ("" for cluster-scoped kinds), by name.
-    pub fn list<'a>(&'a self, group: &str, kind: &str, namespace: &str) -> impl Iterator<Item = &'a Value> + use<'a> {
+    pub fn list<'a>(&'a self, group: &str, kind: &str, namespace: &str) -> impl Iterator<Item = &'a Value> + 'a + use<'a> {
         let prefix = (group.to_string(), kind.to_string(), namespace.to_string());
         let start: Key = (prefix.0.clone(), prefix.1.clone(), prefix.2.clone(), String::new());
         self.objects.range(start..).take_while(move |(k, _)| k.0 == prefix.0 && k.1 == prefix.1 && k.2 == prefix.2).map(|(_, v)| v)

@@ -7,12 +7,16 @@ use super::{Snapshot, Verdict, latest_event, time};
 
 const DEFAULT_CLASS: [&str; 2] = ["storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class"];
 
+/// Ready once bound, or while its StorageClass waits for a first consumer that has
+/// not come; Failed when its volume is lost.
 pub(super) fn pvc(obj: &Value, snapshot: &Snapshot, _now: Timestamp) -> Verdict {
     match obj["status"]["phase"].as_str() {
         Some("Bound") => return Verdict::ready(),
         Some("Lost") => {
-            let volume = obj["spec"]["volumeName"].as_str().unwrap_or_default();
-            return Verdict::failed(format!("Lost: its PersistentVolume {volume:?} is gone"));
+            return Verdict::failed(match obj["spec"]["volumeName"].as_str().filter(|v| !v.is_empty()) {
+                Some(volume) => format!("Lost: its PersistentVolume {volume:?} is gone"),
+                None => "Lost: its PersistentVolume is gone".to_string(),
+            });
         }
         _ => {}
     }
@@ -87,6 +91,7 @@ mod tests {
         let cases: Vec<(&str, Value, Vec<Value>, Verdict)> = vec![
             ("bound", claim(Some("standard"), "Bound"), vec![], Verdict::ready()),
             ("lost", lost, vec![], Verdict::failed("Lost: its PersistentVolume \"pvc-3f1c\" is gone")),
+            ("lost, no volume named", claim(Some("standard"), "Lost"), vec![], Verdict::failed("Lost: its PersistentVolume is gone")),
             (
                 "first consumer",
                 claim(Some("local-path"), "Pending"),

@@ -16,6 +16,20 @@ pub fn pods_of<'a>(workload: &Value, snapshot: &'a Snapshot) -> Vec<&'a Value> {
     snapshot.list("", "Pod", namespace_of(workload)).filter(|pod| selector::selects(selector, &pod["metadata"]["labels"])).collect()
 }
 
+/// When `obj`'s verdict may change with no new event: the earliest instant one of its
+/// pods (or the pod itself) will have been unschedulable past the grace period. A wait
+/// judges again then, not only when a watch brings something.
+pub fn rejudge_at(obj: &Value, snapshot: &Snapshot) -> Option<Timestamp> {
+    let pods = match (obj["apiVersion"].as_str(), obj["kind"].as_str()) {
+        (Some("v1"), Some("Pod")) => vec![obj],
+        (Some("apps/v1"), Some("Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")) | (Some("batch/v1"), Some("Job")) => pods_of(obj, snapshot),
+        _ => return None,
+    };
+    pods.into_iter().filter(|p| pods::is_live(p)).filter_map(pods::unschedulable_deadline).min()
+}
+
+/// Ready once every wanted replica is updated and available and no old one is left;
+/// Failed past its progress deadline or when a current pod fails fast.
 pub(super) fn deployment(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Verdict {
     if let Some(verdict) = unobserved(obj) {
         return verdict;
@@ -30,15 +44,15 @@ pub(super) fn deployment(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Ve
         available: int(&status["availableReplicas"], 0),
         old: total - updated,
     };
-    let pods = current_pods(obj, snapshot, updated);
+    let pods = || current_pods(obj, snapshot, updated);
     if let Some(progressing) = condition(obj, "Progressing").filter(|c| c["status"] == "False" && c["reason"] == "ProgressDeadlineExceeded") {
-        let evidence = pods::evidence(&pods, now).map(|(verdict, _)| format!(" ({})", reason_of(&verdict))).unwrap_or_default();
+        let evidence = pods::evidence(&pods(), now).map(|(verdict, _)| format!(" ({})", reason_of(&verdict))).unwrap_or_default();
         return Verdict::failed(format!("{}{evidence}", describe(progressing)));
     }
     if updated == wanted && total == updated && counts.available == wanted {
         return Verdict::ready();
     }
-    let evidence = pods::evidence(&pods, now);
+    let evidence = pods::evidence(&pods(), now);
     if let Some((verdict @ Verdict::Failed { .. }, _)) = evidence {
         return verdict;
     }
@@ -51,6 +65,8 @@ pub(super) fn deployment(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Ve
     evidence.map(|(verdict, _)| verdict).unwrap_or_else(|| Verdict::pending(counts.text()))
 }
 
+/// Ready once every replica is ready and, with rolling updates, on the update revision
+/// (past the partition); Failed when any of its pods fails fast.
 pub(super) fn statefulset(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Verdict {
     if let Some(verdict) = unobserved(obj) {
         return verdict;
@@ -88,6 +104,7 @@ pub(super) fn statefulset(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> V
     Verdict::pending(counts.text())
 }
 
+/// Ready once it runs ready, updated and available on every node it wants.
 pub(super) fn daemonset(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Verdict {
     if let Some(verdict) = unobserved(obj) {
         return verdict;
@@ -108,6 +125,7 @@ pub(super) fn daemonset(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Ver
     pods::evidence(&pods, now).map(|(verdict, _)| verdict).unwrap_or_else(|| Verdict::pending(counts.text()))
 }
 
+/// Ready once every wanted replica is ready and available.
 pub(super) fn replicaset(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Verdict {
     if let Some(verdict) = unobserved(obj) {
         return verdict;
@@ -130,6 +148,8 @@ pub(super) fn replicaset(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Ve
     evidence.map(|(verdict, _)| verdict).unwrap_or_else(|| Verdict::pending(counts.text()))
 }
 
+/// Ready once complete; Failed when the Job failed or one of its pods fails fast;
+/// Pending while it runs.
 pub(super) fn job(obj: &Value, snapshot: &Snapshot, now: Timestamp) -> Verdict {
     if condition_is(obj, "Complete", "True") {
         return Verdict::ready();
@@ -205,10 +225,10 @@ fn unobserved(obj: &Value) -> Option<Verdict> {
 /// it is the one whose pods were created last; none while no pod is updated yet.
 fn current_pods<'a>(workload: &Value, snapshot: &'a Snapshot, updated: i64) -> Vec<&'a Value> {
     let label = if workload["kind"] == "Deployment" { "pod-template-hash" } else { "controller-revision-hash" };
-    let pods: Vec<&Value> = pods_of(workload, snapshot).into_iter().filter(|p| pods::is_live(p)).collect();
     if updated <= 0 {
         return Vec::new();
     }
+    let pods: Vec<&Value> = pods_of(workload, snapshot).into_iter().filter(|p| pods::is_live(p)).collect();
     let template = |pod: &Value| pod["metadata"]["labels"][label].as_str().unwrap_or_default().to_string();
     if let Some(hash) = newest_replicaset_hash(workload, snapshot) {
         return pods.into_iter().filter(|p| template(p) == hash).collect();
@@ -605,5 +625,25 @@ mod tests {
         );
         assert!(names(json!({})).is_empty(), "an empty selector selects nothing");
         assert!(names(Value::Null).is_empty());
+    }
+
+    #[test]
+    fn rejudge_at_the_end_of_an_unschedulable_pods_grace() {
+        let labels = || json!({"app": "api", "pod-template-hash": "6f9c"});
+        let snapshot = snapshot_of([
+            unschedulable_pod("api-6f9c-a", labels(), 10, NO_ROOM),
+            unschedulable_pod("api-6f9c-b", labels(), 40, NO_ROOM),
+            waiting_pod("api-6f9c-c", labels(), "ContainerCreating", "", 0),
+        ]);
+        let in_seconds = |s: i64| now().checked_add(k8s_openapi::jiff::SignedDuration::from_secs(s)).unwrap();
+        assert_eq!(rejudge_at(&rolling(3, 3, 3, 0), &snapshot), Some(in_seconds(21)));
+        assert_eq!(rejudge_at(snapshot.get("", "Pod", NS, "api-6f9c-a").unwrap(), &snapshot), Some(in_seconds(51)));
+        assert_eq!(rejudge_at(snapshot.get("", "Pod", NS, "api-6f9c-c").unwrap(), &snapshot), None);
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": NS}});
+        assert_eq!(rejudge_at(&cm, &snapshot), None);
+        // At that instant, the verdict has turned.
+        let b = snapshot.get("", "Pod", NS, "api-6f9c-b").unwrap();
+        assert_eq!(judge(b, &snapshot, in_seconds(20)), Verdict::pending(format!("Pending: {NO_ROOM}")));
+        assert_eq!(judge(b, &snapshot, in_seconds(21)), Verdict::failed(format!("unschedulable for 61s: {NO_ROOM}")));
     }
 }

@@ -36,6 +36,10 @@ pub struct Config {
     /// configuration (`--flavor NAME` or `KDECK_FLAVOR`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub flavors: BTreeMap<String, Vec<PatchOperation>>,
+    /// A whole environment: the cluster, what is deployed onto it, its dev secrets
+    /// (`kdeck up`, `status`, `render`, `down`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<super::stack::Stack>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

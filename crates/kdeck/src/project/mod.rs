@@ -10,6 +10,7 @@ pub mod load;
 pub mod schema;
 pub mod secret;
 pub mod shown;
+pub mod stack;
 pub mod suggest;
 
 use std::collections::BTreeMap;

@@ -8,6 +8,7 @@ pub mod error;
 pub mod interrupt;
 pub mod ops;
 pub mod project;
+pub mod render;
 pub mod sandboxes;
 pub mod stack;
 pub mod taskfile;

@@ -431,11 +431,29 @@ pub async fn stop(record: &mut Record) -> Result<bool> {
 
 /// Removes a stopped sandbox: its data files, its kubeconfig entries and its record.
 pub fn delete(record: &Record) -> Result<()> {
+    delete_with(record, false)
+}
+
+/// Removes a stopped sandbox as [`delete`] does, keeping the data of its
+/// PersistentVolumeClaims (`volumes/pvc/<namespace>/<claim>`) when `keep_claims`:
+/// a sandbox started again with the same data directory gives a claim of the same
+/// namespace and name its data back.
+pub fn delete_with(record: &Record, keep_claims: bool) -> Result<()> {
     for file in DATA_FILES {
         remove_if_present(&record.data_dir.join(file), |p| fs::remove_file(p))?;
     }
     for dir in DATA_DIRS {
-        remove_if_present(&record.data_dir.join(dir), |p| fs::remove_dir_all(p))?;
+        let path = record.data_dir.join(dir);
+        if keep_claims && *dir == "volumes" {
+            // Everything under volumes/ but the claims' data.
+            for entry in fs::read_dir(&path).into_iter().flatten().flatten() {
+                if entry.file_name() != "pvc" {
+                    remove_if_present(&entry.path(), |p| if p.is_dir() { fs::remove_dir_all(p) } else { fs::remove_file(p) })?;
+                }
+            }
+            continue;
+        }
+        remove_if_present(&path, |p| fs::remove_dir_all(p))?;
     }
     // Only an emptied directory goes; anything else the user put there stays.
     let _ = fs::remove_dir(&record.data_dir);

@@ -1,0 +1,312 @@
+//! Waiting until a stack's objects are ready, on watches: every kind involved
+//! (the objects', and the pods, endpoints and events their readiness reads) is
+//! listed and watched into one [`Snapshot`], and every object is judged again on
+//! each change and every [`RECHECK`] (grace periods hold without events). A
+//! verdict that changes is printed as one line; the wait ends when all are ready,
+//! when something failed (after a short grace to collect every other failure), or
+//! at the deadline.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, WatchEvent, WatchParams};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::readiness::{self, Snapshot, Verdict};
+use crate::cluster::Cluster;
+use crate::render::describe;
+
+/// How often objects are judged again without a change.
+const RECHECK: Duration = Duration::from_millis(250);
+/// The reason of an object no list or watch has shown yet.
+const NOT_SEEN: &str = "not seen yet";
+/// After the first failure, how long the wait goes on collecting others.
+const FAILURE_GRACE: Duration = Duration::from_secs(2);
+
+/// One object the wait is about, and how it ended.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Judged {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// Seconds from the start of the wait to ready (None: never ready).
+    pub ready_after: Option<f64>,
+}
+
+impl Judged {
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{} -n {ns}", self.kind, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// How a wait ended.
+#[derive(Debug)]
+pub struct Waited {
+    pub objects: Vec<Judged>,
+    pub timed_out: bool,
+}
+
+impl Waited {
+    pub fn failed(&self) -> impl Iterator<Item = &Judged> {
+        self.objects.iter().filter(|j| matches!(j.verdict, Verdict::Failed { .. }))
+    }
+    pub fn pending(&self) -> impl Iterator<Item = &Judged> {
+        self.objects.iter().filter(|j| matches!(j.verdict, Verdict::Pending { .. }))
+    }
+    pub fn all_ready(&self) -> bool {
+        self.objects.iter().all(|j| matches!(j.verdict, Verdict::Ready { .. }))
+    }
+}
+
+/// The kinds whose objects readiness reads besides the targets themselves.
+fn supporting() -> Vec<ApiResource> {
+    use k8s_openapi::api::{apps::v1 as apps, core::v1, discovery::v1 as discovery, storage::v1 as storage};
+    vec![
+        // Tell a Deployment's current pods from its old ones.
+        ApiResource::erase::<apps::ReplicaSet>(&()),
+        ApiResource::erase::<v1::Pod>(&()),
+        ApiResource::erase::<v1::Endpoints>(&()),
+        ApiResource::erase::<discovery::EndpointSlice>(&()),
+        ApiResource::erase::<v1::Event>(&()),
+        ApiResource::erase::<storage::StorageClass>(&()),
+        ApiResource::erase::<v1::Service>(&()),
+    ]
+}
+
+/// Waits until every object of `targets` (as applied: apiVersion, kind, metadata)
+/// is ready, something failed, or `deadline`. `resources` gives each target's
+/// served resource and whether it is namespaced. `progress` prints changes.
+pub async fn until_ready(cluster: &Cluster, targets: &[(Value, ApiResource, bool)], deadline: Instant, progress: bool) -> Waited {
+    let started = Instant::now();
+    let namespaces: BTreeSet<String> = targets.iter().filter_map(|(o, _, _)| o["metadata"]["namespace"].as_str().map(str::to_string)).collect();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Change>();
+    let mut watched: BTreeSet<(String, String, Option<String>)> = BTreeSet::new();
+    let mut tasks = Vec::new();
+    let streaming = cluster.streaming_client().unwrap_or_else(|_| cluster.client.clone());
+    let mut watch = |resource: &ApiResource, namespace: Option<String>| {
+        let key = (resource.api_version.clone(), resource.kind.clone(), namespace.clone());
+        if !watched.insert(key) {
+            return;
+        }
+        let api: Api<DynamicObject> = match &namespace {
+            Some(ns) => Api::namespaced_with(streaming.clone(), ns, resource),
+            None => Api::all_with(streaming.clone(), resource),
+        };
+        tasks.push(tokio::spawn(feed(api, resource.clone(), tx.clone())));
+    };
+    for (_, resource, namespaced) in targets {
+        if *namespaced {
+            namespaces.iter().for_each(|ns| watch(resource, Some(ns.clone())));
+        } else {
+            watch(resource, None);
+        }
+    }
+    for resource in supporting() {
+        if resource.kind == "StorageClass" {
+            watch(&resource, None);
+        } else {
+            namespaces.iter().for_each(|ns| watch(&resource, Some(ns.clone())));
+        }
+    }
+    drop(tx);
+
+    let mut snapshot = Snapshot::new();
+    let mut last: BTreeMap<usize, Verdict> = BTreeMap::new();
+    let mut ready_at: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut first_failure: Option<Instant> = None;
+    let mut ticker = tokio::time::interval(RECHECK);
+    let timed_out = loop {
+        tokio::select! {
+            change = rx.recv() => match change {
+                Some(Change::Upsert(obj)) => snapshot.upsert(obj),
+                Some(Change::Remove(obj)) => snapshot.remove(&obj),
+                None => tokio::time::sleep_until(deadline.min(Instant::now() + RECHECK)).await,
+            },
+            _ = ticker.tick() => {}
+            _ = tokio::time::sleep_until(deadline) => break true,
+        }
+        // Drain what else arrived before judging.
+        while let Ok(change) = rx.try_recv() {
+            match change {
+                Change::Upsert(obj) => snapshot.upsert(obj),
+                Change::Remove(obj) => snapshot.remove(&obj),
+            }
+        }
+        let now = k8s_openapi::jiff::Timestamp::now();
+        for (i, (target, _, _)) in targets.iter().enumerate() {
+            let verdict = match current(&snapshot, target) {
+                Some(live) => readiness::judge(live, &snapshot, now),
+                None => Verdict::Pending { reason: NOT_SEEN.into() },
+            };
+            if last.get(&i) != Some(&verdict) {
+                let unseen = matches!(&verdict, Verdict::Pending { reason } if reason == NOT_SEEN);
+                if progress && !unseen {
+                    eprintln!("  {:<44} {}", describe(target), verdict_text(&verdict));
+                }
+                // Ready since when: a resource that falls back (a crash-looping pod) starts over.
+                if matches!(verdict, Verdict::Ready { .. }) {
+                    ready_at.insert(i, started.elapsed().as_secs_f64());
+                } else {
+                    ready_at.remove(&i);
+                }
+                if matches!(verdict, Verdict::Failed { .. }) && first_failure.is_none() {
+                    first_failure = Some(Instant::now());
+                }
+                last.insert(i, verdict);
+            }
+        }
+        let all_settled = last.len() == targets.len() && last.values().all(|v| !matches!(v, Verdict::Pending { .. }));
+        if all_settled || first_failure.is_some_and(|t| t.elapsed() >= FAILURE_GRACE) {
+            break false;
+        }
+    };
+    tasks.iter().for_each(|t| t.abort());
+    let objects = targets
+        .iter()
+        .enumerate()
+        .map(|(i, (target, _, _))| Judged {
+            kind: target["kind"].as_str().unwrap_or_default().to_string(),
+            namespace: target["metadata"]["namespace"].as_str().map(str::to_string),
+            name: target["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            verdict: last.get(&i).cloned().unwrap_or(Verdict::Pending { reason: NOT_SEEN.into() }),
+            ready_after: ready_at.get(&i).copied(),
+        })
+        .collect();
+    Waited { objects, timed_out }
+}
+
+/// Judges `targets` once, on one list of each kind involved (`kdeck status`).
+pub async fn judge_once(cluster: &Cluster, targets: &[(Value, ApiResource, bool)]) -> Vec<Judged> {
+    let namespaces: BTreeSet<String> = targets.iter().filter_map(|(o, _, _)| o["metadata"]["namespace"].as_str().map(str::to_string)).collect();
+    let mut snapshot = Snapshot::new();
+    let mut listed: BTreeSet<(String, String, Option<String>)> = BTreeSet::new();
+    let mut lists: Vec<(ApiResource, Option<String>)> = Vec::new();
+    for (_, resource, namespaced) in targets {
+        if *namespaced {
+            lists.extend(namespaces.iter().map(|ns| (resource.clone(), Some(ns.clone()))));
+        } else {
+            lists.push((resource.clone(), None));
+        }
+    }
+    for resource in supporting() {
+        if resource.kind == "StorageClass" {
+            lists.push((resource, None));
+        } else {
+            lists.extend(namespaces.iter().map(|ns| (resource.clone(), Some(ns.clone()))));
+        }
+    }
+    for (resource, namespace) in lists {
+        if !listed.insert((resource.api_version.clone(), resource.kind.clone(), namespace.clone())) {
+            continue;
+        }
+        let api: Api<DynamicObject> = match &namespace {
+            Some(ns) => Api::namespaced_with(cluster.client.clone(), ns, &resource),
+            None => Api::all_with(cluster.client.clone(), &resource),
+        };
+        if let Ok(list) = api.list(&ListParams::default()).await {
+            for obj in list.items {
+                let mut value = serde_json::to_value(obj).unwrap_or_default();
+                value["apiVersion"] = Value::String(resource.api_version.clone());
+                value["kind"] = Value::String(resource.kind.clone());
+                snapshot.upsert(value);
+            }
+        }
+    }
+    let now = k8s_openapi::jiff::Timestamp::now();
+    targets
+        .iter()
+        .map(|(target, _, _)| Judged {
+            kind: target["kind"].as_str().unwrap_or_default().to_string(),
+            namespace: target["metadata"]["namespace"].as_str().map(str::to_string),
+            name: target["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            verdict: match current(&snapshot, target) {
+                Some(live) => readiness::judge(live, &snapshot, now),
+                None => Verdict::Pending { reason: "does not exist".into() },
+            },
+            ready_after: None,
+        })
+        .collect()
+}
+
+/// The live version of `target` in the snapshot.
+fn current<'a>(snapshot: &'a Snapshot, target: &Value) -> Option<&'a Value> {
+    let group = target["apiVersion"].as_str().unwrap_or_default().split_once('/').map(|(g, _)| g).unwrap_or("");
+    snapshot.get(
+        group,
+        target["kind"].as_str().unwrap_or_default(),
+        target["metadata"]["namespace"].as_str().unwrap_or_default(),
+        target["metadata"]["name"].as_str().unwrap_or_default(),
+    )
+}
+
+/// `ready`, `ready (completed)`, `pending: …`, `FAILED: …`.
+pub fn verdict_text(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Ready { note: None } => "ready".into(),
+        Verdict::Ready { note: Some(note) } => format!("ready ({note})"),
+        Verdict::Pending { reason } => format!("pending: {reason}"),
+        Verdict::Failed { reason } => format!("FAILED: {reason}"),
+    }
+}
+
+enum Change {
+    Upsert(Value),
+    Remove(Value),
+}
+
+/// Lists and watches `api` into `tx` until the receiver is gone, relisting after
+/// an expired or broken watch.
+async fn feed(api: Api<DynamicObject>, resource: ApiResource, tx: mpsc::UnboundedSender<Change>) {
+    let typed = |obj: DynamicObject| {
+        let mut value = serde_json::to_value(obj).unwrap_or_default();
+        value["apiVersion"] = Value::String(resource.api_version.clone());
+        value["kind"] = Value::String(resource.kind.clone());
+        value
+    };
+    loop {
+        let version = match api.list(&ListParams::default()).await {
+            Ok(list) => {
+                for obj in list.items {
+                    if tx.send(Change::Upsert(typed(obj))).is_err() {
+                        return;
+                    }
+                }
+                list.metadata.resource_version.unwrap_or_default()
+            }
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if tx.is_closed() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let Ok(stream) = api.watch(&WatchParams::default().timeout(290), &version).await else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            let sent = match event {
+                Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)) => tx.send(Change::Upsert(typed(obj))),
+                Ok(WatchEvent::Deleted(obj)) => tx.send(Change::Remove(typed(obj))),
+                Ok(WatchEvent::Bookmark(_)) => Ok(()),
+                // 410 Gone and broken streams: relist.
+                Ok(WatchEvent::Error(_)) | Err(_) => break,
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    }
+}

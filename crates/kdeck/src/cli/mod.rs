@@ -11,6 +11,7 @@ pub mod init;
 pub mod logs;
 pub mod run;
 pub mod sandbox;
+pub mod stack;
 pub mod sync_secrets;
 pub mod tasks;
 
@@ -45,6 +46,14 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Look inside a PersistentVolumeClaim from an ephemeral pod (deleted on every way out).
     BrowsePvc(browse_pvc::BrowsePvcArgs),
+    /// Bring the stack of kdeck.yaml up: cluster, dev secrets, render, apply, wait until ready.
+    Up(stack::UpArgs),
+    /// The stack's resources with their readiness and the exact reason when not ready.
+    Status(stack::StatusArgs),
+    /// Print the objects `kdeck up` would apply (Helm and kustomize output included; secrets masked).
+    Render(stack::RenderArgs),
+    /// Remove what `kdeck up` applied, keeping volumes' data unless --delete-data.
+    Down(stack::DownArgs),
     /// Run project tasks from kdeck.yaml: locally, in a compose container, in a pod, or as a Job.
     Run(run::RunArgs),
     /// List the project's tasks and the executors available for each right now.
@@ -75,6 +84,10 @@ impl Cli {
             Command::Logs(args) => args.run(&self.cluster).await,
             Command::BrowsePvc(args) => args.run(&self.cluster).await,
             Command::Run(args) => args.run(&self.cluster).await,
+            Command::Up(args) => args.run(&self.cluster).await,
+            Command::Status(args) => args.run(&self.cluster).await,
+            Command::Render(args) => args.run(&self.cluster),
+            Command::Down(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),
             Command::Config(args) => local("kdeck config").and_then(|()| args.run()),
             Command::Init(cmd) => local("kdeck init").and_then(|()| cmd.run()),

@@ -1,0 +1,350 @@
+//! `kdeck up`, `status`, `render` and `down` against a sandbox the stack itself
+//! starts (provider sandbox), checking the cluster's state afterwards.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::TestSandbox;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Secret, Service};
+use kube::Api;
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// A project directory with `kdeck.yaml` and files, run in `home`'s environment.
+struct Project<'a> {
+    home: &'a TestSandbox,
+    dir: std::path::PathBuf,
+}
+
+impl<'a> Project<'a> {
+    fn new(home: &'a TestSandbox, files: &[(&str, &str)]) -> Self {
+        let dir = home.dir.path().join("project");
+        let project = Project { home, dir };
+        for (path, text) in files {
+            project.write(path, text);
+        }
+        project
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let file = self.dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+
+    fn remove(&self, path: &str) {
+        std::fs::remove_file(self.dir.join(path)).unwrap();
+    }
+
+    fn kdeck(&self, args: &[&str]) -> Output {
+        self.home.kdeck().current_dir(&self.dir).args(args).stdin(std::process::Stdio::null()).output().unwrap()
+    }
+}
+
+const APP: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: api-config}
+data: {LOG_LEVEL: info}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+        - name: api
+          image: nginx:1.27
+          ports: [{containerPort: 80}]
+          envFrom: [{configMapRef: {name: api-config}}]
+          env: [{name: SECRET_KEY, valueFrom: {secretKeyRef: {name: app-secret, key: SECRET_KEY}}}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: busybox, command: [sleep, "1"]}]
+"#;
+
+const SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  selector: {app: api}
+  ports: [{port: 80, targetPort: 80}]
+"#;
+
+const STACK: &str = r#"
+stack:
+  name: shop
+  cluster: {name: stack-up}
+  secrets:
+    - {name: app-secret, namespace: shop, generate: {SECRET_KEY: 24}}
+  deploy:
+    - namespace: shop
+      manifests: [k8s/*.yaml]
+"#;
+
+fn config_hash(deployment: &Deployment) -> Option<String> {
+    deployment.spec.as_ref()?.template.metadata.as_ref()?.annotations.as_ref()?.get("kdeck.dev/config-hash").cloned()
+}
+
+#[tokio::test]
+async fn up_applies_waits_prunes_and_is_idempotent_and_down_keeps_the_data() {
+    let home = TestSandbox::new("stack-up");
+    let project = Project::new(&home, &[("kdeck.yaml", STACK), ("k8s/app.yaml", APP), ("k8s/service.yaml", SERVICE)]);
+
+    let out = project.kdeck(&["up", "--timeout", "90s"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("stack shop is ready"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("cluster: sandbox \"stack-up\" (context stack-up): created"), "{}", stderr(&out));
+    let client = home.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "shop");
+    let api = deployments.get("api").await.unwrap();
+    assert_eq!(api.status.as_ref().and_then(|s| s.available_replicas), Some(2), "up returned once the Deployment was available");
+    let part_of = api.metadata.labels.as_ref().unwrap().get("applyset.kubernetes.io/part-of").cloned().unwrap();
+    let parent = Api::<Secret>::namespaced(client.clone(), "default").get("kdeck-stack-shop").await.unwrap();
+    assert_eq!(parent.metadata.labels.as_ref().unwrap()["applyset.kubernetes.io/id"], part_of);
+    let kinds = &parent.metadata.annotations.as_ref().unwrap()["applyset.kubernetes.io/contains-group-kinds"];
+    assert_eq!(kinds, "ConfigMap,Deployment.apps,Job.batch,Namespace,PersistentVolumeClaim,Service");
+    let first_hash = config_hash(&api).expect("the pod template carries the config's hash");
+    // The dev secret exists; its generated value is kept privately and never printed.
+    let secret = Api::<Secret>::namespaced(client.clone(), "shop").get("app-secret").await.unwrap();
+    let value = String::from_utf8(secret.data.unwrap()["SECRET_KEY"].0.clone()).unwrap();
+    assert_eq!(value.len(), 24);
+    assert!(!stdout(&out).contains(&value) && !stderr(&out).contains(&value));
+    let store = project.dir.join(".kdeck/secrets/stack-up.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&store).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // A second up with nothing changed changes nothing, and says so.
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ready; nothing changed"), "{}\n{}", stdout(&out), stderr(&out));
+
+    // A changed ConfigMap: planned as updates, then the Deployment rolls.
+    project.write("k8s/app.yaml", &APP.replace("LOG_LEVEL: info", "LOG_LEVEL: debug"));
+    let plan = project.kdeck(&["up", "--dry-run"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(stdout(&plan).contains("update     ConfigMap/api-config -n shop"), "{}", stdout(&plan));
+    assert!(stdout(&plan).contains("update     Deployment/api -n shop"), "{}", stdout(&plan));
+    assert!(stdout(&plan).contains("unchanged  Service/api -n shop"), "{}", stdout(&plan));
+    assert_eq!(config_hash(&deployments.get("api").await.unwrap()).as_deref(), Some(first_hash.as_str()), "a dry run changes nothing");
+    let out = project.kdeck(&["up", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result"], "ready");
+    assert!(report["resources"].as_array().unwrap().iter().any(|r| r["kind"] == "Deployment" && r["state"] == "ready"));
+    assert_ne!(config_hash(&deployments.get("api").await.unwrap()), Some(first_hash), "the config change rolled the Deployment");
+
+    // What leaves the rendered set is pruned.
+    project.remove("k8s/service.yaml");
+    let plan = project.kdeck(&["up", "--dry-run"]);
+    assert!(stdout(&plan).contains("prune      Service/api -n shop"), "{}", stdout(&plan));
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(Api::<Service>::namespaced(client.clone(), "shop").get_opt("api").await.unwrap().is_none(), "the Service was pruned");
+
+    let out = project.kdeck(&["status"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("5/5 ready (stack shop, context stack-up)"), "{}", stdout(&out));
+    assert!(stdout(&out).lines().any(|l| l.starts_with("Deployment/api") && l.ends_with("ready")), "{}", stdout(&out));
+
+    // down removes what up applied and keeps the claim (and its namespace).
+    let out = project.kdeck(&["down"]);
+    assert_eq!(out.status.code(), Some(2), "down asks first: {}", stderr(&out));
+    let out = project.kdeck(&["down", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(deployments.get_opt("api").await.unwrap().is_none());
+    assert!(Api::<PersistentVolumeClaim>::namespaced(client.clone(), "shop").get_opt("data").await.unwrap().is_some(), "the claim is kept");
+    assert!(Api::<Namespace>::all(client.clone()).get_opt("shop").await.unwrap().is_some(), "its namespace too");
+    assert!(Api::<Secret>::namespaced(client.clone(), "default").get_opt("kdeck-stack-shop").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn broken_resources_fail_fast_with_their_reasons() {
+    let home = TestSandbox::new("stack-broken");
+    let manifests = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: backend}
+spec:
+  selector: {matchLabels: {app: backend}}
+  template:
+    metadata:
+      labels: {app: backend}
+      annotations: {sandbox.kdeck.dev/run-seconds: "0", sandbox.kdeck.dev/exit-code: "1", sandbox.kdeck.dev/backoff-seconds: "0.2", sandbox.kdeck.dev/crash-log: "connection refused localhost:5432"}
+    spec:
+      containers: [{name: backend, image: backend:1}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: frontend}
+spec:
+  selector: {matchLabels: {app: frontend}}
+  template:
+    metadata: {labels: {app: frontend}}
+    spec:
+      containers: [{name: web, image: registry.invalid/frontend:1}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nothing}
+spec:
+  selector: {app: nobody}
+  ports: [{port: 80}]
+"#;
+    let project = Project::new(
+        &home,
+        &[
+            ("kdeck.yaml", "stack:\n  name: broken\n  cluster: {name: stack-broken}\n  deploy:\n    - {namespace: default, manifests: [k8s.yaml]}\n"),
+            ("k8s.yaml", manifests),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let out = project.kdeck(&["up", "--timeout", "120s"]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(took < std::time::Duration::from_secs(60), "failed fast, not at the timeout: {took:?}");
+    let err = stderr(&out);
+    assert!(err.contains("resource(s) failed"), "{err}");
+    assert!(err.contains("Deployment/backend -n default: FAILED") && err.contains("CrashLoopBackOff"), "{err}");
+    assert!(err.contains("Deployment/frontend -n default: FAILED") && err.contains("ImagePullBackOff"), "{err}");
+    assert!(err.contains("Service/nothing -n default: pending: no ready endpoints"), "{err}");
+}
+
+#[test]
+fn bad_stack_configuration_is_refused_before_any_cluster_is_touched() {
+    let home = TestSandbox::new("stack-bad");
+    let project = Project::new(&home, &[("kdeck.yaml", "stack:\n  deploy:\n    - {kustomize: k8s/missing}\n")]);
+    let out = project.kdeck(&["up"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stack.deploy[0].kustomize: k8s/missing does not exist"), "{}", stderr(&out));
+    project.write("kdeck.yaml", "stack:\n  deploy:\n    - {kustomize: k8s, helm: {chart: c}}\n");
+    let out = project.kdeck(&["render"]);
+    assert!(stderr(&out).contains("stack.deploy[0]: a deploy step takes exactly one of kustomize, helm or manifests"), "{}", stderr(&out));
+    project.write("kdeck.yaml", "stack:\n  deploy:\n    - {manifestz: [a.yaml]}\n");
+    let out = project.kdeck(&["up"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("manifestz"), "{}", stderr(&out));
+    project.write("kdeck.yaml", "tasks: {}\n");
+    let out = project.kdeck(&["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("has no stack: section"), "{}", stderr(&out));
+    assert!(!home.home().join("sandboxes").exists() || std::fs::read_dir(home.home().join("sandboxes")).unwrap().next().is_none(), "no sandbox was started");
+    let _ = Path::new("");
+}
+
+#[test]
+fn render_prints_every_object_with_secrets_masked() {
+    let home = TestSandbox::new("stack-render");
+    let project = Project::new(
+        &home,
+        &[
+            ("kdeck.yaml", "stack:\n  deploy:\n    - {namespace: shop, manifests: [k8s/*.yaml]}\n"),
+            (
+                "k8s/a.yaml",
+                "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+            ),
+        ],
+    );
+    let out = project.kdeck(&["render", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("hunter2"));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["items"][0]["stringData"]["password"], "******");
+    assert_eq!(list["items"][1]["metadata"]["namespace"], "shop");
+    let out = project.kdeck(&["render"]);
+    assert!(stdout(&out).contains("# manifests k8s/*.yaml") && !stdout(&out).contains("hunter2"), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn data_survives_down_delete_cluster_and_comes_back_with_up() {
+    let home = TestSandbox::new("stack-data");
+    let db = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: pgdata}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: pgdata}}]
+"#;
+    let project = Project::new(
+        &home,
+        &[
+            ("kdeck.yaml", "stack:\n  name: data\n  cluster: {name: stack-data, keepData: true}\n  deploy:\n    - {namespace: db, manifests: [db.yaml]}\n"),
+            ("db.yaml", db),
+        ],
+    );
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pod_of_db = |client: kube::Client| async move {
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, "db");
+        let list = pods.list(&kube::api::ListParams::default().labels("app=db")).await.unwrap();
+        let name = list.items.iter().find(|p| p.metadata.deletion_timestamp.is_none()).and_then(|p| p.metadata.name.clone()).unwrap();
+        (pods, name)
+    };
+    let (pods, pod) = pod_of_db(home.client().await).await;
+    let written = common::exec(&pods, &pod, &["sh", "-c", "echo kept > /data/row && cat /data/row"]).await;
+    assert_eq!(written.stdout.trim(), "kept", "{}", written.stderr);
+
+    let out = project.kdeck(&["down", "--delete-cluster", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("sandbox \"stack-data\" deleted; its volumes' data is kept"), "{}", stdout(&out));
+    let out = home.run(&["sandbox", "status", "--name", "stack-data"]);
+    assert!(!out.status.success(), "the sandbox is gone");
+
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("created"), "a new sandbox: {}", stderr(&out));
+    let (pods, pod) = pod_of_db(home.client().await).await;
+    let read = common::exec(&pods, &pod, &["cat", "/data/row"]).await;
+    assert_eq!(read.stdout.trim(), "kept", "the claim's data came back: {}", read.stderr);
+
+    // --delete-data removes it for good.
+    let out = project.kdeck(&["down", "--delete-cluster", "--delete-data", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (pods, pod) = pod_of_db(home.client().await).await;
+    assert_ne!(common::exec(&pods, &pod, &["cat", "/data/row"]).await.code, 0, "no data after --delete-data");
+}

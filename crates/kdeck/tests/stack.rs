@@ -348,3 +348,95 @@ spec:
     let (pods, pod) = pod_of_db(home.client().await).await;
     assert_ne!(common::exec(&pods, &pod, &["cat", "/data/row"]).await.code, 0, "no data after --delete-data");
 }
+
+/// The program on PATH; outside CI a missing one skips the test (CI installs the
+/// reference clients first, and fails instead).
+fn client(name: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()));
+    if !found {
+        assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "{name} is not on PATH; CI installs it (scripts/install-clients)");
+        eprintln!("skipped: {name} is not on PATH (scripts/install-clients installs it)");
+    }
+    found
+}
+
+const CHART: &[(&str, &str)] = &[
+    ("charts/backend/Chart.yaml", "apiVersion: v2\nname: backend\nversion: 0.1.0\n"),
+    ("charts/backend/values.yaml", "replicaCount: 1\nimage: nginx:1.27\n"),
+    (
+        "charts/backend/templates/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n  labels: {app: {{ .Release.Name }}}\nspec:\n  replicas: {{ .Values.replicaCount }}\n  selector: {matchLabels: {app: {{ .Release.Name }}}}\n  template:\n    metadata: {labels: {app: {{ .Release.Name }}}}\n    spec:\n      containers: [{name: app, image: {{ .Values.image | quote }}, ports: [{containerPort: 8000}]}]\n",
+    ),
+    (
+        "charts/backend/templates/service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: {{ .Release.Name }}-service}\nspec:\n  selector: {app: {{ .Release.Name }}}\n  ports: [{port: 8000, targetPort: 8000}]\n",
+    ),
+    ("k8s/kustomization.yaml", "namespace: shop\nresources: [redis.yaml]\nconfigMapGenerator:\n  - {name: redis-config, literals: [maxmemory=64mb]}\n"),
+    (
+        "k8s/redis.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: redis}\nspec:\n  selector: {matchLabels: {app: redis}}\n  template:\n    metadata: {labels: {app: redis}}\n    spec:\n      containers:\n        - name: redis\n          image: redis:7\n          envFrom: [{configMapRef: {name: redis-config}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: redis}\nspec:\n  selector: {app: redis}\n  ports: [{port: 6379}]\n",
+    ),
+];
+
+fn helm_json(project: &Project, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("helm")
+        .args(args)
+        .args(["--kube-context", "stack-helm", "-o", "json"])
+        .env("KUBECONFIG", project.home.kubeconfig())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn kustomize_and_helm_steps_with_the_real_tools() {
+    if !client("helm") || !(client("kubectl") || client("kustomize")) {
+        return;
+    }
+    let home = TestSandbox::new("stack-helm");
+    let stack = "stack:\n  name: tools\n  cluster: {name: stack-helm}\n  deploy:\n    - kustomize: k8s\n    - helm: {chart: charts/backend, namespace: shop, set: {replicaCount: \"1\"}}\n";
+    let mut files = CHART.to_vec();
+    files.push(("kdeck.yaml", stack));
+    let project = Project::new(&home, &files);
+
+    let out = project.kdeck(&["up", "--timeout", "120s"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("step 2/2 helm charts/backend (release backend): helm install"), "{}", stderr(&out));
+    let client = home.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "shop");
+    // kustomize's objects are kdeck's (its configMapGenerator's hashed name resolved)…
+    let redis = deployments.get("redis").await.unwrap();
+    assert!(redis.metadata.labels.as_ref().unwrap().contains_key("applyset.kubernetes.io/part-of"));
+    assert_eq!(redis.status.as_ref().and_then(|s| s.available_replicas), Some(1));
+    // …Helm's are Helm's: a real release, its objects waited on.
+    let releases = helm_json(&project, &["list", "-n", "shop"]);
+    assert_eq!(
+        (releases[0]["name"].as_str(), releases[0]["status"].as_str(), releases[0]["revision"].as_str()),
+        (Some("backend"), Some("deployed"), Some("1"))
+    );
+    let backend = deployments.get("backend").await.unwrap();
+    assert_eq!(backend.metadata.labels.as_ref().unwrap().get("applyset.kubernetes.io/part-of"), None);
+    assert_eq!(backend.status.as_ref().and_then(|s| s.available_replicas), Some(1), "up waited on the release's Deployment");
+
+    let out = project.kdeck(&["up"]);
+    assert!(stdout(&out).contains("ready; nothing changed"), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("helm unchanged"), "{}", stderr(&out));
+
+    project.write("kdeck.yaml", &stack.replace("replicaCount: \"1\"", "replicaCount: \"2\""));
+    let plan = project.kdeck(&["up", "--dry-run"]);
+    assert!(stdout(&plan).contains("helm charts/backend (release backend) — helm upgrade"), "{}", stdout(&plan));
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(deployments.get("backend").await.unwrap().status.and_then(|s| s.available_replicas), Some(2));
+    assert_eq!(helm_json(&project, &["list", "-n", "shop"])[0]["revision"], "2");
+
+    let out = project.kdeck(&["status"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Deployment/backend") && stdout(&out).contains("Service/redis"), "{}", stdout(&out));
+
+    let out = project.kdeck(&["down", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(helm_json(&project, &["list", "-n", "shop"]).as_array().unwrap().is_empty(), "the release is uninstalled");
+    assert!(deployments.get_opt("redis").await.unwrap().is_none());
+}

@@ -89,10 +89,11 @@ pub struct Kind {
     pub namespaced: bool,
 }
 
-/// Discovery, once per apiVersion/kind.
+/// Discovery, once per apiVersion/kind (and the namespaces known to exist).
 #[derive(Default)]
 pub struct Kinds {
     known: BTreeMap<(String, String), Kind>,
+    namespaces: BTreeSet<String>,
 }
 
 impl Kinds {
@@ -314,6 +315,20 @@ pub async fn delete_member(cluster: &Cluster, kinds: &mut Kinds, object: &Value)
         Deleted::AlreadyGone => Ok(format!("{what} was already gone")),
         Deleted::Changed(_) => Ok(format!("{what} changed since planned (another object of that name), skipped")),
     }
+}
+
+/// Makes sure namespace `ns` exists: read first (a user allowed only into
+/// existing namespaces is never asked to create one), created when missing.
+/// True when it was created.
+pub async fn ensure_namespace(cluster: &Cluster, kinds: &mut Kinds, ns: &str) -> Result<bool> {
+    if kinds.namespaces.contains(ns) {
+        return Ok(false);
+    }
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client.clone());
+    let exists = api.get_opt(ns).await.map_err(|e| cluster.error(&format!("reading namespace {ns}"), e))?.is_some();
+    let created = !exists && create_if_missing(cluster, kinds, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await?;
+    kinds.namespaces.insert(ns.to_string());
+    Ok(created)
 }
 
 /// Creates `object` if it does not exist (dev secrets); false when it was there.

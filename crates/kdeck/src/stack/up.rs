@@ -368,8 +368,7 @@ async fn apply_step(
 /// fail on it); a namespace the stack declares itself is applied as any object.
 async fn ensure_namespace(cluster: &Cluster, kinds: &mut Kinds, object: &Value, options: &UpOptions) -> Result<()> {
     let Some(ns) = object["metadata"]["namespace"].as_str() else { return Ok(()) };
-    let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-    if apply::create_if_missing(cluster, kinds, namespace).await? {
+    if apply::ensure_namespace(cluster, kinds, ns).await? {
         say(options, &format!("created namespace {ns}"));
     }
     Ok(())

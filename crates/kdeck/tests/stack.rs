@@ -440,3 +440,82 @@ async fn kustomize_and_helm_steps_with_the_real_tools() {
     assert!(helm_json(&project, &["list", "-n", "shop"]).as_array().unwrap().is_empty(), "the release is uninstalled");
     assert!(deployments.get_opt("redis").await.unwrap().is_none());
 }
+
+#[test]
+fn doctor_names_what_up_needs_and_the_permissions_missing() {
+    let home = TestSandbox::start("stack-doctor");
+    let stack = |context: &str| {
+        format!("stack:\n  name: doc\n  cluster: {{provider: context, name: {context}}}\n  deploy:\n    - {{namespace: default, manifests: [k8s/*.yaml]}}\n")
+    };
+    let project = Project::new(&home, &[("kdeck.yaml", &stack("stack-doctor")), ("k8s/app.yaml", APP), ("k8s/service.yaml", SERVICE)]);
+    let out = project.kdeck(&["doctor"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("ok    render     1 step(s), 6 object(s)"), "{text}");
+    assert!(text.contains("ok    cluster    context stack-doctor answers at https://127.0.0.1:"), "{text}");
+    assert!(text.contains("may get, create, patch and delete everything the stack applies"), "{text}");
+
+    // The read-only context may read but not write: each missing verb is named.
+    project.write("kdeck.yaml", &stack("stack-doctor-readonly"));
+    let out = project.kdeck(&["doctor", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    let failures: Vec<String> =
+        doc["checks"].as_array().unwrap().iter().filter(|c| c["ok"] == false).map(|c| c["detail"].as_str().unwrap().to_string()).collect();
+    assert!(failures.iter().any(|f| f == "context \"stack-doctor-readonly\" may not create deployments.apps in namespace default"), "{failures:?}");
+    assert!(!failures.iter().any(|f| f.contains("may not get")), "reading is allowed: {failures:?}");
+}
+
+#[test]
+fn ctrl_c_during_up_says_where_it_stopped_and_up_continues() {
+    let home = TestSandbox::new("stack-int");
+    let never_ready = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}, annotations: {sandbox.kdeck.dev/readiness-fail: "true"}}
+    spec:
+      containers: [{name: web, image: nginx:1.27, readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 1}}]
+"#;
+    let project = Project::new(
+        &home,
+        &[
+            ("kdeck.yaml", "stack:\n  name: int\n  cluster: {name: stack-int}\n  deploy:\n    - {namespace: default, manifests: [web.yaml]}\n"),
+            ("web.yaml", never_ready),
+        ],
+    );
+    let child = home
+        .kdeck()
+        .current_dir(&project.dir)
+        .args(["up"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the Deployment is applied and waited on (the sandbox answers), interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = home.kdeck().args(["--context", "stack-int", "logs", "deploy/web", "--no-follow", "--timeout", "5s"]).output().unwrap();
+        if out.status.success() || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted while waiting for step 1/1 manifests web.yaml (it is applied)"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("run `kdeck up` again to continue"), "{}", stderr(&out));
+
+    project.write("web.yaml", &never_ready.replace("sandbox.kdeck.dev/readiness-fail: \"true\"", "team: web"));
+    let out = project.kdeck(&["up", "--timeout", "60s"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("stack int is ready"), "{}", stdout(&out));
+}

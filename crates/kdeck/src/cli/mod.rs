@@ -54,6 +54,8 @@ pub enum Command {
     Render(stack::RenderArgs),
     /// Remove what `kdeck up` applied, keeping volumes' data unless --delete-data.
     Down(stack::DownArgs),
+    /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
+    Doctor(stack::DoctorArgs),
     /// Run project tasks from kdeck.yaml: locally, in a compose container, in a pod, or as a Job.
     Run(run::RunArgs),
     /// List the project's tasks and the executors available for each right now.
@@ -88,6 +90,7 @@ impl Cli {
             Command::Status(args) => args.run(&self.cluster).await,
             Command::Render(args) => args.run(&self.cluster),
             Command::Down(args) => args.run(&self.cluster).await,
+            Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),
             Command::Config(args) => local("kdeck config").and_then(|()| args.run()),
             Command::Init(cmd) => local("kdeck init").and_then(|()| cmd.run()),

@@ -58,7 +58,14 @@ impl UpArgs {
             rollout_on_config: !self.no_rollout_on_config,
             progress: self.output == OutputFormat::Text,
         };
-        let (report, result) = up::up(&def, &options).await;
+        let mut signals = crate::interrupt::Signals::new()?;
+        let (report, result) = tokio::select! {
+            done = up::up(&def, &options) => done,
+            code = signals.next() => {
+                return Err(Error::new(ExitCode::Remote(code), format!("interrupted while {}", up::where_now()))
+                    .hint("what was applied stays; run `kdeck up` again to continue"));
+            }
+        };
         match self.output {
             OutputFormat::Json => {
                 let mut doc = serde_json::to_value(&report).unwrap_or_default();
@@ -257,5 +264,35 @@ impl DownArgs {
             }
         }
         Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+impl DoctorArgs {
+    pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        ui::want_json(self.output);
+        no_cluster_flags(cluster, "kdeck doctor")?;
+        let def = load(&self.project)?;
+        let checks = crate::stack::doctor::doctor(&def).await;
+        let failed = checks.iter().filter(|c| !c.ok).count();
+        match self.output {
+            OutputFormat::Json => ui::print_json(&serde_json::json!({"stack": def.name, "checks": checks, "ok": failed == 0})),
+            OutputFormat::Text => {
+                for check in &checks {
+                    println!("{:<5} {:<10} {}", if check.ok { "ok" } else { "FAIL" }, check.check, check.detail);
+                    if let Some(fix) = &check.fix {
+                        println!("      {:<10} fix: {fix}", "");
+                    }
+                }
+            }
+        }
+        if failed == 0 { Ok(()) } else { Err(Error::failure(format!("{failed} check(s) failed"))) }
     }
 }

@@ -10,6 +10,7 @@
 //! [`up`] and [`down`] put them together.
 
 pub mod apply;
+pub mod doctor;
 pub mod down;
 pub mod helm;
 pub mod provider;

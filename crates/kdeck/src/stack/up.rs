@@ -104,6 +104,20 @@ pub async fn up(def: &StackDef, options: &UpOptions) -> (UpReport, Result<()>) {
     (report, result)
 }
 
+/// Where `up` is, for a Ctrl-C to say where it stopped.
+static WHERE: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+fn at(place: impl Into<String>) {
+    if let Ok(mut here) = WHERE.lock() {
+        *here = place.into();
+    }
+}
+
+/// What `up` was doing last (`applying step 2/3 kustomize k8s`).
+pub fn where_now() -> String {
+    WHERE.lock().map(|w| w.clone()).unwrap_or_default()
+}
+
 fn say(options: &UpOptions, text: &str) {
     if options.progress {
         eprintln!("{text}");
@@ -119,6 +133,7 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     report.context = target.context.clone();
 
     // Render first: a stack that does not render touches no cluster.
+    at("rendering the deploy steps (nothing was changed)");
     let phase = Instant::now();
     let mut steps = render::render(&def.root, &def.config)?;
     let secret_objects = secrets::objects(&def.root, &target.name, &def.config.secrets)?;
@@ -156,6 +171,7 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
             return Ok(());
         }
     } else {
+        at(format!("bringing up {} {:?} (nothing applied yet)", target.provider.name(), target.name));
         let ensured = provider::ensure(&def.config.cluster, &mut target).await?;
         report.cluster_action = ensured.text().to_string();
         say(options, &format!("cluster: {} {:?} (context {}): {}", target.provider.name(), target.name, target.context, ensured.text()));
@@ -216,6 +232,7 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     let mut applied: BTreeSet<(String, String, String)> = BTreeSet::new();
     let total = steps.len();
     for (index, step) in steps.iter().enumerate() {
+        at(format!("applying step {}/{total} {} (the steps before it are applied)", index + 1, step.title));
         let phase = Instant::now();
         let (step_report, targets) = apply_step(&cluster, &mut kinds, &set, step, &target, options, &mut applied).await?;
         say(options, &format!("step {}/{total} {}: {}", index + 1, step.title, summary(&step_report)));
@@ -224,6 +241,7 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
         if options.dry_run || !step.wait || targets.is_empty() {
             continue;
         }
+        at(format!("waiting for step {}/{total} {} (it is applied)", index + 1, step.title));
         let phase = Instant::now();
         let waited = wait::until_ready(&cluster, &targets, deadline, options.progress).await;
         report.seconds.wait += phase.elapsed().as_secs_f64();
@@ -237,6 +255,7 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     }
 
     // Prune what left the rendered set (only kdeck's own members; Helm's are Helm's).
+    at("pruning what left the stack (every step is applied and ready)");
     let members = apply::members(&cluster, &mut kinds, &set, &previous.union(&current)).await?;
     for member in members {
         if applied.contains(&apply::identity(&member)) || member["metadata"]["deletionTimestamp"].is_string() {

@@ -17,6 +17,12 @@ fn main() -> std::process::ExitCode {
     } else {
         Cli::parse()
     };
+    // --kubeconfig FILE: that file alone is read and written, as KUBECONFIG=FILE
+    // would make it; set before any thread exists.
+    if let Some(file) = &cli.cluster.kubeconfig {
+        // SAFETY: still single-threaded: no other thread reads the environment yet.
+        unsafe { std::env::set_var("KUBECONFIG", file) };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

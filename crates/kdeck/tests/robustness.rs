@@ -297,3 +297,22 @@ fn durations_past_gos_range_are_refused_before_any_request() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("invalid --older-than"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_global_kubeconfig_flag_reads_and_writes_that_file_alone() {
+    let sandbox = common::TestSandbox::new("kcflag");
+    let other = sandbox.dir.path().join("other-kubeconfig");
+    // Written there by sandbox start (the flag before the command)…
+    let out = sandbox.run(&["--kubeconfig", other.to_str().unwrap(), "sandbox", "start", "--detach", "--name", "kcflag"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&other).unwrap();
+    assert!(text.contains("name: kcflag"), "{text}");
+    assert!(!sandbox.kubeconfig().exists(), "KUBECONFIG's file is not touched");
+    // …and read from there alone (the flag after the command).
+    let out = sandbox.run(&["cleanse-pods", "--context", "kcflag", "--dry-run", "--kubeconfig", other.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sandbox.run(&["cleanse-pods", "--context", "kcflag", "--dry-run"]);
+    assert_ne!(out.status.code(), Some(0), "without the flag, KUBECONFIG's file has no such context");
+    let out = sandbox.run(&["--kubeconfig", other.to_str().unwrap(), "sandbox", "stop", "--name", "kcflag"]);
+    assert!(out.status.success());
+}

@@ -77,9 +77,6 @@ pub struct StartArgs {
     /// Inject faults into API requests, e.g. seed=42,429=0.2:1s,500=0.1,only=pods (see the README).
     #[arg(long, value_name = "SPEC")]
     faults: Option<String>,
-    /// Kubeconfig file to write the sandbox's entries to (default: as kubectl).
-    #[arg(long)]
-    kubeconfig: Option<PathBuf>,
     /// Run the command of pods that opt in with the annotation
     /// sandbox.kdeck.dev/run-command: "true" as real (confined) processes; without
     /// it their containers stay simulated. Exec always runs for real.
@@ -146,10 +143,8 @@ impl StartArgs {
             (None, Some(r)) => r.data_dir.clone(),
             (None, None) => sandboxes::default_data_dir(&self.name)?,
         };
-        let kubeconfig = match &self.kubeconfig {
-            Some(k) => std::path::absolute(k).map_err(|e| Error::usage(format!("bad --kubeconfig: {e}")))?,
-            None => kubeconfig::default_path()?,
-        };
+        // The global --kubeconfig (else $KUBECONFIG, else ~/.kube/config), made absolute.
+        let kubeconfig = std::path::absolute(kubeconfig::default_path()?).map_err(|e| Error::usage(format!("bad kubeconfig path: {e}")))?;
         Ok(StartOptions {
             name: self.name.clone(),
             port: self.port,

@@ -19,6 +19,9 @@ use crate::error::{Error, ExitCode, Result};
 /// `kdeck logs -n demo …`.
 #[derive(Clone, Debug, Default, Args)]
 pub struct ClusterArgs {
+    /// Kubeconfig file to read and write, and only that one (as kubectl's --kubeconfig; default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE", global = true, value_hint = clap::ValueHint::FilePath)]
+    pub kubeconfig: Option<std::path::PathBuf>,
     /// Kubeconfig context to use (default: the project's kdeck.yaml, else the current context); never changes current-context.
     #[arg(long, visible_alias = "cluster", env = "KDECK_CONTEXT", value_name = "NAME", global = true)]
     pub context: Option<String>,

@@ -11,6 +11,8 @@ fn invoked_as_kubectl_plugin() -> bool {
 fn main() -> std::process::ExitCode {
     // Before anything is printed (--help too): a closed stdout ends kdeck quietly.
     kdeck::ui::pipe::die_quietly_when_output_closes();
+    // A shell asking for completions (COMPLETE=SHELL, registered by `kdeck completions`).
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = if invoked_as_kubectl_plugin() {
         let matches = Cli::command().bin_name("kubectl deck").get_matches();
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())

@@ -555,7 +555,7 @@ fn init_taskfile_completions_and_man_page() {
 
     for shell in ["bash", "zsh", "fish"] {
         let out = sandbox.run(&["completions", shell]);
-        assert!(out.status.success() && stdout(&out).contains("browse-pvc"), "{shell}");
+        assert!(out.status.success() && stdout(&out).contains("COMPLETE=") && stdout(&out).contains("kdeck"), "{shell}: {}", stdout(&out));
     }
     let out = sandbox.run(&["man"]);
     assert!(stdout(&out).contains(".TH kdeck") && stdout(&out).contains(".TH kdeck-sync-secrets"), "one page per command");
@@ -592,4 +592,41 @@ async fn a_project_file_sets_the_default_context_of_operations() {
     let out = run("projctx", &["cleanse-pods", "-A", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("kdeck.yaml"), "{}", stderr(&out));
+}
+
+/// What the shell would offer for the last of `words` (`kdeck …`), asking as bash does.
+fn complete(sandbox: &TestSandbox, words: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    let mut cmd = sandbox.kdeck();
+    cmd.env("COMPLETE", "bash")
+        .env("_CLAP_IFS", "\n")
+        .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "true")
+        .arg("--")
+        .args(words);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = std::time::Instant::now();
+    let out = cmd.output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "completion took {:?}", started.elapsed());
+    stdout(&out).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn completion_offers_contexts_namespaces_and_names_from_the_cluster() {
+    let sandbox = TestSandbox::start_seeded("compl", "home-ops");
+    assert!(complete(&sandbox, &["kdeck", "--context", ""], &[]).iter().any(|c| c == "compl"), "contexts");
+    assert!(complete(&sandbox, &["kdeck", "logs", "-n", "obs"], &[("KDECK_CONTEXT", "compl")]).contains(&"observability".to_string()));
+    let releases = complete(&sandbox, &["kdeck", "--context", "compl", "hr-restart", "-n", "observability", "gat"], &[]);
+    assert_eq!(releases, ["gatus"], "HelmReleases of the namespace the words name, filtered by the word");
+    assert!(complete(&sandbox, &["kdeck", "hr-restart", "gat"], &[("KDECK_CONTEXT", "compl")]).is_empty(), "none in default");
+    let targets = complete(&sandbox, &["kdeck", "logs", "-n", "observability", "deploy/"], &[("KDECK_CONTEXT", "compl")]);
+    assert!(targets.iter().any(|t| t.starts_with("deploy/")), "{targets:?}");
+    let subcommands = complete(&sandbox, &["kdeck", "cleanse"], &[]);
+    assert_eq!(subcommands, ["cleanse-pods"]);
+    // A cluster that does not answer completes nothing, quickly.
+    sandbox.stop();
+    let offered = complete(&sandbox, &["kdeck", "hr-restart", "-n", "observability", ""], &[("KDECK_CONTEXT", "compl")]);
+    assert!(offered.iter().all(|c| c.starts_with('-')), "only the flags: {offered:?}");
 }

@@ -18,7 +18,7 @@ use crate::ops::exec::{self, Session};
 #[derive(Debug, Args)]
 pub struct BrowsePvcArgs {
     /// The PersistentVolumeClaim to look into.
-    #[arg(value_name = "PVC", required_unless_present = "cleanup")]
+    #[arg(value_name = "PVC", required_unless_present = "cleanup", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::claims))]
     claim: Option<String>,
     /// Mount the claim read-write (read-only by default).
     #[arg(long)]

@@ -15,20 +15,24 @@ pub enum Shell {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
-    /// The shell to complete for, e.g. `source <(kdeck completions bash)`.
+    /// The shell to complete for, e.g. `source <(kdeck completions bash)`. Names
+    /// (contexts, namespaces, pods, releases, claims, tasks) are completed live.
     shell: Shell,
 }
 
 impl CompletionsArgs {
     pub fn run(self) -> Result<()> {
-        let mut command = Cli::command();
-        let shell = match self.shell {
-            Shell::Bash => clap_complete::Shell::Bash,
-            Shell::Zsh => clap_complete::Shell::Zsh,
-            Shell::Fish => clap_complete::Shell::Fish,
+        use clap_complete::env::EnvCompleter;
+        // The registration of dynamic completion: the shell runs `COMPLETE=SHELL kdeck -- WORDS…`.
+        let shell: &dyn EnvCompleter = match self.shell {
+            Shell::Bash => &clap_complete::env::Bash,
+            Shell::Zsh => &clap_complete::env::Zsh,
+            Shell::Fish => &clap_complete::env::Fish,
         };
-        clap_complete::generate(shell, &mut command, "kdeck", &mut std::io::stdout());
-        Ok(())
+        let name = Cli::command().get_name().to_string();
+        shell
+            .write_registration("COMPLETE", &name, &name, &name, &mut std::io::stdout())
+            .map_err(|e| Error::failure(format!("cannot write the completion script: {e}")))
     }
 }
 

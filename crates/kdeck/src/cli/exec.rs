@@ -14,7 +14,7 @@ use crate::ops::exec::{self, Session};
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// A pod, or deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME, svc/NAME (its first ready pod).
-    #[arg(value_name = "TARGET", required_unless_present = "selector")]
+    #[arg(value_name = "TARGET", required_unless_present = "selector", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::targets))]
     target: Option<String>,
     /// The first ready pod whose labels match (instead of TARGET).
     #[arg(long, short = 'l', value_name = "SELECTOR", conflicts_with = "target")]

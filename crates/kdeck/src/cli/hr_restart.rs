@@ -11,6 +11,7 @@ use crate::ui::{self, OutputFormat};
 #[derive(Debug, Args)]
 pub struct HrRestartArgs {
     /// The HelmRelease.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::cli::complete::helm_releases))]
     name: String,
     /// Force a Helm upgrade even when nothing changed.
     #[arg(long, conflicts_with = "reset")]

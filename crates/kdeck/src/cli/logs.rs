@@ -17,7 +17,7 @@ use crate::ops::logs::{self, Options, PodMatch};
 pub struct LogsArgs {
     /// Pods (NAME), workloads (deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME), or a
     /// pattern (regular expression) pod names must match.
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::targets))]
     targets: Vec<String>,
     /// Pods whose labels match (as kubectl -l).
     #[arg(long, short = 'l', value_name = "SELECTOR")]

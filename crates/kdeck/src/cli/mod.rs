@@ -3,6 +3,7 @@
 
 pub mod browse_pvc;
 pub mod cleanse_pods;
+pub mod complete;
 pub mod completions;
 pub mod config;
 pub mod exec;

@@ -14,7 +14,7 @@ use crate::ui::OutputFormat;
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Tasks to run; their `pre` tasks run first.
-    #[arg(required = true, value_name = "TASK")]
+    #[arg(required = true, value_name = "TASK", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::tasks))]
     tasks: Vec<String>,
     #[command(flatten)]
     project: ProjectArgs,

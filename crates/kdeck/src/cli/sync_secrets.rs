@@ -12,7 +12,7 @@ use crate::ui::{self, OutputFormat};
 #[derive(Debug, Args)]
 pub struct SyncSecretsArgs {
     /// ExternalSecrets to sync (default: every one in the namespace, or with -A everywhere).
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = clap_complete::ArgValueCandidates::new(crate::cli::complete::external_secrets))]
     names: Vec<String>,
     /// Only ExternalSecrets whose labels match (as kubectl -l).
     #[arg(long, short = 'l', value_name = "SELECTOR", conflicts_with = "names")]

@@ -23,10 +23,10 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "FILE", global = true, value_hint = clap::ValueHint::FilePath)]
     pub kubeconfig: Option<std::path::PathBuf>,
     /// Kubeconfig context to use (default: the project's kdeck.yaml, else the current context); never changes current-context.
-    #[arg(long, visible_alias = "cluster", env = "KDECK_CONTEXT", value_name = "NAME", global = true)]
+    #[arg(long, visible_alias = "cluster", env = "KDECK_CONTEXT", value_name = "NAME", global = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::contexts))]
     pub context: Option<String>,
     /// Namespace (default: the context's namespace, else `default`).
-    #[arg(long, short = 'n', value_name = "NS", global = true)]
+    #[arg(long, short = 'n', value_name = "NS", global = true, add = clap_complete::ArgValueCandidates::new(crate::cli::complete::namespaces))]
     pub namespace: Option<String>,
     /// Act in every namespace (commands that can).
     #[arg(long, short = 'A', global = true, conflicts_with = "namespace")]

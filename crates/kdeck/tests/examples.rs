@@ -48,6 +48,13 @@ fn docker_answers() -> bool {
 
 #[test]
 fn every_example_readme_command_works_as_written() {
+    // `kdeck up` renders kustomize: kustomize or kubectl must be there (CI installs them).
+    let on_path = |name: &str| std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()));
+    if !on_path("kubectl") && !on_path("kustomize") {
+        assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "kubectl is not on PATH; CI installs it (scripts/install-clients)");
+        eprintln!("skipped: neither kubectl nor kustomize is on PATH (scripts/install-clients installs them)");
+        return;
+    }
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut ran = 0;
     for example in std::fs::read_dir(&examples).unwrap().flatten() {

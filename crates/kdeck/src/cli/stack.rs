@@ -41,6 +41,9 @@ pub struct UpArgs {
     /// Do not roll workloads when a ConfigMap or Secret they read changes.
     #[arg(long)]
     no_rollout_on_config: bool,
+    /// Build no image of stack.images (images already built are still loaded into kind, minikube or k3d).
+    #[arg(long)]
+    skip_build: bool,
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: OutputFormat,
 }
@@ -56,6 +59,7 @@ impl UpArgs {
             timeout,
             force_conflicts: self.force_conflicts,
             rollout_on_config: !self.no_rollout_on_config,
+            skip_build: self.skip_build,
             progress: self.output == OutputFormat::Text,
         };
         let mut signals = crate::interrupt::Signals::new()?;
@@ -83,6 +87,9 @@ impl UpArgs {
 fn print_up(report: &up::UpReport) {
     if report.dry_run {
         println!("dry run: stack {} on {} {:?} (context {}): cluster {}", report.stack, report.provider, report.cluster, report.context, report.cluster_action);
+        for image in &report.images {
+            println!("  image {}: {}", image.name, image.action);
+        }
         for s in &report.secrets {
             println!("  secret {}/{}: {}", s.namespace.as_deref().unwrap_or("default"), s.name, s.change);
         }

@@ -38,16 +38,19 @@ pub struct StackCluster {
     /// The sandbox's or cluster's name; for `context`, the kubeconfig context (default: the stack's name; for `context`, the current context).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// A file passed to the provider when it creates the cluster (kind config, k3d config).
+    /// A file passed to the provider when it creates the cluster: a kind config (merged with
+    /// kdeck's additions), a k3d config, or for minikube a YAML list of `minikube start` flags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
-    /// The ingress controller the stack needs (the sandbox's is built in).
+    /// The ingress controller the stack needs (the sandbox's is built in; kind: `nginx` maps
+    /// ports 80/443 and labels the node `ingress-ready=true`; minikube: `nginx` enables its addon).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressController>,
     /// The sandbox's ingress port (default: a free one, kept across starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress_port: Option<u16>,
-    /// Volumes survive `kdeck down --delete-cluster` and come back with the next `up`.
+    /// Volumes survive `kdeck down --delete-cluster` and come back with the next `up`
+    /// (kind, minikube, k3d: kept on the host under `.kdeck/volumes/<cluster>/`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keep_data: bool,
 }
@@ -58,8 +61,11 @@ pub enum Provider {
     /// The kdeck sandbox (no Docker needed).
     #[default]
     Sandbox,
+    /// A kind cluster (`kind create cluster`; context `kind-NAME`).
     Kind,
+    /// A minikube profile (`minikube start -p NAME`; context NAME).
     Minikube,
+    /// A k3d cluster (`k3d cluster create NAME`; context `k3d-NAME`).
     K3d,
     /// Any kubeconfig context: checked, never created or deleted.
     Context,

@@ -92,8 +92,11 @@ pub async fn down(def: &StackDef, options: &DownOptions) -> Result<DownReport> {
     }
     if options.delete_cluster {
         let keep = def.config.cluster.keep_data && !options.delete_data;
-        report.cluster =
-            Some(if options.dry_run { format!("would delete {} {:?}", target.provider.name(), target.name) } else { provider::delete(&target, keep).await? });
+        report.cluster = Some(if options.dry_run {
+            format!("would delete {} {:?}", target.provider.name(), target.name)
+        } else {
+            provider::delete(def, &target, keep).await?
+        });
     }
     Ok(report)
 }

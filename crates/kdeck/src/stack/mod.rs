@@ -2,17 +2,18 @@
 //! brought up (`kdeck up`: cluster, dev secrets, render, apply, wait), looked at
 //! (`status`, `render`) and torn down keeping the data (`down`).
 //!
-//! The pieces, one concern each: [`provider`] (which cluster), [`crate::render`]
-//! (what the steps stand for), [`secrets`] (dev secrets), [`rollout`] (config
-//! changes take effect), [`apply`] (server-side apply, the ApplySet, prune),
-//! [`helm`] (Helm steps as real releases), [`readiness`] (one rule per kind) and
-//! [`wait`] (watches until ready, failed or the deadline). The commands in
-//! [`up`] and [`down`] put them together.
+//! The pieces, one concern each: [`provider`] (which cluster), [`images`] (built
+//! with docker, loaded into the cluster), [`crate::render`] (what the steps stand
+//! for), [`secrets`] (dev secrets), [`rollout`] (config changes take effect),
+//! [`apply`] (server-side apply, the ApplySet, prune), [`helm`] (Helm steps as real
+//! releases), [`readiness`] (one rule per kind) and [`wait`] (watches until ready,
+//! failed or the deadline). The commands in [`up`] and [`down`] put them together.
 
 pub mod apply;
 pub mod doctor;
 pub mod down;
 pub mod helm;
+pub mod images;
 pub mod provider;
 pub mod readiness;
 pub mod rollout;

@@ -1,7 +1,7 @@
-//! `kdeck up`: the cluster (created or reused), the dev secrets, every deploy step
-//! rendered, applied and waited for in order, what left the stack pruned, and a
-//! report: each resource's state (or the exact reason it is not ready), the
-//! addresses, the timings. `--dry-run` plans the same and changes nothing.
+//! `kdeck up`: the cluster (created or reused), the images (built, loaded), the
+//! dev secrets, every deploy step rendered, applied and waited for in order, what
+//! left the stack pruned, and a report: each resource's state (or the exact reason
+//! it is not ready), the addresses, the timings. `--dry-run` plans the same and changes nothing.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::apply::{self, ApplySet, Change, Inventory, Kinds};
 use super::helm::{self, HelmChange};
+use super::images::{self, ImageOptions, ImageReport};
 use super::provider::{self, Target};
 use super::wait::{self, Judged, Waited};
 use super::{StackDef, rollout, secrets};
@@ -26,6 +27,8 @@ pub struct UpOptions {
     pub timeout: Duration,
     pub force_conflicts: bool,
     pub rollout_on_config: bool,
+    /// Build no image (`--skip-build`); images already built are still loaded.
+    pub skip_build: bool,
     /// One line per resource as its state changes (stderr).
     pub progress: bool,
 }
@@ -42,6 +45,7 @@ pub struct UpReport {
     /// created, started, already running (dry: what would be done).
     pub cluster_action: String,
     pub ingress: Option<String>,
+    pub images: Vec<ImageReport>,
     pub secrets: Vec<Planned>,
     pub steps: Vec<StepReport>,
     pub pruned: Vec<Planned>,
@@ -90,6 +94,7 @@ impl Planned {
 #[serde(rename_all = "camelCase")]
 pub struct Phases {
     pub cluster: f64,
+    pub images: f64,
     pub render: f64,
     pub apply: f64,
     pub wait: f64,
@@ -152,34 +157,43 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     report.seconds.render = phase.elapsed().as_secs_f64();
 
     let phase = Instant::now();
-    if options.dry_run {
+    let exists = if options.dry_run {
         let exists = crate::cluster::Cluster::connect(Some(&target.context)).await.is_ok()
             && (target.provider != crate::project::stack::Provider::Sandbox || crate::sandboxes::load(&target.name)?.is_some_and(|r| r.is_running()));
         report.cluster_action = if exists { "already running".into() } else { "would be created or started".into() };
-        if !exists {
-            // Nothing to compare with: everything is created.
-            report.secrets = secret_objects.iter().map(|o| Planned::of(o, "create")).collect();
-            report.steps = steps
-                .iter()
-                .map(|s| StepReport {
-                    title: s.title.clone(),
-                    helm: s.helm.as_ref().map(|_| HelmChange::Install),
-                    objects: s.manifests.iter().map(|m| Planned::of(&m.object, "create")).collect(),
-                })
-                .collect();
-            report.result = "planned".into();
-            return Ok(());
-        }
+        exists
     } else {
         at(format!("bringing up {} {:?} (nothing applied yet)", target.provider.name(), target.name));
-        let ensured = provider::ensure(&def.config.cluster, &mut target).await?;
+        let ensured = provider::ensure(def, &mut target).await?;
         report.cluster_action = ensured.text().to_string();
         say(options, &format!("cluster: {} {:?} (context {}): {}", target.provider.name(), target.name, target.context, ensured.text()));
+        true
+    };
+    report.seconds.cluster = phase.elapsed().as_secs_f64();
+
+    // Images (stack.images): built with docker and loaded into the cluster; dry: listed.
+    let phase = Instant::now();
+    let image_options = ImageOptions { dry_run: options.dry_run, skip_build: options.skip_build, progress: options.progress };
+    report.images = images::build_and_load(def, &target, image_options)?;
+    report.seconds.images = phase.elapsed().as_secs_f64();
+
+    if !exists {
+        // Nothing to compare with: everything is created.
+        report.secrets = secret_objects.iter().map(|o| Planned::of(o, "create")).collect();
+        report.steps = steps
+            .iter()
+            .map(|s| StepReport {
+                title: s.title.clone(),
+                helm: s.helm.as_ref().map(|_| HelmChange::Install),
+                objects: s.manifests.iter().map(|m| Planned::of(&m.object, "create")).collect(),
+            })
+            .collect();
+        report.result = "planned".into();
+        return Ok(());
     }
     report.ingress = target.ingress.clone();
     let cluster = Cluster::connect(Some(&target.context)).await?;
     cluster.set_deadline(options.timeout);
-    report.seconds.cluster = phase.elapsed().as_secs_f64();
 
     let mut kinds = Kinds::default();
     let set = ApplySet::of(&def.name);

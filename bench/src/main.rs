@@ -13,7 +13,9 @@
 //! - then, on a fresh sandbox, the latency the ingress address adds (see network.rs;
 //!   `-- network` runs only that);
 //! - then, on a sandbox with `--run-commands`, the throughput of port-forward and the
-//!   proxy subresource (see portforward.rs; `-- portforward` runs only that).
+//!   proxy subresource (see portforward.rs; `-- portforward` runs only that);
+//! - then, on fresh sandboxes, `kdeck up` against the kubectl commands that bring the
+//!   same stack up (see stack.rs; `-- stack` runs only that).
 //!
 //! Prints Markdown tables for the README. Timings are medians of repeated runs.
 
@@ -21,6 +23,7 @@ mod create;
 mod network;
 mod ops;
 mod portforward;
+mod stack;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -100,6 +103,7 @@ async fn main() {
         Some("create") => return create::print(&create::measure().await),
         Some("network") => return network::print(&network::measure().await),
         Some("portforward") => return portforward::print(&portforward::measure(which("kubectl").as_deref()).await),
+        Some("stack") => return stack::compare(which("kubectl").as_deref()).await,
         _ => {}
     }
     let pods = pods();
@@ -209,6 +213,8 @@ async fn main() {
     network::print(&network::measure().await);
     println!();
     portforward::print(&portforward::measure(kubectl.as_deref()).await);
+    println!();
+    stack::compare(kubectl.as_deref()).await;
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -519,3 +519,58 @@ spec:
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("stack int is ready"), "{}", stdout(&out));
 }
+
+#[tokio::test]
+async fn status_watch_prints_changes_until_interrupted() {
+    let home = TestSandbox::new("stack-watch");
+    let project =
+        Project::new(&home, &[("kdeck.yaml", STACK.replace("stack-up", "stack-watch").as_str()), ("k8s/app.yaml", APP), ("k8s/service.yaml", SERVICE)]);
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut child = home
+        .kdeck()
+        .current_dir(&project.dir)
+        .args(["status", "-w"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // A change: the Deployment is broken by an image that does not pull.
+    let deployments: Api<Deployment> = Api::namespaced(home.client().await, "shop");
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "api", "image": "registry.invalid/api:2"}]}}}});
+    deployments.patch("api", &kube::api::PatchParams::default(), &kube::api::Patch::Strategic(&patch)).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("watching (Ctrl-C to stop)"), "{err}");
+    assert!(err.lines().any(|l| l.contains("Deployment/api -n shop") && l.contains("pending")), "the change was printed: {err}");
+}
+
+#[test]
+fn an_apply_the_server_refuses_names_the_object_and_what_was_applied() {
+    let home = TestSandbox::new("stack-refused");
+    let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok-1}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec:\n  ports: [{port: 99999}]\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: after}\n";
+    let project = Project::new(
+        &home,
+        &[
+            (
+                "kdeck.yaml",
+                "stack:\n  name: refused\n  cluster: {name: stack-refused}\n  deploy:\n    - {namespace: default, manifests: [first.yaml]}\n    - {namespace: default, manifests: [bad.yaml]}\n",
+            ),
+            ("first.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n"),
+            ("bad.yaml", bad),
+        ],
+    );
+    let out = project.kdeck(&["up"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("applying Service/bad -n default:") && err.contains("99999"), "the object and the server's message: {err}");
+    assert!(err.contains("from bad.yaml"), "{err}");
+    assert!(err.contains("steps 1-1 are applied and ready; step 2/2 stopped after 1 of its 3 object(s); the steps after it were not applied"), "{err}");
+}

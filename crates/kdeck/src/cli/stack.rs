@@ -150,6 +150,9 @@ fn object_name(kind: &str, namespace: Option<&str>, name: &str) -> String {
 pub struct StatusArgs {
     #[command(flatten)]
     project: ProjectArgs,
+    /// After the table, print each change of a resource's state until interrupted.
+    #[arg(long, short = 'w', conflicts_with = "output")]
+    watch: bool,
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: OutputFormat,
 }
@@ -173,6 +176,17 @@ impl StatusArgs {
                 print!("{}", ui::table(&["RESOURCE", "NAMESPACE", "STATE"], &rows));
                 println!("{ready}/{} ready (stack {}, context {context})", judged.len(), def.name);
             }
+        }
+        if self.watch {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            eprintln!("watching (Ctrl-C to stop):");
+            let mut signals = crate::interrupt::Signals::new()?;
+            tokio::select! {
+                done = down::watch_status(&def) => done?,
+                _ = signals.next() => {}
+            }
+            return Ok(());
         }
         if ready == judged.len() { Ok(()) } else { Err(Error::new(ExitCode::Failure, String::new())) }
     }

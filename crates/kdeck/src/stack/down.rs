@@ -130,8 +130,23 @@ async fn delete_claims(cluster: &Cluster, ns: &str) -> Result<()> {
     }
 }
 
-/// `kdeck status`: every member and every Helm release's object, judged once.
+/// `kdeck status`: every member and every Helm release's object, judged once;
+/// with `watch`, their changes are printed until interrupted, after the table.
 pub async fn status(def: &StackDef) -> Result<(String, Vec<Judged>)> {
+    let (cluster, targets) = status_targets(def).await?;
+    Ok((cluster.context.clone(), wait::judge_once(&cluster, &targets).await))
+}
+
+/// Prints each change of the stack's resources until interrupted (`status -w`).
+pub async fn watch_status(def: &StackDef) -> Result<()> {
+    let (cluster, targets) = status_targets(def).await?;
+    wait::forever(&cluster, &targets).await;
+    Ok(())
+}
+
+type Targets = Vec<(Value, kube::api::ApiResource, bool)>;
+
+async fn status_targets(def: &StackDef) -> Result<(Cluster, Targets)> {
     let target = provider::target(&def.config.cluster, &def.name).await?;
     let cluster = Cluster::connect(Some(&target.context)).await?;
     let mut kinds = Kinds::default();
@@ -164,5 +179,5 @@ pub async fn status(def: &StackDef) -> Result<(String, Vec<Judged>)> {
             targets.push((object, kind.resource, kind.namespaced));
         }
     }
-    Ok((target.context, wait::judge_once(&cluster, &targets).await))
+    Ok((cluster, targets))
 }

@@ -248,7 +248,21 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     for (index, step) in steps.iter().enumerate() {
         at(format!("applying step {}/{total} {} (the steps before it are applied)", index + 1, step.title));
         let phase = Instant::now();
-        let (step_report, targets) = apply_step(&cluster, &mut kinds, &set, step, &target, options, &mut applied).await?;
+        let before = applied.len();
+        let (step_report, targets) = match apply_step(&cluster, &mut kinds, &set, step, &target, options, &mut applied).await {
+            Ok(done) => done,
+            Err(e) => {
+                report.result = "failed".into();
+                let done = if index == 0 { "no step before it".to_string() } else { format!("steps 1-{index} are applied and ready") };
+                let here = applied.len() - before;
+                return Err(e.hint(format!(
+                    "{done}; step {}/{total} stopped after {here} of its {} object(s); the steps after it were not applied{}",
+                    index + 1,
+                    step.manifests.len(),
+                    if options.dry_run { " (dry run: nothing was changed)" } else { "" }
+                )));
+            }
+        };
         say(options, &format!("step {}/{total} {}: {}", index + 1, step.title, summary(&step_report)));
         report.steps.push(step_report);
         report.seconds.apply += phase.elapsed().as_secs_f64();

@@ -87,6 +87,18 @@ fn supporting() -> Vec<ApiResource> {
 /// is ready, something failed, or `deadline`. `resources` gives each target's
 /// served resource and whether it is namespaced. `progress` prints changes.
 pub async fn until_ready(cluster: &Cluster, targets: &[(Value, ApiResource, bool)], deadline: Instant, progress: bool) -> Waited {
+    watch(cluster, targets, deadline, progress, true).await
+}
+
+/// Prints every change of `targets`' verdicts until interrupted (`kdeck status -w`).
+pub async fn forever(cluster: &Cluster, targets: &[(Value, ApiResource, bool)]) {
+    let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+    watch(cluster, targets, far, true, false).await;
+}
+
+/// The wait itself: `settle` ends it when every verdict is final (or after the
+/// failure grace); without it, it runs until the deadline.
+async fn watch(cluster: &Cluster, targets: &[(Value, ApiResource, bool)], deadline: Instant, progress: bool, settle: bool) -> Waited {
     let started = Instant::now();
     let namespaces: BTreeSet<String> = targets.iter().filter_map(|(o, _, _)| o["metadata"]["namespace"].as_str().map(str::to_string)).collect();
     let (tx, mut rx) = mpsc::unbounded_channel::<Change>();
@@ -166,7 +178,7 @@ pub async fn until_ready(cluster: &Cluster, targets: &[(Value, ApiResource, bool
             }
         }
         let all_settled = last.len() == targets.len() && last.values().all(|v| !matches!(v, Verdict::Pending { .. }));
-        if all_settled || first_failure.is_some_and(|t| t.elapsed() >= FAILURE_GRACE) {
+        if settle && (all_settled || first_failure.is_some_and(|t| t.elapsed() >= FAILURE_GRACE)) {
             break false;
         }
     };

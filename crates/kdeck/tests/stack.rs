@@ -574,3 +574,97 @@ fn an_apply_the_server_refuses_names_the_object_and_what_was_applied() {
     assert!(err.contains("from bad.yaml"), "{err}");
     assert!(err.contains("steps 1-1 are applied and ready; step 2/2 stopped after 1 of its 3 object(s); the steps after it were not applied"), "{err}");
 }
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// GETs `/hello` on 127.0.0.1:`port` (HTTP/1.0); the whole response, or None.
+fn get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    tcp.write_all(b"GET /hello HTTP/1.0\r\nHost: api\r\n\r\n").ok()?;
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).ok()?;
+    (!text.is_empty()).then_some(text)
+}
+
+#[tokio::test]
+async fn forward_follows_the_pod_behind_a_service_across_a_restart() {
+    let home = TestSandbox::new("stack-fwd");
+    let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: shop/api:1, ports: [{name: http, containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  selector: {app: api}
+  ports: [{port: 80, targetPort: http}]
+"#;
+    let stack = format!(
+        "stack:\n  name: fwd\n  cluster: {{name: stack-fwd}}\n  deploy:\n    - {{namespace: shop, manifests: [app.yaml]}}\n  forward:\n    - {{service: api, namespace: shop, port: 80, local: {local}}}\n"
+    );
+    let project = Project::new(&home, &[("kdeck.yaml", &stack), ("app.yaml", app)]);
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut child = Killed(
+        home.kdeck()
+            .current_dir(&project.dir)
+            .args(["forward"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pod_in = |text: &str| text.lines().find_map(|l| l.strip_prefix("Pod: shop/")).map(str::to_string);
+    let mut first = None;
+    for _ in 0..100 {
+        if let Some(text) = get(local) {
+            first = pod_in(&text);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let first = first.expect("the forward answered with the pod's simulated server");
+    assert!(get(local).is_some_and(|t| t.contains("GET /hello HTTP/1.0")), "the request went through");
+
+    // The pod goes; its replacement is reached through the same local port.
+    let client = home.client().await;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "shop");
+    pods.delete(&first, &Default::default()).await.unwrap();
+    let mut second = None;
+    for _ in 0..200 {
+        if let Some(pod) = get(local).and_then(|t| pod_in(&t)).filter(|p| *p != first) {
+            second = Some(pod);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let second = second.expect("a new pod answered after the restart");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
+    let status = child.0.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains(&format!("forwarding 127.0.0.1:{local} -> svc/api port 80 (namespace shop)")), "{err}");
+    assert!(err.contains(&format!("now to pod {second}")), "the change of pod is said: {err}");
+}

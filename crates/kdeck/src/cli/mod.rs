@@ -57,6 +57,8 @@ pub enum Command {
     Down(stack::DownArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
     Doctor(stack::DoctorArgs),
+    /// Keep the stack's declared ports open on 127.0.0.1, following restarts and rollouts.
+    Forward(stack::ForwardArgs),
     /// Run project tasks from kdeck.yaml: locally, in a compose container, in a pod, or as a Job.
     Run(run::RunArgs),
     /// List the project's tasks and the executors available for each right now.
@@ -92,6 +94,7 @@ impl Cli {
             Command::Render(args) => args.run(&self.cluster),
             Command::Down(args) => args.run(&self.cluster).await,
             Command::Doctor(args) => args.run(&self.cluster).await,
+            Command::Forward(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),
             Command::Config(args) => local("kdeck config").and_then(|()| args.run()),
             Command::Init(cmd) => local("kdeck init").and_then(|()| cmd.run()),

@@ -317,3 +317,30 @@ impl DoctorArgs {
         if failed == 0 { Ok(()) } else { Err(Error::failure(format!("{failed} check(s) failed"))) }
     }
 }
+
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+}
+
+impl ForwardArgs {
+    pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        no_cluster_flags(cluster, "kdeck forward")?;
+        let def = load(&self.project)?;
+        let forwards = crate::stack::forward::plan(&def.config.forward)?;
+        if forwards.is_empty() {
+            return Err(
+                Error::usage("the stack declares no ports to forward").hint("add them: stack: { forward: [ { service: backend-service, port: 8000 } ] }")
+            );
+        }
+        let target = crate::stack::provider::target(&def.config.cluster, &def.name).await?;
+        let cluster = crate::cluster::Cluster::connect(Some(&target.context)).await?;
+        let mut signals = crate::interrupt::Signals::new()?;
+        eprintln!("(Ctrl-C to stop)");
+        tokio::select! {
+            done = crate::stack::forward::serve(&cluster, forwards) => done,
+            _ = signals.next() => Ok(()),
+        }
+    }
+}

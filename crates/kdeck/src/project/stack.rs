@@ -27,6 +27,33 @@ pub struct Stack {
     /// Dev secrets that must not live in git: created before deploying when missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<StackSecret>,
+    /// Ports `kdeck forward` keeps open on 127.0.0.1, each to a ready pod behind a
+    /// Service or workload (a new pod after a restart or a rollout).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward: Vec<Forward>,
+}
+
+/// One forwarded port: exactly one of `service`, `workload` or `pod`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Forward {
+    /// A Service: its selector picks the pods, and `port` is one of its ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// A workload (`deploy/NAME`, `sts/NAME`, …): `port` is a container port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// A pod: `port` is a container port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Default: `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The Service's port, or the pod's.
+    pub port: u16,
+    /// The local port on 127.0.0.1 (default: the same as `port`; 0: a free one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<u16>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -12,6 +12,7 @@
 pub mod apply;
 pub mod doctor;
 pub mod down;
+pub mod forward;
 pub mod helm;
 pub mod images;
 pub mod provider;

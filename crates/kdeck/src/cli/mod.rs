@@ -55,6 +55,8 @@ pub enum Command {
     Render(stack::RenderArgs),
     /// Remove what `kdeck up` applied, keeping volumes' data unless --delete-data.
     Down(stack::DownArgs),
+    /// Run the stack's checks (stack.verify): HTTP, TCP, PostgreSQL, Redis, exec, env; exit 0 only if all pass.
+    Verify(stack::VerifyArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
     Doctor(stack::DoctorArgs),
     /// Keep the stack's declared ports open on 127.0.0.1, following restarts and rollouts.
@@ -93,6 +95,7 @@ impl Cli {
             Command::Status(args) => args.run(&self.cluster).await,
             Command::Render(args) => args.run(&self.cluster),
             Command::Down(args) => args.run(&self.cluster).await,
+            Command::Verify(args) => args.run(&self.cluster).await,
             Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Forward(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),

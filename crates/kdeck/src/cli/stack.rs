@@ -44,6 +44,9 @@ pub struct UpArgs {
     /// Build no image of stack.images (images already built are still loaded into kind, minikube or k3d).
     #[arg(long)]
     skip_build: bool,
+    /// Do not run the stack's checks (stack.verify) once it is ready.
+    #[arg(long)]
+    no_verify: bool,
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: OutputFormat,
 }
@@ -61,6 +64,7 @@ impl UpArgs {
             rollout_on_config: !self.no_rollout_on_config,
             skip_build: self.skip_build,
             progress: self.output == OutputFormat::Text,
+            verify: !self.no_verify,
         };
         let mut signals = crate::interrupt::Signals::new()?;
         let (report, result) = tokio::select! {
@@ -128,6 +132,10 @@ fn print_up(report: &up::UpReport) {
     }
     if let Some(ingress) = &report.ingress {
         println!("ingress: {ingress}");
+    }
+    // verify: the checks run at the end of `up`
+    for check in &report.checks {
+        println!("{}", check.line());
     }
     if report.result == "ready" {
         let unchanged = report.steps.iter().all(|s| s.objects.iter().all(|o| o.change == "unchanged" || o.change == "helm unchanged"))
@@ -344,3 +352,48 @@ impl ForwardArgs {
         }
     }
 }
+// verify: begin (`kdeck verify`)
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    project: ProjectArgs,
+    /// The checks to run, by name (default: all of stack.verify).
+    #[arg(value_name = "CHECK")]
+    checks: Vec<String>,
+    /// The timeout of each check that declares none.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    timeout: String,
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+impl VerifyArgs {
+    pub async fn run(self, cluster: &ClusterArgs) -> Result<()> {
+        ui::want_json(self.output);
+        no_cluster_flags(cluster, "kdeck verify")?;
+        let timeout = names::parse_timeout("--timeout", &self.timeout)?;
+        let def = load(&self.project)?;
+        let (context, checks) = crate::stack::verify::verify(&def, &self.checks, timeout).await?;
+        let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect();
+        match self.output {
+            OutputFormat::Json => ui::print_json(&serde_json::json!({"stack": def.name, "context": context, "checks": checks, "ok": failed.is_empty()})),
+            OutputFormat::Text => {
+                for check in &checks {
+                    println!("{}", check.line());
+                }
+            }
+        }
+        verdict(&checks)
+    }
+}
+
+/// Ok when every check passed; else an error naming the ones that failed (exit 1).
+fn verdict(checks: &[crate::stack::verify::CheckResult]) -> Result<()> {
+    let failed: Vec<String> = checks.iter().filter(|c| !c.ok).map(|c| format!("{:?}", c.name)).collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::failure(format!("{} of {} check(s) failed: {}", failed.len(), checks.len(), failed.join(", ")))
+        .hint("each FAIL line says what was expected and what was seen; `kdeck verify NAME` runs one again"))
+}
+// verify: end

@@ -31,6 +31,9 @@ pub struct Stack {
     /// Service or workload (a new pod after a restart or a rollout).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forward: Vec<Forward>,
+    /// Checks that prove the stack works (`kdeck verify`, and the end of `kdeck up`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<VerifyCheck>,
 }
 
 /// One forwarded port: exactly one of `service`, `workload` or `pod`.
@@ -196,3 +199,151 @@ pub struct StackSecret {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub generate: BTreeMap<String, u16>,
 }
+
+// verify: begin (the types of `stack.verify`)
+
+/// One check of `stack.verify`: a name and exactly one check kind.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifyCheck {
+    /// What `kdeck verify NAME` and the result lines call it.
+    pub name: String,
+    /// How long the check may take (default: 30s, or `kdeck verify --timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// An HTTP request through the API's service proxy (`service`, `port`) or to a `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpCheck>,
+    /// A TCP connection through a port-forward kdeck opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<PortCheck>,
+    /// PostgreSQL's startup handshake, as `pg_isready` judges it, through a port-forward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PortCheck>,
+    /// Redis `PING` (after `AUTH` with `passwordSecret`), through a port-forward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<PortCheck>,
+    /// A command in a pod, with its exit code and output checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecCheck>,
+    /// A workload's containers get variables from a ConfigMap or Secret (read from the spec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<EnvCheck>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpCheck {
+    /// The Service, reached through the API's service proxy (with `port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Default: the first deploy step's namespace, else `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The Service's port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The path to ask for (default `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// A plain `http://` URL asked from this machine; `${stack:ingress}` is the provider's ingress address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The `Host` header (with `url`: for host-based ingress rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub expect: HttpExpect,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpExpect {
+    /// The status code (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Text the body must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// The longest the answer may take (`2s`, `500ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency: Option<String>,
+}
+
+/// Where a `tcp`, `postgres` or `redis` check connects: exactly one of `service`, `pod`, `workload`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PortCheck {
+    /// A Service: a ready pod of its selector, at the Service port's target port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// A pod by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// A workload (`deploy/NAME`, `sts/NAME`, `ds/NAME`): its first ready pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The Service's port (with `service`), else the pod's.
+    pub port: u16,
+    /// redis only: the password, from a Secret in the check's namespace (sent with `AUTH`, never printed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret: Option<SecretKey>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretKey {
+    pub name: String,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExecCheck {
+    /// A workload (`deploy/NAME`, `sts/NAME`, …): its first ready pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    /// A pod by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The container (default: the pod's default or only one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The command, as an argument vector (no shell unless you run one).
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub expect: ExecExpect,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExecExpect {
+    /// Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Text the command's stdout must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_contains: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvCheck {
+    /// The workload (`deploy/NAME`, `sts/NAME`, `ds/NAME`, …) or `pod/NAME`.
+    pub workload: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The ConfigMap the variables come from (or `secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<String>,
+    /// The Secret the variables come from (or `configMap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The variables every container must get from it.
+    pub variables: Vec<String>,
+}
+// verify: end

@@ -6,16 +6,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::Api;
 use kube::ResourceExt;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+
+use super::tunnel::{self, Forward};
 
 use crate::cluster::Cluster;
 use crate::cluster::target::Target;
 use crate::error::{Error, Result};
-use crate::project::stack::Forward;
+use crate::project::stack::Forward as Declared;
 
 /// One declared forward, checked.
 #[derive(Clone, Debug)]
@@ -24,21 +23,20 @@ pub struct Planned {
     pub namespace: String,
     pub port: u16,
     pub local: u16,
-    /// Whether `port` is a Service port (mapped to the pod's targetPort).
-    pub service: Option<String>,
 }
 
 /// The declared forwards, checked (exactly one target each, valid names).
-pub fn plan(forwards: &[Forward]) -> Result<Vec<Planned>> {
+pub fn plan(forwards: &[Declared]) -> Result<Vec<Planned>> {
     forwards
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let place = format!("stack.forward[{i}]");
-            let (target, service) = match (&f.service, &f.workload, &f.pod) {
-                (Some(s), None, None) => (Target::parse(&format!("svc/{s}")), Some(s.clone())),
-                (None, Some(w), None) => (Target::parse(w), None),
-                (None, None, Some(p)) => (Target::parse(&format!("pod/{p}")), None),
+            // A Service's port is mapped to its targetPort on the pod (see `tunnel`).
+            let target = match (&f.service, &f.workload, &f.pod) {
+                (Some(s), None, None) => Target::parse(&format!("svc/{s}")),
+                (None, Some(w), None) => Target::parse(w),
+                (None, None, Some(p)) => Target::parse(&format!("pod/{p}")),
                 _ => return Err(Error::usage(format!("{place}: a forward names exactly one of service, workload or pod"))),
             };
             let target = target.map_err(|e| Error::usage(format!("{place}: {}", e.message)))?;
@@ -47,53 +45,16 @@ pub fn plan(forwards: &[Forward]) -> Result<Vec<Planned>> {
             }
             let namespace = f.namespace.clone().unwrap_or_else(|| "default".into());
             crate::cluster::names::validate_namespace(&namespace).map_err(|e| Error::usage(format!("{place}.namespace: {}", e.message)))?;
-            Ok(Planned { target, namespace, port: f.port, local: f.local.unwrap_or(f.port), service })
+            Ok(Planned { target, namespace, port: f.port, local: f.local.unwrap_or(f.port) })
         })
         .collect()
 }
 
-/// The container port behind Service `name`'s `port` in `pod` (a named targetPort
-/// resolved through the pod's ports), as kubectl's port-forward svc/NAME does.
-async fn pod_port(cluster: &Cluster, namespace: &str, name: &str, port: u16, pod: &Pod) -> Result<u16> {
-    let api: Api<Service> = Api::namespaced(cluster.client.clone(), namespace);
-    let service = api.get(name).await.map_err(|e| cluster.error(&format!("reading service {namespace}/{name}"), e))?;
-    let ports = service.spec.and_then(|s| s.ports).unwrap_or_default();
-    let Some(entry) = ports.iter().find(|p| p.port == i32::from(port)) else {
-        let have: Vec<String> = ports.iter().map(|p| p.port.to_string()).collect();
-        return Err(Error::not_found(format!("service {namespace}/{name} has no port {port}")).hint(format!("its ports: {}", have.join(", "))));
-    };
-    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    match &entry.target_port {
-        None => Ok(port),
-        Some(IntOrString::Int(n)) => u16::try_from(*n).map_err(|_| Error::failure(format!("service {name}: targetPort {n} is out of range"))),
-        Some(IntOrString::String(named)) => pod
-            .spec
-            .iter()
-            .flat_map(|s| &s.containers)
-            .flat_map(|c| c.ports.iter().flatten())
-            .find(|p| p.name.as_deref() == Some(named.as_str()))
-            .and_then(|p| u16::try_from(p.container_port).ok())
-            .ok_or_else(|| Error::not_found(format!("pod {} declares no port named {named:?} (targetPort of service {name})", pod.name_any()))),
-    }
-}
-
 /// A connection to `forward`'s target as it is now: a ready pod, through the API's
-/// port-forward. Returns the pod's name and the stream.
-pub async fn connect(cluster: &Cluster, forward: &Planned) -> Result<(String, impl AsyncRead + AsyncWrite + Unpin + use<>)> {
-    let pod = forward.target.ready_pod(cluster, &forward.namespace).await?;
-    let port = match &forward.service {
-        Some(name) => pod_port(cluster, &forward.namespace, name, forward.port, &pod).await?,
-        None => forward.port,
-    };
-    let name = pod.name_any();
-    let pods: Api<Pod> = Api::namespaced(cluster.streaming_client()?, &forward.namespace);
-    let mut forwarder = pods.portforward(&name, &[port]).await.map_err(|e| cluster.error(&format!("port-forward to pod {}/{name}", forward.namespace), e))?;
-    let stream = forwarder.take_stream(port).ok_or_else(|| Error::failure(format!("port-forward to pod {name}: no stream for port {port}")))?;
-    // The forwarder lives as long as the connection: it is joined when the stream ends.
-    tokio::spawn(async move {
-        let _ = forwarder.join().await;
-    });
-    Ok((name, stream))
+/// port-forward (see [`super::tunnel`]).
+pub async fn connect(cluster: &Cluster, forward: &Planned) -> std::result::Result<Forward, String> {
+    let (pod, port) = tunnel::resolve(cluster, &forward.namespace, &forward.target, forward.port).await?;
+    Forward::open(cluster, &forward.namespace, &pod.name_any(), port).await
 }
 
 /// Listens on each forward's local port and serves connections until the future
@@ -120,7 +81,8 @@ pub async fn serve(cluster: &Cluster, forwards: Vec<Planned>) -> Result<()> {
                 let (cluster, forward, last_pod) = (cluster.clone(), forward.clone(), last_pod.clone());
                 tokio::spawn(async move {
                     match connect(&cluster, &forward).await {
-                        Ok((pod, mut stream)) => {
+                        Ok(mut opened) => {
+                            let pod = opened.pod.clone();
                             let changed = {
                                 let mut last = last_pod.lock().unwrap_or_else(|p| p.into_inner());
                                 let previous = last.insert(local, pod.clone());
@@ -129,9 +91,9 @@ pub async fn serve(cluster: &Cluster, forwards: Vec<Planned>) -> Result<()> {
                             if let Some(previous) = changed {
                                 eprintln!("127.0.0.1:{local}: pod {previous} is gone or not ready; now to pod {pod}");
                             }
-                            let _ = tokio::io::copy_bidirectional(&mut socket, &mut stream).await;
+                            let _ = tokio::io::copy_bidirectional(&mut socket, &mut opened.stream).await;
                         }
-                        Err(e) => eprintln!("127.0.0.1:{local}: {}", e.message),
+                        Err(e) => eprintln!("127.0.0.1:{local}: {e}"),
                     }
                 });
             }

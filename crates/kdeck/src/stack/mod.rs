@@ -19,7 +19,10 @@ pub mod provider;
 pub mod readiness;
 pub mod rollout;
 pub mod secrets;
+pub mod tunnel;
 pub mod up;
+// verify: `kdeck verify` and the checks `up` runs at its end
+pub mod verify;
 pub mod wait;
 
 use std::path::PathBuf;

@@ -31,6 +31,8 @@ pub struct UpOptions {
     pub skip_build: bool,
     /// One line per resource as its state changes (stderr).
     pub progress: bool,
+    /// verify: run the stack's checks (stack.verify) once it is ready (`--no-verify`: not).
+    pub verify: bool,
 }
 
 /// What `up` did (or, dry, would do): the JSON document of `-o json`.
@@ -51,6 +53,8 @@ pub struct UpReport {
     pub pruned: Vec<Planned>,
     pub resources: Vec<Judged>,
     pub seconds: Phases,
+    /// verify: the checks of stack.verify run once the stack was ready.
+    pub checks: Vec<super::verify::CheckResult>,
     /// ready, failed, timedOut, planned.
     pub result: String,
 }
@@ -155,6 +159,8 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
         }
     }
     report.seconds.render = phase.elapsed().as_secs_f64();
+    // verify: the checks are validated with the rest of the configuration, before any change.
+    let checks = if options.verify { super::verify::plan::plan(&def.config)? } else { Vec::new() };
 
     let phase = Instant::now();
     let exists = if options.dry_run {
@@ -308,6 +314,20 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     if !options.dry_run {
         apply::write_parent(&cluster, &set, &current).await?;
     }
+    // verify: begin — the checks, once everything is ready.
+    if !options.dry_run && !checks.is_empty() {
+        at("running the stack's checks (everything is applied and ready)");
+        let env = super::verify::Env::new(&cluster, target.ingress.clone(), target.provider.name()).await?;
+        report.checks = super::verify::run(&env, checks, super::verify::plan::DEFAULT_TIMEOUT).await;
+        let failed: Vec<String> = report.checks.iter().filter(|c| !c.ok).map(|c| format!("{:?}", c.name)).collect();
+        if !failed.is_empty() {
+            report.result = "failed".into();
+            report.seconds.total = started.elapsed().as_secs_f64();
+            return Err(Error::failure(format!("the stack is up, but {} of {} check(s) failed: {}", failed.len(), report.checks.len(), failed.join(", ")))
+                .hint("each FAIL line says what was expected and what was seen; `kdeck verify` runs them again"));
+        }
+    }
+    // verify: end
     report.result = if options.dry_run { "planned".into() } else { "ready".into() };
     report.seconds.total = started.elapsed().as_secs_f64();
     Ok(())

@@ -1,0 +1,196 @@
+//! `http` checks: through the API's service proxy
+//! (`/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH`, with kdeck's client) or
+//! a plain `http://` URL asked from this machine — `${stack:ingress}` being the
+//! provider's ingress address. The answer is judged by its status, its body and
+//! how long it took; a failure says what was expected and what came.
+//!
+//! The URL client is a few lines of HTTP/1.1 (`Connection: close`, chunked bodies
+//! decoded) rather than a new crate: a health check needs no more.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::plan::Expect;
+
+/// Bodies are read up to this much.
+const BODY_MAX: usize = 4 * 1024 * 1024;
+
+/// Judges an answer: `message` is the API server's Status message, if it answered one.
+fn judge(expect: &Expect, status: u16, body: &[u8], latency: Duration, message: Option<String>) -> Result<String, String> {
+    let took = format!("{:.0}ms", latency.as_secs_f64() * 1000.0);
+    if status != expect.status {
+        let why = message.map(|m| format!(": {m}")).unwrap_or_default();
+        return Err(format!("status {status} (expected {}){why}", expect.status));
+    }
+    if let Some(text) = &expect.body_contains
+        && !String::from_utf8_lossy(body).contains(text.as_str())
+    {
+        return Err(format!("status {status}, but the body ({} bytes) does not contain {text:?}", body.len()));
+    }
+    if let Some(max) = expect.max_latency
+        && latency > max
+    {
+        return Err(format!("status {status} after {took}, slower than maxLatency {:?}", max));
+    }
+    let contains = expect.body_contains.as_ref().map(|t| format!(", body contains {t:?}")).unwrap_or_default();
+    Ok(format!("status {status} in {took}{contains}"))
+}
+
+/// Through the API's service proxy, with a client that does not retry (a 503 is an answer here).
+pub async fn proxy(probe: &kube::Client, namespace: &str, service: &str, port: u16, path: &str, expect: &Expect) -> Result<String, String> {
+    let uri = format!("/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy{path}");
+    let request = http::Request::get(&uri).body(kube::client::Body::from(Vec::new())).map_err(|e| format!("building the request: {e}"))?;
+    let started = Instant::now();
+    let response = probe.send(request).await.map_err(|e| format!("the API server did not answer the proxy request: {e}"))?;
+    let status = response.status().as_u16();
+    let from_api = response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let body = response.into_body().collect_bytes().await.map_err(|e| format!("reading the answer: {e}"))?;
+    let latency = started.elapsed();
+    let message = from_api
+        .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .flatten()
+        .filter(|v| v["kind"] == "Status")
+        .and_then(|v| v["message"].as_str().map(str::to_string));
+    judge(expect, status, &body, latency, message).map(|ok| format!("svc/{service}:{port}{path}: {ok}")).map_err(|e| format!("svc/{service}:{port}{path}: {e}"))
+}
+
+/// The parts of a plain `http://` URL.
+#[derive(Debug, PartialEq)]
+pub struct Url {
+    pub host: String,
+    pub port: u16,
+    /// Path and query, at least `/`.
+    pub path: String,
+}
+
+pub fn parse_url(url: &str) -> Result<Url, String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url:?} is not an http:// URL"))?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let path = if path.starts_with('?') { format!("/{path}") } else { path };
+    if authority.contains('@') {
+        return Err(format!("{url:?}: credentials in a URL are not taken"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+            (host.to_string(), port.parse::<u16>().map_err(|_| format!("{url:?}: {port:?} is not a port"))?)
+        }
+        _ => (authority.to_string(), 80),
+    };
+    if host.is_empty() || path.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!("{url:?} is not a URL kdeck can ask"));
+    }
+    Ok(Url { host, port, path })
+}
+
+/// `${stack:ingress}` expanded with the provider's ingress address.
+pub fn expand(url: &str, ingress: Option<&str>, provider: &str) -> Result<String, String> {
+    if !url.contains("${stack:ingress}") {
+        return Ok(url.to_string());
+    }
+    match ingress {
+        Some(address) => Ok(url.replace("${stack:ingress}", address.trim_end_matches('/'))),
+        None => Err(format!("${{stack:ingress}}: the {provider} provider has no ingress address kdeck knows (the sandbox's is set when it starts)")),
+    }
+}
+
+/// A GET of `url` from this machine.
+pub async fn url(url: &str, host: Option<&str>, expect: &Expect) -> Result<String, String> {
+    let parsed = parse_url(url)?;
+    let started = Instant::now();
+    let address = format!("{}:{}", parsed.host.trim_start_matches('[').trim_end_matches(']'), parsed.port);
+    let mut stream = tokio::net::TcpStream::connect(&address).await.map_err(|e| format!("{url}: cannot connect to {address}: {e}"))?;
+    let host_header =
+        host.map(str::to_string).unwrap_or_else(|| if parsed.port == 80 { parsed.host.clone() } else { format!("{}:{}", parsed.host, parsed.port) });
+    let request = format!("GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: kdeck-verify\r\nAccept: */*\r\nConnection: close\r\n\r\n", parsed.path);
+    stream.write_all(request.as_bytes()).await.map_err(|e| format!("{url}: sending the request: {e}"))?;
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) if raw.is_empty() => return Err(format!("{url}: no answer: {e}")),
+            Err(_) => break,
+        }
+        if raw.len() > BODY_MAX {
+            break;
+        }
+    }
+    let latency = started.elapsed();
+    let (status, body) = parse_response(&raw).map_err(|e| format!("{url}: {e}"))?;
+    judge(expect, status, &body, latency, None).map_err(|e| format!("{url}: {e}"))
+}
+
+/// The status and the (de-chunked) body of a raw HTTP/1.x response.
+pub fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("the answer is not HTTP (no end of headers)")?;
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut words = status_line.split(' ');
+    let version = words.next().unwrap_or_default();
+    let status = words.next().and_then(|s| s.parse::<u16>().ok()).filter(|_| version.starts_with("HTTP/1."));
+    let status = status.ok_or_else(|| format!("the answer is not HTTP ({:?})", status_line.chars().take(40).collect::<String>()))?;
+    let chunked = lines.any(|l| {
+        let lower = l.to_ascii_lowercase();
+        lower.starts_with("transfer-encoding:") && lower.contains("chunked")
+    });
+    let body = &raw[end + 4..];
+    Ok((status, if chunked { dechunk(body) } else { body.to_vec() }))
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&body[..eol]);
+        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or_default().trim(), 16) else { break };
+        if size == 0 {
+            break;
+        }
+        let start = eol + 2;
+        let stop = (start + size).min(body.len());
+        out.extend_from_slice(&body[start..stop]);
+        body = body.get(stop + 2..).unwrap_or_default();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expect() -> Expect {
+        Expect { status: 200, body_contains: Some("ok".into()), max_latency: Some(Duration::from_secs(2)) }
+    }
+
+    #[test]
+    fn urls_parse() {
+        assert_eq!(parse_url("http://127.0.0.1:8080/a?b").unwrap(), Url { host: "127.0.0.1".into(), port: 8080, path: "/a?b".into() });
+        assert_eq!(parse_url("http://example.test").unwrap(), Url { host: "example.test".into(), port: 80, path: "/".into() });
+        assert!(parse_url("https://x").is_err());
+        assert!(parse_url("http://u:p@x/").is_err());
+        assert!(parse_url("http://x:99999/").is_err());
+    }
+
+    #[test]
+    fn ingress_expands_or_says_why_not() {
+        assert_eq!(expand("${stack:ingress}/auth/", Some("http://127.0.0.1:3000"), "sandbox").unwrap(), "http://127.0.0.1:3000/auth/");
+        assert!(expand("${stack:ingress}/", None, "kind").unwrap_err().contains("kind provider"));
+    }
+
+    #[test]
+    fn responses_are_read_and_judged() {
+        let (status, body) = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n3\r\n!!!\r\n0\r\n\r\n").unwrap();
+        assert_eq!((status, body.as_slice()), (200, b"ok!!!".as_slice()));
+        assert!(judge(&expect(), status, &body, Duration::from_millis(5), None).unwrap().starts_with("status 200 in 5ms"));
+        let e = judge(&expect(), 503, b"", Duration::ZERO, Some("no endpoints available for service \"web\"".into())).unwrap_err();
+        assert_eq!(e, "status 503 (expected 200): no endpoints available for service \"web\"");
+        assert!(judge(&expect(), 200, b"nope", Duration::ZERO, None).unwrap_err().contains("does not contain \"ok\""));
+        assert!(judge(&expect(), 200, b"ok", Duration::from_secs(3), None).unwrap_err().contains("slower than maxLatency"));
+        assert!(parse_response(b"SSH-2.0\r\n\r\n").is_err());
+    }
+}

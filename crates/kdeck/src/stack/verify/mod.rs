@@ -1,0 +1,155 @@
+//! `kdeck verify`: the checks of `stack.verify`, run against what is deployed —
+//! concurrently (at most [`CONCURRENCY`] at once), each bounded by its timeout —
+//! into one [`CheckResult`] per check: ok or not, how long it took, and a detail
+//! that says, on failure, what was expected and what was seen. A check that fails
+//! never stops the others.
+//!
+//! The pieces: [`plan`] (the configuration checked, places named), [`super::tunnel`]
+//! (target → ready pod → port-forward, shared by `tcp`, `postgres`, `redis` and `kdeck forward`),
+//! [`conn`] (those three protocols), [`http`] (service proxy and plain URLs) and
+//! [`pods`] (`exec` and `env`).
+
+pub mod conn;
+use super::tunnel as forward;
+pub mod http;
+pub mod plan;
+pub mod pods;
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use self::plan::{Check, Planned, Protocol};
+use super::StackDef;
+use super::provider;
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+
+/// How many checks run at once.
+pub const CONCURRENCY: usize = 4;
+
+/// One check's outcome (the JSON of `kdeck verify -o json` and of `up`'s `checks`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    pub name: String,
+    pub kind: String,
+    pub ok: bool,
+    pub seconds: f64,
+    pub detail: String,
+}
+
+impl CheckResult {
+    /// `ok   name (0.3s): detail`.
+    pub fn line(&self) -> String {
+        format!("{:<4} {} ({:.1}s): {}", if self.ok { "ok" } else { "FAIL" }, self.name, self.seconds, self.detail)
+    }
+}
+
+/// The checks named in `only` (all when empty); an unknown name lists the known ones.
+pub fn select(planned: Vec<Planned>, only: &[String]) -> Result<Vec<Planned>> {
+    if planned.is_empty() {
+        return Err(Error::usage("the stack declares no checks (stack.verify is empty)")
+            .hint("declare some: verify: [ { name: web answers, http: { service: web, port: 80 } } ] (see the README's stack.verify)"));
+    }
+    if let Some(unknown) = only.iter().find(|name| !planned.iter().any(|p| &p.name == *name)) {
+        let known: Vec<String> = planned.iter().map(|p| format!("{:?}", p.name)).collect();
+        return Err(Error::usage(format!("no check named {unknown:?} in stack.verify")).hint(format!("the checks: {}", known.join(", "))));
+    }
+    Ok(planned.into_iter().filter(|p| only.is_empty() || only.contains(&p.name)).collect())
+}
+
+/// What the checks need: the cluster, a client that does not retry (an answer is
+/// the result), and the provider's ingress address.
+pub struct Env {
+    pub cluster: Cluster,
+    probe: kube::Client,
+    pub ingress: Option<String>,
+    pub provider: String,
+}
+
+impl Env {
+    pub async fn new(cluster: &Cluster, ingress: Option<String>, provider: &str) -> Result<Env> {
+        // A second connection whose retry deadline is already past: the one retry
+        // layer, retrying nothing (a 503 through the service proxy is the answer).
+        let probe = Cluster::connect(Some(&cluster.context)).await?;
+        probe.retries.set_deadline(tokio::time::Instant::now());
+        Ok(Env { cluster: cluster.clone(), probe: probe.client, ingress, provider: provider.to_string() })
+    }
+}
+
+/// `kdeck verify`: the stack's checks (those named in `only`, else all), on its cluster.
+pub async fn verify(def: &StackDef, only: &[String], default_timeout: Duration) -> Result<(String, Vec<CheckResult>)> {
+    let planned = select(plan::plan(&def.config)?, only)?;
+    let target = provider::target(&def.config.cluster, &def.name).await?;
+    let cluster = Cluster::connect(Some(&target.context)).await?;
+    let env = Env::new(&cluster, target.ingress.clone(), target.provider.name()).await?;
+    Ok((target.context, run(&env, planned, default_timeout).await))
+}
+
+/// Runs `planned`, at most [`CONCURRENCY`] at once; results in the order declared.
+pub async fn run(env: &Env, planned: Vec<Planned>, default_timeout: Duration) -> Vec<CheckResult> {
+    futures::stream::iter(planned).map(|p| run_one(env, p, default_timeout)).buffered(CONCURRENCY).collect().await
+}
+
+async fn run_one(env: &Env, planned: Planned, default_timeout: Duration) -> CheckResult {
+    let timeout = planned.timeout.unwrap_or(default_timeout);
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(timeout, check(env, &planned.check)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(format!("timed out after {} (the check's timeout; set `timeout:` on it for more)", seconds_text(timeout))),
+    };
+    let (ok, detail) = match outcome {
+        Ok(detail) => (true, detail),
+        Err(detail) => (false, detail),
+    };
+    CheckResult { name: planned.name, kind: planned.kind.to_string(), ok, seconds: started.elapsed().as_secs_f64(), detail }
+}
+
+fn seconds_text(d: Duration) -> String {
+    if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{:.1}s", d.as_secs_f64()) }
+}
+
+async fn check(env: &Env, check: &Check) -> std::result::Result<String, String> {
+    let cluster = &env.cluster;
+    match check {
+        Check::Proxy { namespace, service, port, path, expect } => http::proxy(&env.probe, namespace, service, *port, path, expect).await,
+        Check::Url { url, host, expect } => {
+            let url = http::expand(url, env.ingress.as_deref(), &env.provider)?;
+            http::url(&url, host.as_deref(), expect).await
+        }
+        Check::Port { protocol, namespace, target, port, password } => {
+            // The password first: a missing Secret is said before any connection.
+            let password = match password {
+                Some(secret) => Some((format!("Secret {namespace}/{} key {}", secret.name, secret.key), conn::password(cluster, namespace, secret).await?)),
+                None => None,
+            };
+            let (pod, on_pod) = forward::resolve(cluster, namespace, target, *port).await?;
+            let pod_name = kube::ResourceExt::name_any(&pod);
+            let mut opened = forward::Forward::open(cluster, namespace, &pod_name, on_pod).await?;
+            let via = if matches!(target, crate::cluster::target::Target::Pod(_)) { String::new() } else { format!("{target} → ") };
+            let result = match protocol {
+                Protocol::Tcp => conn::tcp(&mut opened).await,
+                Protocol::Postgres => conn::postgres(&mut opened).await,
+                Protocol::Redis => conn::redis(&mut opened, password.as_ref().map(|(from, p)| (from.as_str(), p.clone()))).await,
+            };
+            let secret = password.as_ref().map(|(_, p)| p.as_str());
+            result
+                .map(|ok| conn::redact(&format!("{via}pod {pod_name}:{on_pod}: {ok}"), secret))
+                .map_err(|e| conn::redact(&format!("{via}pod {pod_name}:{on_pod}: {e}"), secret))
+        }
+        Check::Exec { namespace, target, container, command, exit_code, stdout_contains } => {
+            let spec = pods::ExecSpec {
+                namespace,
+                target,
+                container: container.as_deref(),
+                command,
+                exit_code: *exit_code,
+                stdout_contains: stdout_contains.as_deref(),
+            };
+            pods::exec(cluster, &spec).await
+        }
+        Check::Env { namespace, target, source, variables } => pods::env(cluster, namespace, target, source, variables).await,
+    }
+}

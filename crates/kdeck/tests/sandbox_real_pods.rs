@@ -458,3 +458,17 @@ async fn postgres_serves_for_real_as_a_statefulset_where_it_is_installed() {
     let (out, _) = exec(&pods, "pg-0", &["id", "-u"]).await;
     assert_eq!(out.trim(), "999");
 }
+
+#[tokio::test]
+async fn variables_in_a_real_command_are_expanded_as_the_kubelet_does() {
+    let sandbox = TestSandbox::start_with_args("real-expand", &["--run-commands"]);
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let spec = json!({"restartPolicy": "Never", "containers": [{"name": "say", "image": "busybox",
+        "env": [{"name": "GREETING", "value": "hello"}],
+        "command": ["echo", "$(GREETING) world", "$$(GREETING)", "$(UNSET)"]}]});
+    pods.create(&PostParams::default(), &pod("say", json!({RUN_COMMAND: "true"}), spec)).await.unwrap();
+    wait_for(&pods, "say", "Succeeded", Duration::from_secs(30), |p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded")).await;
+    let log = pods.logs("say", &LogParams::default()).await.unwrap();
+    assert_eq!(log, "hello world $(GREETING) $(UNSET)\n");
+}

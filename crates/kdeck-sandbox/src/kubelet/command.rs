@@ -228,6 +228,9 @@ fn spawn(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSe
     }
     let argv = argv(pod, container).ok_or_else(|| failed("the container has no command".into()))?;
     let spec = pod["spec"]["containers"].as_array().into_iter().flatten().find(|c| c["name"] == container).cloned().unwrap_or_default();
+    // `$(VAR)` in command and args, from the container's environment, as the kubelet does.
+    let env = super::env::resolve(rest, pod, &spec).unwrap_or_default();
+    let argv: Vec<String> = argv.iter().map(|word| super::env::expand(word, &env)).collect();
     let mut prepared = exec::prepare_process(rest, pod, &spec, argv, false).map_err(|e| failed(e.message))?;
     prepared.stdout = true;
     prepared.stderr = true;

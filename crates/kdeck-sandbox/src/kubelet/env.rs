@@ -135,3 +135,33 @@ pub fn missing_volume_source(rest: &Rest, pod: &Value, volume: &Value) -> Option
     }
     source(rest, namespace, kind, name.unwrap_or_default()).err()
 }
+
+/// `$(VAR)` references in a command or argument replaced from the container's
+/// environment, as the kubelet does; `$$` is a literal `$`, and a reference to an
+/// unknown variable is left as written.
+pub fn expand(word: &str, env: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('(')
+            && let Some(close) = inner.find(')')
+        {
+            let name = &inner[..close];
+            match env.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str()) {
+                Some(value) => out.push_str(value),
+                None => out.push_str(&rest[at..at + close + 3]),
+            }
+            rest = &inner[close + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}

@@ -19,35 +19,7 @@ pub(super) fn env_var<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a
     env.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
-/// `$(VAR)` references in a command or argument replaced from the container's
-/// environment, as the kubelet does; `$$` is a literal `$`, and a reference to an
-/// unknown variable is left as written.
-pub(crate) fn expand(word: &str, env: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(word.len());
-    let mut rest = word;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(inner) = after.strip_prefix('(')
-            && let Some(close) = inner.find(')')
-        {
-            let name = &inner[..close];
-            match env_var(env, name) {
-                Some(value) => out.push_str(value),
-                None => out.push_str(&rest[at..at + close + 3]),
-            }
-            rest = &inner[close + 1..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
+pub(crate) use crate::kubelet::env::expand;
 
 /// The container's command line as it would run: `command` + `args`, expanded.
 /// A shell script (`sh -c "…"`) is split into words too, with `$VAR` and `${VAR}`

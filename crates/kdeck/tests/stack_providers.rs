@@ -14,13 +14,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
+use common::project::{stderr, stdout};
 
 const KIND: &str = r#"#!/bin/sh
 echo "kind $*" >> "$STANDIN_LOG"
@@ -158,37 +152,27 @@ impl Standins {
     }
 }
 
-/// A project directory with `kdeck.yaml` and files, run in `home`'s environment
-/// with the stand-ins on PATH.
+/// The common project (kdeck.yaml and its files) with the stand-ins on PATH.
 struct Project<'a> {
-    home: &'a TestSandbox,
-    dir: PathBuf,
+    inner: common::project::Project<'a>,
     standins: Standins,
     env: Vec<(&'static str, &'static str)>,
 }
 
+impl<'a> std::ops::Deref for Project<'a> {
+    type Target = common::project::Project<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
 impl<'a> Project<'a> {
     fn new(home: &'a TestSandbox, tools: &[&str], files: &[(&str, &str)]) -> Self {
-        let dir = home.dir.path().join("project");
-        std::fs::create_dir_all(&dir).unwrap();
-        // Canonical: kdeck hands the tools absolute, symlink-free paths.
-        let dir = std::fs::canonicalize(dir).unwrap();
-        let project = Project { home, standins: Standins::new(home.dir.path(), tools), dir, env: Vec::new() };
-        for (path, text) in files {
-            project.write(path, text);
-        }
-        project
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let file = self.dir.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
+        Project { inner: common::project::Project::new(home, files), standins: Standins::new(home.dir.path(), tools), env: Vec::new() }
     }
 
     fn kdeck(&self, args: &[&str]) -> Output {
-        let mut cmd = self.home.kdeck();
-        cmd.current_dir(&self.dir).args(args).stdin(std::process::Stdio::null());
+        let mut cmd = self.inner.command(args);
         cmd.env("PATH", self.standins.path())
             .env("STANDIN_LOG", &self.standins.log)
             .env("STANDIN_STATE", &self.standins.state)

@@ -15,40 +15,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::Api;
 use kube::api::PostParams;
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-/// A project directory with `kdeck.yaml` and files, run in `home`'s environment.
-struct Project<'a> {
-    home: &'a TestSandbox,
-    dir: std::path::PathBuf,
-}
-
-impl<'a> Project<'a> {
-    fn new(home: &'a TestSandbox, files: &[(&str, &str)]) -> Self {
-        let dir = home.dir.path().join("project");
-        let project = Project { home, dir };
-        for (path, text) in files {
-            project.write(path, text);
-        }
-        project
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let file = self.dir.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-
-    fn kdeck(&self, args: &[&str]) -> Output {
-        self.home.kdeck().current_dir(&self.dir).args(args).stdin(std::process::Stdio::null()).output().unwrap()
-    }
-}
+use common::project::{Project, stderr, stdout};
 
 const APP: &str = r#"
 apiVersion: v1

@@ -630,3 +630,47 @@ spec:
     assert!(err.contains(&format!("forwarding 127.0.0.1:{local} -> svc/api port 80 (namespace shop)")), "{err}");
     assert!(err.contains(&format!("now to pod {second}")), "the change of pod is said: {err}");
 }
+
+#[tokio::test]
+async fn down_delete_data_removes_the_stacks_claims_and_no_other() {
+    let home = TestSandbox::new("stack-claims");
+    let sts = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: pg}
+spec:
+  serviceName: pg
+  selector: {matchLabels: {app: pg}}
+  template:
+    metadata: {labels: {app: pg}}
+    spec:
+      containers: [{name: pg, image: postgres:16}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"#;
+    let project = Project::new(
+        &home,
+        &[
+            ("kdeck.yaml", "stack:\n  name: claims\n  cluster: {name: stack-claims}\n  deploy:\n    - {namespace: default, manifests: [sts.yaml]}\n"),
+            ("sts.yaml", sts),
+        ],
+    );
+    let out = project.kdeck(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(home.client().await, "default");
+    // Someone else's claim in the same namespace.
+    let other: PersistentVolumeClaim = serde_json::from_value(serde_json::json!({"metadata": {"name": "not-the-stacks"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+    .unwrap();
+    claims.create(&Default::default(), &other).await.unwrap();
+    assert!(claims.get_opt("data-pg-0").await.unwrap().is_some());
+
+    let plan = project.kdeck(&["down", "--delete-data", "--dry-run"]);
+    assert!(stdout(&plan).contains("delete   PersistentVolumeClaim/data-pg-0 -n default"), "{}", stdout(&plan));
+    let out = project.kdeck(&["down", "--delete-data", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let gone = claims.get_opt("data-pg-0").await.unwrap();
+    assert!(gone.is_none() || gone.unwrap().metadata.deletion_timestamp.is_some(), "the StatefulSet's claim is deleted");
+    assert!(claims.get_opt("not-the-stacks").await.unwrap().is_some_and(|c| c.metadata.deletion_timestamp.is_none()), "another claim is left alone");
+}

@@ -77,10 +77,14 @@ pub async fn down(def: &StackDef, options: &DownOptions) -> Result<DownReport> {
             }
             report.helm_releases.push(release.clone());
         }
-        if options.delete_data && !options.dry_run {
-            // Claims Helm or StatefulSets made are not members: remove them too.
-            for ns in &inventory.namespaces {
-                delete_claims(&cluster, ns).await?;
+        if options.delete_data {
+            // The claims the stack's StatefulSets made are not members: they go too,
+            // each by its uid — and no other claim of a shared namespace.
+            for claim in statefulset_claims(&cluster, &members).await? {
+                if !options.dry_run {
+                    apply::delete_member(&cluster, &mut kinds, &claim).await?;
+                }
+                report.removed.push(Planned::of_value(&claim, if options.dry_run { "delete" } else { "deleted" }));
             }
         }
         if !options.dry_run {
@@ -120,14 +124,34 @@ async fn namespaces_with_claims(cluster: &Cluster, inventory: &apply::Inventory)
     Ok(out)
 }
 
-async fn delete_claims(cluster: &Cluster, ns: &str) -> Result<()> {
+/// The claims made from the volumeClaimTemplates of the StatefulSets among
+/// `members` (`<template>-<statefulset>-<ordinal>`), as listed now.
+async fn statefulset_claims(cluster: &Cluster, members: &[Value]) -> Result<Vec<Value>> {
     use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-    let api: kube::Api<PersistentVolumeClaim> = kube::Api::namespaced(cluster.client.clone(), ns);
-    match api.delete_collection(&Default::default(), &Default::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(cluster.error(&format!("deleting claims in {ns}"), e)),
+    let mut out = Vec::new();
+    for sts in members.iter().filter(|m| m["kind"] == "StatefulSet") {
+        let (Some(ns), Some(name)) = (sts["metadata"]["namespace"].as_str(), sts["metadata"]["name"].as_str()) else { continue };
+        let templates: Vec<&str> =
+            sts["spec"]["volumeClaimTemplates"].as_array().into_iter().flatten().filter_map(|t| t["metadata"]["name"].as_str()).collect();
+        if templates.is_empty() {
+            continue;
+        }
+        let api: kube::Api<PersistentVolumeClaim> = kube::Api::namespaced(cluster.client.clone(), ns);
+        let claims = api.list(&Default::default()).await.map_err(|e| cluster.error(&format!("listing claims in {ns}"), e))?;
+        for claim in claims.items {
+            let claim_name = claim.metadata.name.clone().unwrap_or_default();
+            let made_here = templates.iter().any(|t| {
+                claim_name.strip_prefix(&format!("{t}-{name}-")).is_some_and(|ordinal| !ordinal.is_empty() && ordinal.chars().all(|c| c.is_ascii_digit()))
+            });
+            if made_here {
+                let mut value = serde_json::to_value(&claim).unwrap_or_default();
+                value["apiVersion"] = serde_json::json!("v1");
+                value["kind"] = serde_json::json!("PersistentVolumeClaim");
+                out.push(value);
+            }
+        }
     }
+    Ok(out)
 }
 
 /// `kdeck status`: every member and every Helm release's object, judged once;

@@ -674,3 +674,70 @@ spec:
     assert!(gone.is_none() || gone.unwrap().metadata.deletion_timestamp.is_some(), "the StatefulSet's claim is deleted");
     assert!(claims.get_opt("not-the-stacks").await.unwrap().is_some_and(|c| c.metadata.deletion_timestamp.is_none()), "another claim is left alone");
 }
+
+#[test]
+fn a_bad_config_value_a_failing_job_and_a_claim_that_cannot_bind_are_reported_with_their_reasons() {
+    let home = TestSandbox::new("stack-broken2");
+    let manifests = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: backend-config}
+data: {DATABASE_URL: "postgres://localhost:5432/app"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: backend}
+spec:
+  selector: {matchLabels: {app: backend}}
+  template:
+    metadata:
+      labels: {app: backend}
+      annotations:
+        sandbox.kdeck.dev/crash-when-env: DATABASE_URL=postgres://localhost:5432/app
+        sandbox.kdeck.dev/run-seconds: "0"
+        sandbox.kdeck.dev/exit-code: "1"
+        sandbox.kdeck.dev/backoff-seconds: "0.2"
+        sandbox.kdeck.dev/crash-log: "FATAL: could not connect to the database at localhost:5432"
+    spec:
+      containers: [{name: backend, image: backend:1, envFrom: [{configMapRef: {name: backend-config}}]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  backoffLimit: 0
+  template:
+    metadata: {annotations: {sandbox.kdeck.dev/exit-code: "3"}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: busybox, command: [sleep, "1"]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  storageClassName: no-such-class
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"#;
+    let project = Project::new(
+        &home,
+        &[
+            ("kdeck.yaml", "stack:\n  name: broken2\n  cluster: {name: stack-broken2}\n  deploy:\n    - {namespace: default, manifests: [k8s.yaml]}\n"),
+            ("k8s.yaml", manifests),
+        ],
+    );
+    let out = project.kdeck(&["up", "--timeout", "120s"]);
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Deployment/backend -n default: FAILED") && err.contains("could not connect to the database"), "the crash and its last words: {err}");
+    assert!(err.contains("Job/migrate -n default: FAILED") && err.contains("BackoffLimitExceeded"), "the Job's failure: {err}");
+    assert!(err.contains("PersistentVolumeClaim/data -n default: pending"), "the claim is named as not bound: {err}");
+
+    // The fix: a good value in the ConfigMap; `up` rolls the Deployment and it runs.
+    project.write("k8s.yaml", &manifests.replace("postgres://localhost:5432/app\"}", "postgres://postgres:5432/app\"}"));
+    let out = project.kdeck(&["up", "--timeout", "60s", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state_of = |kind: &str| report["resources"].as_array().unwrap().iter().find(|r| r["kind"] == kind).map(|r| r["state"].clone());
+    assert_eq!(state_of("Deployment"), Some(serde_json::json!("ready")), "{report:#}");
+}

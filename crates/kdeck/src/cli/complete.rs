@@ -24,7 +24,7 @@ fn candidates(names: impl IntoIterator<Item = String>) -> Vec<CompletionCandidat
 
 /// The contexts of the kubeconfig (merged as kubectl merges it).
 pub fn contexts() -> Vec<CompletionCandidate> {
-    let Ok(config) = kube::config::Kubeconfig::read() else { return Vec::new() };
+    let Ok(config) = crate::cluster::kubeconfig::read_merged() else { return Vec::new() };
     candidates(config.contexts.into_iter().map(|c| c.name))
 }
 

@@ -43,65 +43,78 @@ pub async fn until_settled(
     mut seen: impl FnMut(&DynamicObject),
 ) -> Outcome {
     let mut outcome = Outcome { settled: BTreeMap::new(), pending: keys.iter().map(|k| (k.clone(), None)).collect() };
-    let mut consider = |obj: DynamicObject, outcome: &mut Outcome| {
-        let key = key_of(&obj);
-        if !outcome.pending.contains_key(&key) {
-            return;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = tokio::spawn(follow(api.clone(), move |event| tx.send(event).is_ok()));
+    let mut ticker = tokio::time::interval(RECHECK);
+    while !outcome.pending.is_empty() {
+        tokio::select! {
+            event = rx.recv() => match event {
+                Some(Seen::Upsert(obj)) => {
+                    let key = key_of(&obj);
+                    if outcome.pending.contains_key(&key) {
+                        seen(&obj);
+                        outcome.pending.insert(key, Some(obj));
+                    }
+                }
+                Some(Seen::Remove(_)) => {}
+                None => tokio::time::sleep_until(deadline).await,
+            },
+            _ = ticker.tick() => {}
+            _ = tokio::time::sleep_until(deadline) => break,
         }
-        seen(&obj);
-        if settled(&obj) {
-            outcome.pending.remove(&key);
-            outcome.settled.insert(key, obj);
-        } else {
-            outcome.pending.insert(key, Some(obj));
-        }
-    };
-    while !outcome.pending.is_empty() && Instant::now() < deadline {
-        // (Re)list: the starting point, and the catch-up after a broken or expired watch.
-        let version = match tokio::time::timeout_at(deadline, api.list(&ListParams::default())).await {
-            Ok(Ok(list)) => {
-                let version = list.metadata.resource_version.clone().unwrap_or_default();
-                list.items.into_iter().for_each(|o| consider(o, &mut outcome));
-                version
+        // Judge the last versions, on every change and on the timer (grace periods).
+        let now_settled: Vec<Key> = outcome.pending.iter().filter(|(_, o)| o.as_ref().is_some_and(&settled)).map(|(k, _)| k.clone()).collect();
+        for key in now_settled {
+            if let Some(Some(obj)) = outcome.pending.remove(&key) {
+                outcome.settled.insert(key, obj);
             }
-            Ok(Err(_)) => {
+        }
+    }
+    watcher.abort();
+    outcome
+}
+
+/// What a watch saw.
+pub enum Seen {
+    Upsert(DynamicObject),
+    Remove(DynamicObject),
+}
+
+/// Lists `api` and watches it from there, passing every object and change to
+/// `send` until it returns false; a watch that ends, breaks or expires (410 Gone)
+/// is resumed from a fresh list. The one list-and-watch loop of kdeck's waits.
+pub async fn follow(api: Api<DynamicObject>, mut send: impl FnMut(Seen) -> bool) {
+    loop {
+        let version = match api.list(&ListParams::default()).await {
+            Ok(list) => {
+                for obj in list.items {
+                    if !send(Seen::Upsert(obj)) {
+                        return;
+                    }
+                }
+                list.metadata.resource_version.unwrap_or_default()
+            }
+            Err(_) => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
-            Err(_) => break,
         };
-        if outcome.pending.is_empty() {
-            break;
-        }
-        let left = deadline.saturating_duration_since(Instant::now()).as_secs().clamp(1, 290) as u32;
-        let Ok(stream) = api.watch(&WatchParams::default().timeout(left), &version).await else {
+        let Ok(stream) = api.watch(&WatchParams::default().timeout(290), &version).await else {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
         let mut stream = stream.boxed();
-        loop {
-            if Instant::now() >= deadline {
-                return outcome;
-            }
-            match tokio::time::timeout_at(deadline.min(Instant::now() + RECHECK), stream.next()).await {
-                Ok(Some(Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)))) => consider(obj, &mut outcome),
-                Ok(Some(Ok(WatchEvent::Deleted(_) | WatchEvent::Bookmark(_)))) => {}
-                // 410 Gone, a broken stream, or the server's timeout: relist and resume.
-                Ok(Some(Ok(WatchEvent::Error(_)) | Err(_)) | None) => break,
-                // Quiet for a while: judge the last versions again (grace periods).
-                Err(_) => {
-                    let now_settled: Vec<Key> = outcome.pending.iter().filter(|(_, o)| o.as_ref().is_some_and(&settled)).map(|(k, _)| k.clone()).collect();
-                    for key in now_settled {
-                        if let Some(Some(obj)) = outcome.pending.remove(&key) {
-                            outcome.settled.insert(key, obj);
-                        }
-                    }
-                }
-            }
-            if outcome.pending.is_empty() {
-                return outcome;
+        while let Some(event) = stream.next().await {
+            let sent = match event {
+                Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)) => send(Seen::Upsert(obj)),
+                Ok(WatchEvent::Deleted(obj)) => send(Seen::Remove(obj)),
+                Ok(WatchEvent::Bookmark(_)) => true,
+                // 410 Gone and broken streams: relist.
+                Ok(WatchEvent::Error(_)) | Err(_) => break,
+            };
+            if !sent {
+                return;
             }
         }
     }
-    outcome
 }

@@ -18,15 +18,9 @@ pub struct Tool {
 pub const HELM: Tool = Tool { name: "helm", install: "install helm 3.8+ (https://helm.sh/docs/intro/install/)" };
 pub const KUSTOMIZE: Tool = Tool { name: "kustomize", install: "install kustomize or kubectl (which includes it: `kubectl kustomize`)" };
 
-/// The executable `name` on PATH.
+/// The executable `name` on PATH (the one lookup kdeck has: `tasks::resolve::find_program`).
 pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file() && is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    crate::tasks::resolve::find_program(name)
 }
 
 impl Tool {

@@ -9,8 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, WatchEvent, WatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -271,54 +270,27 @@ pub fn verdict_text(verdict: &Verdict) -> String {
     }
 }
 
+/// A change, as the snapshot takes it (typed: a list's items carry no kind).
 enum Change {
     Upsert(Value),
     Remove(Value),
 }
 
-/// Lists and watches `api` into `tx` until the receiver is gone, relisting after
-/// an expired or broken watch.
+/// Follows `api` ([`crate::cluster::wait::follow`]) into `tx` until the receiver is gone.
 async fn feed(api: Api<DynamicObject>, resource: ApiResource, tx: mpsc::UnboundedSender<Change>) {
+    use crate::cluster::wait::{Seen, follow};
     let typed = |obj: DynamicObject| {
         let mut value = serde_json::to_value(obj).unwrap_or_default();
         value["apiVersion"] = Value::String(resource.api_version.clone());
         value["kind"] = Value::String(resource.kind.clone());
         value
     };
-    loop {
-        let version = match api.list(&ListParams::default()).await {
-            Ok(list) => {
-                for obj in list.items {
-                    if tx.send(Change::Upsert(typed(obj))).is_err() {
-                        return;
-                    }
-                }
-                list.metadata.resource_version.unwrap_or_default()
-            }
-            Err(_) => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                if tx.is_closed() {
-                    return;
-                }
-                continue;
-            }
+    follow(api, |seen| {
+        let change = match seen {
+            Seen::Upsert(obj) => Change::Upsert(typed(obj)),
+            Seen::Remove(obj) => Change::Remove(typed(obj)),
         };
-        let Ok(stream) = api.watch(&WatchParams::default().timeout(290), &version).await else {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
-        };
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            let sent = match event {
-                Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)) => tx.send(Change::Upsert(typed(obj))),
-                Ok(WatchEvent::Deleted(obj)) => tx.send(Change::Remove(typed(obj))),
-                Ok(WatchEvent::Bookmark(_)) => Ok(()),
-                // 410 Gone and broken streams: relist.
-                Ok(WatchEvent::Error(_)) | Err(_) => break,
-            };
-            if sent.is_err() {
-                return;
-            }
-        }
-    }
+        tx.send(change).is_ok()
+    })
+    .await;
 }

@@ -15,8 +15,9 @@ use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, ListParams};
 
-/// How long a completion may wait for the cluster.
-const LIMIT: Duration = Duration::from_millis(1500);
+/// How long a completion may wait for the cluster (kubectl's completion uses a
+/// 5 s request timeout; a shell waiting that long feels hung).
+const LIMIT: Duration = Duration::from_secs(2);
 
 fn candidates(names: impl IntoIterator<Item = String>) -> Vec<CompletionCandidate> {
     names.into_iter().map(CompletionCandidate::new).collect()
@@ -82,10 +83,18 @@ pub fn namespaces() -> Vec<CompletionCandidate> {
 pub fn targets() -> Vec<CompletionCandidate> {
     from_cluster(|cluster, ns| async move {
         let client = cluster.client;
-        let mut out = names(Api::<Pod>::namespaced(client.clone(), &ns)).await;
-        out.extend(names(Api::<Deployment>::namespaced(client.clone(), &ns)).await.into_iter().map(|n| format!("deploy/{n}")));
-        out.extend(names(Api::<StatefulSet>::namespaced(client.clone(), &ns)).await.into_iter().map(|n| format!("sts/{n}")));
-        out.extend(names(Api::<DaemonSet>::namespaced(client, &ns)).await.into_iter().map(|n| format!("ds/{n}")));
+        // One round trip's time, not four: the lists are made at once.
+        let (pods, deployments, stateful_sets, daemon_sets) = tokio::join!(
+            names(Api::<Pod>::namespaced(client.clone(), &ns)),
+            names(Api::<Deployment>::namespaced(client.clone(), &ns)),
+            names(Api::<StatefulSet>::namespaced(client.clone(), &ns)),
+            names(Api::<DaemonSet>::namespaced(client, &ns)),
+        );
+        let prefixed = |prefix: &str, names: Vec<String>| names.into_iter().map(|n| format!("{prefix}/{n}")).collect::<Vec<_>>();
+        let mut out = pods;
+        out.extend(prefixed("deploy", deployments));
+        out.extend(prefixed("sts", stateful_sets));
+        out.extend(prefixed("ds", daemon_sets));
         out
     })
 }

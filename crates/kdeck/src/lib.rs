@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod diagnose;
 pub mod error;
 pub mod interrupt;
 pub mod ops;

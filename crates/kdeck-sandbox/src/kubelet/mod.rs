@@ -260,8 +260,23 @@ const RETRY: Duration = Duration::from_secs(2);
 /// Whether an image is declared unpullable: the pod says so, or its registry is in
 /// the reserved `.invalid` domain.
 fn unpullable(pod: &Value, image: &str) -> bool {
-    pod["metadata"]["annotations"]["sandbox.kdeck.dev/image-pull"] == "fail"
+    matches!(pod["metadata"]["annotations"]["sandbox.kdeck.dev/image-pull"].as_str(), Some("fail" | "unauthorized"))
         || image.split('/').next().is_some_and(|host| image.contains('/') && host.ends_with(".invalid"))
+}
+
+/// Why the runtime could not pull: the registry refused (declared `image-pull:
+/// unauthorized`, as a private registry answers a pull without credentials), else
+/// the reference was not found — in containerd's words.
+fn pull_failure(pod: &Value, image: &str) -> String {
+    let registry = image.split('/').next().filter(|h| image.contains('/') && h.contains('.')).unwrap_or("registry-1.docker.io");
+    match pod["metadata"]["annotations"]["sandbox.kdeck.dev/image-pull"].as_str() {
+        Some("unauthorized") => format!(
+            "rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": failed to authorize: failed to fetch anonymous token: unexpected status from GET request to https://{registry}/token: 401 Unauthorized"
+        ),
+        _ => format!(
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
+        ),
+    }
 }
 
 impl Kubelet {
@@ -306,9 +321,7 @@ impl Kubelet {
                     events::normal(rest, pod, source, "BackOff", &format!("Back-off pulling image \"{image}\""));
                     ("ImagePullBackOff", format!("Back-off pulling image \"{image}\""))
                 } else {
-                    let why = format!(
-                        "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"
-                    );
+                    let why = pull_failure(pod, &image);
                     events::normal(rest, pod, source, "Pulling", &format!("Pulling image \"{image}\""));
                     events::warning(rest, pod, source, "Failed", &format!("Failed to pull image \"{image}\": {why}"));
                     ("ErrImagePull", why)

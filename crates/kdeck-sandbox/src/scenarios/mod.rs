@@ -6,13 +6,42 @@ use serde_json::{Value, json};
 
 use crate::rest::{Rest, Subresource, WriteOptions};
 
-pub const KNOWN: &[&str] = &["crds", "demo", "home-ops", "scale:N"];
+pub const KNOWN: &[&str] = &["crds", "demo", "home-ops", "broken:NAME", "broken:all", "scale:N"];
 
 /// The Flux and External Secrets CRDs, which scenarios that need them load first.
 const CRDS: &str = include_str!("crds.yaml");
 
 /// Scenarios written as manifests, by name.
 const MANIFESTS: &[(&str, &str)] = &[("crds", CRDS), ("demo", include_str!("demo.yaml")), ("home-ops", include_str!("home-ops.yaml"))];
+
+/// The labelled broken scenarios diagnosis is measured on (`broken:NAME`, all of them
+/// with `broken:all`): each in namespace `broken-NAME`, whose annotation
+/// `sandbox.kdeck.dev/expected-root-causes` lists the root causes a diagnosis must
+/// find there ("RULE KIND/NAME; …"; empty for the healthy look-alikes).
+pub const BROKEN: &[(&str, &str)] = &[
+    ("broken:crash-config", include_str!("broken/crash-config.yaml")),
+    ("broken:crash-plain", include_str!("broken/crash-plain.yaml")),
+    ("broken:externalsecret", include_str!("broken/externalsecret.yaml")),
+    ("broken:healthy-lookalikes", include_str!("broken/healthy-lookalikes.yaml")),
+    ("broken:helmrelease", include_str!("broken/helmrelease.yaml")),
+    ("broken:image-private", include_str!("broken/image-private.yaml")),
+    ("broken:image-tag", include_str!("broken/image-tag.yaml")),
+    ("broken:ingress-missing-port", include_str!("broken/ingress-missing-port.yaml")),
+    ("broken:ingress-missing-service", include_str!("broken/ingress-missing-service.yaml")),
+    ("broken:job-backoff", include_str!("broken/job-backoff.yaml")),
+    ("broken:liveness", include_str!("broken/liveness.yaml")),
+    ("broken:localhost-env", include_str!("broken/localhost-env.yaml")),
+    ("broken:missing-key", include_str!("broken/missing-key.yaml")),
+    ("broken:missing-secret", include_str!("broken/missing-secret.yaml")),
+    ("broken:oom", include_str!("broken/oom.yaml")),
+    ("broken:pvc-no-class", include_str!("broken/pvc-no-class.yaml")),
+    ("broken:readiness", include_str!("broken/readiness.yaml")),
+    ("broken:service-selects-nothing", include_str!("broken/service-selects-nothing.yaml")),
+    ("broken:service-target-port", include_str!("broken/service-target-port.yaml")),
+    ("broken:several", include_str!("broken/several.yaml")),
+    ("broken:unschedulable-cpu", include_str!("broken/unschedulable-cpu.yaml")),
+    ("broken:unschedulable-selector", include_str!("broken/unschedulable-selector.yaml")),
+];
 
 /// Files put in a scenario's claims, as (scenario, namespace, claim, path, contents).
 const CLAIM_FILES: &[(&str, &str, &str, &str, &str)] = &[
@@ -31,6 +60,15 @@ const CLAIM_FILES: &[(&str, &str, &str, &str, &str)] = &[
 const NEEDS_CRDS: &[&str] = &["home-ops"];
 
 pub fn load(rest: &Rest, name: &str) -> Result<(), String> {
+    if name == "broken:all" {
+        return BROKEN.iter().try_for_each(|(name, _)| load(rest, name));
+    }
+    if let Some((_, manifests)) = BROKEN.iter().find(|(n, _)| *n == name) {
+        if manifests.contains("fluxcd.io") || manifests.contains("external-secrets.io") {
+            apply_manifests(rest, "crds", CRDS)?;
+        }
+        return apply_manifests(rest, name, manifests);
+    }
     if let Some((_, manifests)) = MANIFESTS.iter().find(|(n, _)| *n == name) {
         if NEEDS_CRDS.contains(&name) {
             apply_manifests(rest, "crds", CRDS)?;
@@ -41,6 +79,10 @@ pub fn load(rest: &Rest, name: &str) -> Result<(), String> {
     if let Some(count) = name.strip_prefix("scale:") {
         let count: usize = count.parse().map_err(|_| format!("scenario {name:?}: N must be a whole number, as in scale:20000"))?;
         return scale(rest, count);
+    }
+    if name.starts_with("broken:") {
+        let names: Vec<&str> = BROKEN.iter().map(|(n, _)| *n).collect();
+        return Err(format!("unknown scenario {name:?}; the broken ones are broken:all, {}", names.join(", ")));
     }
     Err(format!("unknown scenario {name:?}; known scenarios: {}", KNOWN.join(", ")))
 }
@@ -167,5 +209,5 @@ fn status_for(i: usize, started: &Value) -> Value {
 
 /// Whether `name` is a scenario this sandbox can load (checked before starting).
 pub fn is_known(name: &str) -> bool {
-    MANIFESTS.iter().any(|(n, _)| *n == name) || name.strip_prefix("scale:").is_some_and(|n| n.parse::<usize>().is_ok())
+    MANIFESTS.iter().chain(BROKEN).any(|(n, _)| *n == name) || name == "broken:all" || name.strip_prefix("scale:").is_some_and(|n| n.parse::<usize>().is_ok())
 }

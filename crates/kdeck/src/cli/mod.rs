@@ -6,6 +6,7 @@ pub mod cleanse_pods;
 pub mod complete;
 pub mod completions;
 pub mod config;
+pub mod diagnose;
 pub mod exec;
 pub mod hr_restart;
 pub mod init;
@@ -57,6 +58,8 @@ pub enum Command {
     Down(stack::DownArgs),
     /// Run the stack's checks (stack.verify): HTTP, TCP, PostgreSQL, Redis, exec, env; exit 0 only if all pass.
     Verify(stack::VerifyArgs),
+    /// The root causes of what is broken, with the chain of evidence and the fix (exit 1 when errors are found).
+    Diagnose(diagnose::DiagnoseArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
     Doctor(stack::DoctorArgs),
     /// Keep the stack's declared ports open on 127.0.0.1, following restarts and rollouts.
@@ -96,6 +99,7 @@ impl Cli {
             Command::Render(args) => args.run(&self.cluster),
             Command::Down(args) => args.run(&self.cluster).await,
             Command::Verify(args) => args.run(&self.cluster).await,
+            Command::Diagnose(args) => args.run(&self.cluster).await,
             Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Forward(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),

@@ -9,8 +9,8 @@
 
 mod conditions;
 mod network;
-mod pods;
-mod selector;
+pub(crate) mod pods;
+pub(crate) mod selector;
 mod snapshot;
 mod storage;
 mod workloads;

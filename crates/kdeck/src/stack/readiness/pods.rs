@@ -72,7 +72,7 @@ pub(super) fn evidence(pods: &[&Value], now: Timestamp) -> Option<(Verdict, u8)>
 }
 
 /// Neither being deleted nor finished.
-pub(super) fn is_live(pod: &Value) -> bool {
+pub(crate) fn is_live(pod: &Value) -> bool {
     pod["metadata"]["deletionTimestamp"].is_null() && !matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
 }
 

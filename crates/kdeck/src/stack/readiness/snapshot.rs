@@ -47,6 +47,12 @@ impl Snapshot {
         self.objects.range(start..).take_while(move |(k, _)| k.0 == prefix.0 && k.1 == prefix.1 && k.2 == prefix.2).map(|(_, v)| v)
     }
 
+    /// Every namespace an object of the snapshot lives in, sorted.
+    pub fn namespaces(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<&String> = self.objects.keys().map(|k| &k.2).filter(|ns| !ns.is_empty()).collect();
+        set.into_iter().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }

@@ -1,0 +1,154 @@
+//! The report as text (one block per problem, root cause first), JSON (a stable
+//! shape) and SARIF 2.1.0 (one result per problem, located by namespace/kind/name).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::problem::{Problem, Severity};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub context: String,
+    /// The namespaces looked at.
+    pub namespaces: Vec<String>,
+    pub problems: Vec<Problem>,
+    /// Objects no problem touches, by kind.
+    pub healthy: BTreeMap<String, usize>,
+    /// What could not be read: the diagnosis may be incomplete there.
+    pub unreadable: Vec<String>,
+}
+
+impl Report {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.problems.iter().filter(|p| p.severity == severity).count()
+    }
+
+    pub fn json(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        value["summary"] = json!({"errors": self.count(Severity::Error), "warnings": self.count(Severity::Warning)});
+        value
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for problem in &self.problems {
+            block(&mut out, problem);
+        }
+        let healthy: Vec<String> = self.healthy.iter().filter(|(_, n)| **n > 0).map(|(kind, n)| format!("{n} {kind}")).collect();
+        let place = match self.namespaces.as_slice() {
+            [one] => format!("namespace {one}"),
+            many => format!("{} namespaces", many.len()),
+        };
+        if !healthy.is_empty() {
+            out.push_str(&format!("healthy in {place}: {}\n", healthy.join(", ")));
+        }
+        out.push_str(&match (self.count(Severity::Error), self.count(Severity::Warning)) {
+            (0, 0) => format!("no problems found in {place} (context {})\n", self.context),
+            (e, w) => format!("{e} error(s), {w} warning(s) in {place} (context {})\n", self.context),
+        });
+        for what in &self.unreadable {
+            out.push_str(&format!("could not read {what}: the diagnosis may be incomplete there\n"));
+        }
+        out
+    }
+
+    pub fn sarif(&self) -> Value {
+        let mut rules: Vec<&str> = self.problems.iter().map(|p| p.root_cause.rule).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let results: Vec<Value> = self
+            .problems
+            .iter()
+            .map(|p| {
+                let (kind, name) = p.root_cause.object.split_once('/').unwrap_or(("", p.root_cause.object.as_str()));
+                let qualified = if p.namespace.is_empty() { format!("{kind}/{name}") } else { format!("{}/{kind}/{name}", p.namespace) };
+                json!({
+                    "ruleId": p.root_cause.rule,
+                    "level": match p.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                    "message": {"text": p.root_cause.summary},
+                    "locations": [{"logicalLocations": [{"fullyQualifiedName": qualified, "name": name, "kind": "resource"}]}],
+                    "partialFingerprints": {"kdeckProblemId/v1": p.id},
+                    "properties": {
+                        "chain": p.chain.iter().map(|l| format!("{} ({})", l.object, l.state)).collect::<Vec<_>>(),
+                        "fix": p.fix,
+                        "affected": p.affected,
+                        "count": p.count,
+                    },
+                })
+            })
+            .collect();
+        json!({
+            "version": "2.1.0",
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "runs": [{
+                "tool": {"driver": {
+                    "name": "kdeck",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": rules.iter().map(|r| json!({"id": r, "shortDescription": {"text": rule_description(r)}})).collect::<Vec<_>>(),
+                }},
+                "results": results,
+            }],
+        })
+    }
+}
+
+fn block(out: &mut String, p: &Problem) {
+    let count = if p.count > 1 { format!(" ({} pods)", p.count) } else { String::new() };
+    let place = if p.namespace.is_empty() { String::new() } else { format!(" -n {}", p.namespace) };
+    out.push_str(&format!("{} {}{place}: {}{count}\n", p.severity.word().to_uppercase(), p.root_cause.object, p.root_cause.summary));
+    if !p.chain.is_empty() {
+        let links: Vec<String> = p.chain.iter().map(|l| format!("{} ({})", l.object, l.state)).collect();
+        out.push_str(&format!("  chain:    {}\n", links.join(" → ")));
+    }
+    for (i, e) in p.evidence.iter().enumerate() {
+        let label = if i == 0 { "evidence:" } else { "" };
+        out.push_str(&format!("  {label:<9} {} {}: {}\n", e.kind, e.object, e.text));
+    }
+    for (i, fix) in p.fix.iter().enumerate() {
+        let label = if i == 0 { "fix:" } else { "" };
+        out.push_str(&format!("  {label:<9} {fix}\n"));
+    }
+    if p.affected.len() > 1 {
+        let shown: Vec<&str> = p.affected.iter().take(6).map(String::as_str).collect();
+        let more = if p.affected.len() > 6 { format!(", … {} more", p.affected.len() - 6) } else { String::new() };
+        out.push_str(&format!("  affects:  {}{more}\n", shown.join(", ")));
+    }
+    out.push('\n');
+}
+
+/// One line per rule, for SARIF's rule table and the README.
+pub fn rule_description(rule: &str) -> &'static str {
+    match rule {
+        "crash-loop" => "A container keeps exiting with an error",
+        "localhost-dependency" => "A setting sends a dependency to localhost while it is a Service of the cluster",
+        "image-pull" => "An image cannot be pulled (missing tag or repository, no access, registry unreachable)",
+        "container-config" => "A container cannot be created from its configuration",
+        "missing-secret" => "A Secret a container reads does not exist",
+        "missing-configmap" => "A ConfigMap a container reads does not exist",
+        "missing-key" => "A key a container reads is not in its ConfigMap or Secret",
+        "oom-killed" => "A container is killed for exceeding its memory limit",
+        "readiness-probe" => "A container never passes its readiness probe",
+        "liveness-probe" => "A container's liveness probe fails and the kubelet kills it",
+        "unschedulable" => "No node can take a pod",
+        "evicted" => "Pods were evicted from a node under pressure",
+        "stuck-terminating" => "A pod stays terminating",
+        "service-selects-nothing" => "A Service's selector matches no pod",
+        "service-target-port" => "A Service's named targetPort is declared by no selected container",
+        "ingress-missing-service" => "An Ingress routes to a Service that does not exist",
+        "ingress-missing-port" => "An Ingress routes to a port its Service does not have",
+        "ingress-class-missing" => "An Ingress asks for an IngressClass that does not exist",
+        "ingress-tls-secret" => "An Ingress's TLS Secret does not exist",
+        "pvc-pending" => "A PersistentVolumeClaim cannot bind",
+        "job-failed" => "A Job failed",
+        "rollout-stuck" => "A workload is not available for a reason its pods do not show",
+        "node-not-ready" => "A node is not Ready",
+        "node-pressure" => "A node is under memory, disk or PID pressure",
+        "helmrelease-failed" => "A Flux HelmRelease is not Ready",
+        "helmrelease-suspended" => "A Flux HelmRelease is suspended",
+        "externalsecret-error" => "An ExternalSecret cannot sync its Secret",
+        _ => "A problem kdeck diagnose found",
+    }
+}

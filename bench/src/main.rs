@@ -8,6 +8,8 @@
 //! - the sandbox's resident memory;
 //! - with kubectl on PATH, kdeck's bulk operations (cleanse-pods, sync-secrets, logs)
 //!   against the kubectl one-liners they replace, on the same sandbox (see ops.rs);
+//! - `kdeck diagnose -A` against the LISTs it makes (see diagnose.rs; `-- diagnose`
+//!   runs only that, on its own scale sandbox);
 //! - then, on a fresh sandbox, create throughput with 1, 10 and 50 concurrent clients
 //!   (see create.rs; `-- create` runs only that);
 //! - then, on a fresh sandbox, the latency the ingress address adds (see network.rs;
@@ -20,6 +22,7 @@
 //! Prints Markdown tables for the README. Timings are medians of repeated runs.
 
 mod create;
+mod diagnose;
 mod network;
 mod ops;
 mod portforward;
@@ -106,6 +109,7 @@ async fn main() {
         Some("stack") => return stack::compare(which("kubectl").as_deref()).await,
         _ => {}
     }
+    let only_diagnose = std::env::args().nth(1).as_deref() == Some("diagnose");
     let pods = pods();
     let env = Env { dir: tempfile::tempdir().expect("temp dir") };
     let started = Instant::now();
@@ -116,6 +120,11 @@ async fn main() {
     let pid = status["pid"].as_u64().expect("pid");
     let kubeconfig = env.dir.path().join("kubeconfig");
     let client = env.client().await;
+    let kubectl = which("kubectl");
+    let diagnosis = diagnose::measure(&env, kubectl.as_deref()).await;
+    if only_diagnose {
+        return diagnose::print(&diagnosis, pods);
+    }
 
     let rss_seeded = rss_mib(pid);
     // LIST through the API: request to last byte.
@@ -134,7 +143,6 @@ async fn main() {
 
     // The same list as people fetch it today.
     let mut kubectl_list = Vec::new();
-    let kubectl = which("kubectl");
     if let Some(kubectl) = &kubectl {
         for _ in 0..5 {
             let t = Instant::now();
@@ -206,6 +214,8 @@ async fn main() {
             println!("| {} | `{}`: {} | `{}`: {} | {ratio:.1}x faster |", row.operation, row.kdeck, ms(row.kdeck_time), row.kubectl, ms(row.kubectl_time));
         }
     }
+    println!();
+    diagnose::print(&diagnosis, pods);
     drop(env);
     println!();
     create::print(&create::measure().await);

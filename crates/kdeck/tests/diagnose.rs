@@ -151,6 +151,11 @@ async fn the_demo_report_names_root_causes_with_chain_evidence_and_fix_in_text_j
     let narrowed = diagnose_json(&sandbox, &["-n", "demo", "deploy/api"]);
     let ids: Vec<&str> = narrowed["problems"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["localhost-dependency/demo/configmap/api-config"]);
+    let labelled = diagnose_json(&sandbox, &["-n", "demo", "-l", "app=worker"]);
+    let ids: Vec<&str> = labelled["problems"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["image-pull/demo/deploy/worker"], "-l keeps the problems of labelled objects");
+    let bad = sandbox.run(&["diagnose", "-n", "demo", "-l", "app in (x"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     let missing = sandbox.run(&["diagnose", "-n", "demo", "deploy/apj"]);
     assert_eq!(missing.status.code(), Some(3), "{}", stderr(&missing));
     assert!(stderr(&missing).contains("Deployment \"apj\" not found in namespace demo") && stderr(&missing).contains("deploy/api"), "{}", stderr(&missing));
@@ -179,7 +184,8 @@ async fn the_demo_report_names_root_causes_with_chain_evidence_and_fix_in_text_j
     assert!(stdout(&out).contains("no problems found in namespace demo"), "{}", stdout(&out));
 }
 
-#[tokio::test]
+// Two threads: the stand-in model serves while the test waits on kdeck.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_values_never_appear_in_the_report() {
     let sandbox = TestSandbox::start("secrets");
     let client = sandbox.client().await;
@@ -221,6 +227,101 @@ async fn secret_values_never_appear_in_the_report() {
         let out = sandbox.run(&["diagnose", "-n", "shop", "-o", format]);
         let all = format!("{}{}", stdout(&out), stderr(&out));
         assert!(!all.contains(canary), "-o {format} shows the secret: {all}");
+    }
+
+    // --explain: a stand-in OpenAI-compatible server records what it is sent.
+    let model = StandInModel::start().await;
+    let diagnose_with_model = |base_url: &str, explain: bool| {
+        let mut cmd = sandbox.kdeck();
+        cmd.args(["diagnose", "-n", "shop"])
+            .args(explain.then_some("--explain"))
+            .env("KDECK_LLM_PROVIDER", "openai")
+            .env("OPENAI_BASE_URL", base_url)
+            .env("OPENAI_API_KEY", "test-key-1234")
+            .env("KDECK_LLM_MODEL", "stand-in-1");
+        cmd.output().unwrap()
+    };
+    diagnose_with_model(&model.url, false);
+    assert_eq!(model.requests().len(), 0, "no call to a model without --explain, configured or not");
+    let out = diagnose_with_model(&model.url, true);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "the problems decide the exit code: {text}{}", stderr(&out));
+    assert!(text.contains("model:    (stand-in-1, worded by a model, not checked by kdeck)"), "{text}");
+    assert!(text.contains("The api cannot reach its database"), "the model's words under the problem: {text}");
+    let requests = model.requests();
+    assert!(!requests.is_empty(), "the model was asked");
+    assert!(requests.iter().any(|r| r.contains("auth failed: password *** rejected")), "the redacted evidence is what is sent: {requests:?}");
+    for request in &requests {
+        assert!(request.contains("authorization: Bearer test-key-1234"), "the key goes in the header: {request}");
+        assert!(!request.contains(canary), "a secret reached the model: {request}");
+    }
+    assert!(!text.contains(canary));
+    // A model endpoint that is down: the report still prints, with a note.
+    let out = diagnose_with_model("http://127.0.0.1:9/v1", true);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("ERROR configmap/api-config -n shop") && stdout(&out).contains("note: the model could not explain"), "{}", stdout(&out));
+}
+
+/// An OpenAI-compatible chat completions endpoint that answers one fixed text and
+/// keeps every request (head and body) it got.
+struct StandInModel {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl StandInModel {
+    async fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    loop {
+                        // One request: the head, then Content-Length bytes of body.
+                        let head_end = loop {
+                            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break at + 4;
+                            }
+                            let mut chunk = [0u8; 8192];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                            .unwrap_or(0);
+                        while buffer.len() < head_end + length {
+                            let mut chunk = [0u8; 8192];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let body = String::from_utf8_lossy(&buffer[head_end..head_end + length]).to_string();
+                        buffer.drain(..head_end + length);
+                        record.lock().unwrap().push(format!("{head}{body}"));
+                        let answer = json!({"choices": [{"message": {"role": "assistant", "content": "The api cannot reach its database because its settings point at itself.\nPoint them at the Service."}}]}).to_string();
+                        let response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}", answer.len());
+                        if socket.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        StandInModel { url, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
     }
 }
 

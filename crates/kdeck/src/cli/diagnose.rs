@@ -35,6 +35,9 @@ pub struct DiagnoseArgs {
     /// Narrow the report to problems about these objects (deploy/api, service/web, ingress/web, hr/gatus, pod/NAME).
     #[arg(value_name = "TARGET")]
     targets: Vec<String>,
+    /// Only problems about objects whose labels match (as kubectl -l).
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    selector: Option<String>,
     /// Leave out events older than this (30m, 1h, 24h).
     #[arg(long, value_name = "DURATION")]
     since: Option<String>,
@@ -43,6 +46,11 @@ pub struct DiagnoseArgs {
     /// The lowest severity that makes the exit code 1.
     #[arg(long, value_enum, default_value_t)]
     fail_on: FailOn,
+    /// Have a model word each problem (after redaction; see --llm-provider). Without it, no network call but the cluster's.
+    #[arg(long)]
+    explain: bool,
+    #[command(flatten)]
+    llm: crate::llm::LlmArgs,
     /// An overall bound on reading the cluster.
     #[arg(long, default_value = "1m", value_name = "DURATION")]
     timeout: String,
@@ -66,14 +74,24 @@ impl DiagnoseArgs {
                 Ok(normalized)
             })
             .collect::<Result<Vec<_>>>()?;
+        if let Some(selector) = &self.selector {
+            names::validate_selector(selector)?;
+        }
         let since = self.since.as_deref().map(|d| names::parse_duration("--since", d)).transpose()?;
         let timeout = names::parse_timeout("--timeout", &self.timeout)?;
+        let explain = match self.explain {
+            true => Some(crate::llm::Model::resolve(&self.llm, crate::project::llm_config()?.as_ref())),
+            false => None,
+        };
         let cluster = cluster.connect().await?;
         let deadline = cluster.set_deadline(timeout);
-        let options = Options { namespace: namespaces.resolve_existing(&cluster).await?, targets, since };
-        let report = tokio::time::timeout_at(deadline, diagnose::diagnose(&cluster, &options))
+        let options = Options { namespace: namespaces.resolve_existing(&cluster).await?, targets, selector: self.selector, since };
+        let mut report = tokio::time::timeout_at(deadline, diagnose::diagnose(&cluster, &options))
             .await
             .map_err(|_| cluster.timed_out(format!("could not read the cluster within --timeout {}", self.timeout)))??;
+        if let Some(model) = explain {
+            report.explain(model).await;
+        }
         match self.output {
             ReportFormat::Text => print!("{}", report.text()),
             ReportFormat::Json => ui::print_json(&report.json()),

@@ -47,7 +47,7 @@ pub struct FaultsArgs {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
-    /// The scenario: crds, demo, home-ops or scale:N (see the README).
+    /// The scenario: crds, demo, home-ops, broken:NAME, broken:all or scale:N (see the README).
     scenario: String,
     /// Name of the sandbox.
     #[arg(long, default_value = DEFAULT_NAME)]

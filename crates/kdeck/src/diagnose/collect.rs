@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, LogParams};
+use kube::api::{Api, ApiResource, ListParams, LogParams};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
 
@@ -41,6 +41,18 @@ const KINDS: &[(&str, &str, &str, &str, bool)] = &[
 /// The custom kinds read when the cluster serves them.
 const CUSTOM: &[&CustomKind] = &[&crds::HELM_RELEASE, &crds::EXTERNAL_SECRET];
 
+/// The URL path of a kind's collection, in one namespace or all of them.
+fn collection_url(resource: &ApiResource, namespace: Option<&str>) -> String {
+    let base = match resource.group.is_empty() {
+        true => format!("/api/{}", resource.version),
+        false => format!("/apis/{}/{}", resource.group, resource.version),
+    };
+    match namespace {
+        Some(ns) => format!("{base}/namespaces/{ns}/{}", resource.plural),
+        None => format!("{base}/{}", resource.plural),
+    }
+}
+
 /// Containers whose logs are read, at most, per workload and in all.
 const LOGS_PER_WORKLOAD: usize = 2;
 const LOGS_IN_ALL: usize = 40;
@@ -73,14 +85,17 @@ pub async fn collect(cluster: &Cluster, namespace_scope: Option<&str>, since: Op
             Err(e) => unreadable.push(format!("{} ({})", custom.kind, e.message)),
         }
     }
+    // Lists are read as JSON values straight away (no typed objects in between):
+    // the analyzers read fields, and 20,000 pods parse once instead of twice.
     let lists = futures::stream::iter(resources.into_iter().map(|(resource, namespaced)| {
         let client = cluster.client.clone();
         async move {
-            let api: Api<DynamicObject> = match (namespaced, namespace_scope) {
-                (true, Some(ns)) => Api::namespaced_with(client, ns, &resource),
-                _ => Api::all_with(client, &resource),
+            let url = collection_url(&resource, if namespaced { namespace_scope } else { None });
+            let listed = match kube::core::Request::new(url).list(&ListParams::default()) {
+                Ok(request) => client.request_text(request).await.and_then(|text| serde_json::from_str::<Value>(&text).map_err(kube::Error::SerdeError)),
+                Err(e) => Err(kube::Error::BuildRequest(e)),
             };
-            (resource.clone(), api.list(&ListParams::default()).await)
+            (resource, listed)
         }
     }))
     .buffer_unordered(CONCURRENT)
@@ -92,9 +107,12 @@ pub async fn collect(cluster: &Cluster, namespace_scope: Option<&str>, since: Op
     let oldest = since.and_then(|s| now.checked_sub(k8s_openapi::jiff::SignedDuration::try_from(s).ok()?).ok());
     for (resource, listed) in lists {
         match listed {
-            Ok(list) => {
-                for item in list.items {
-                    let Ok(mut value) = serde_json::to_value(&item) else { continue };
+            Ok(mut list) => {
+                let items = match list["items"].take() {
+                    Value::Array(items) => items,
+                    _ => Vec::new(),
+                };
+                for mut value in items {
                     value["apiVersion"] = Value::String(resource.api_version.clone());
                     value["kind"] = Value::String(resource.kind.clone());
                     if resource.kind == "Secret" {

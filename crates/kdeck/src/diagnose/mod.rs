@@ -10,6 +10,7 @@
 pub mod analyzers;
 pub mod chain;
 pub mod collect;
+pub mod explain;
 pub mod output;
 pub mod problem;
 pub mod redact;
@@ -20,6 +21,8 @@ use std::collections::BTreeMap;
 use output::Report;
 use problem::Problem;
 
+use kdeck_sandbox::rest::selector::LabelSelector;
+
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 
@@ -28,6 +31,8 @@ pub struct Options {
     pub namespace: Option<String>,
     /// `KIND/NAME` (kdeck's short kinds) the report is narrowed to.
     pub targets: Vec<String>,
+    /// A label selector (as kubectl -l): only problems about an object with matching labels.
+    pub selector: Option<String>,
     /// Events older than this are left out.
     pub since: Option<std::time::Duration>,
 }
@@ -54,6 +59,10 @@ pub async fn diagnose(cluster: &Cluster, options: &Options) -> Result<Report> {
     for target in &options.targets {
         check_target(&scene, target)?;
     }
+    let selector = match &options.selector {
+        Some(text) => Some(LabelSelector::parse(text).map_err(|e| Error::usage(format!("invalid label selector {text:?}: {e}")))?),
+        None => None,
+    };
     let problems = analyzers::run(&scene);
     // Healthy: objects no problem touches, whatever the targets narrow the report to.
     let mut healthy = BTreeMap::new();
@@ -70,9 +79,33 @@ pub async fn diagnose(cluster: &Cluster, options: &Options) -> Result<Report> {
     let problems: Vec<Problem> = problems
         .into_iter()
         .filter(|p| options.targets.is_empty() || options.targets.iter().any(|t| p.touches(&p.namespace, t)))
+        .filter(|p| selector.as_ref().is_none_or(|s| labelled(&scene, p, s)))
         .map(|p| scrub(p, &collected.redactor))
         .collect();
-    Ok(Report { context: cluster.context.clone(), namespaces: scene.namespaces.clone(), problems, healthy, unreadable: scene.unreadable.clone() })
+    Ok(Report {
+        context: cluster.context.clone(),
+        namespaces: scene.namespaces.clone(),
+        problems,
+        healthy,
+        unreadable: scene.unreadable.clone(),
+        explain_note: None,
+        redactor: collected.redactor,
+    })
+}
+
+/// Whether an object the problem names (its root cause, a link, an affected object)
+/// carries labels the selector matches.
+fn labelled(scene: &scene::Scene, problem: &Problem, selector: &LabelSelector) -> bool {
+    let objects = std::iter::once(&problem.root_cause.object).chain(problem.chain.iter().map(|l| &l.object)).chain(&problem.affected);
+    objects.filter_map(|reference| reference.split_once('/')).any(|(short, name)| {
+        let Some((group, kind)) = kind_of(short) else { return false };
+        let namespace = if kind == "Node" { "" } else { problem.namespace.as_str() };
+        scene.get(group, kind, namespace, name).is_some_and(|obj| {
+            let labels: BTreeMap<String, String> =
+                obj["metadata"]["labels"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
+            selector.matches(&labels)
+        })
+    })
 }
 
 /// The (group, kind) of a short kind.

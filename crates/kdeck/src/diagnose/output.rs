@@ -19,6 +19,22 @@ pub struct Report {
     pub healthy: BTreeMap<String, usize>,
     /// What could not be read: the diagnosis may be incomplete there.
     pub unreadable: Vec<String>,
+    /// What `--explain` could not do, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain_note: Option<String>,
+    /// The Secret values of the scope, for scrubbing what a model answers.
+    #[serde(skip)]
+    pub redactor: super::redact::Redactor,
+}
+
+impl Report {
+    /// Has the model word each problem (`--explain`); a model that cannot leaves a note.
+    pub async fn explain(&mut self, model: Result<crate::llm::Model, String>) {
+        self.explain_note = match model {
+            Err(why) => Some(format!("no explanation: {why}")),
+            Ok(model) => super::explain::explain(&model, &mut self.problems, &self.redactor).await,
+        };
+    }
 }
 
 impl Report {
@@ -51,6 +67,9 @@ impl Report {
         });
         for what in &self.unreadable {
             out.push_str(&format!("could not read {what}: the diagnosis may be incomplete there\n"));
+        }
+        if let Some(note) = &self.explain_note {
+            out.push_str(&format!("note: {note}\n"));
         }
         out
     }
@@ -110,6 +129,12 @@ fn block(out: &mut String, p: &Problem) {
     for (i, fix) in p.fix.iter().enumerate() {
         let label = if i == 0 { "fix:" } else { "" };
         out.push_str(&format!("  {label:<9} {fix}\n"));
+    }
+    if let Some(explanation) = &p.explanation {
+        out.push_str(&format!("  model:    ({}, worded by a model, not checked by kdeck)\n", explanation.model));
+        for line in explanation.text.lines().filter(|l| !l.trim().is_empty()) {
+            out.push_str(&format!("            {}\n", line.trim()));
+        }
     }
     if p.affected.len() > 1 {
         let shown: Vec<&str> = p.affected.iter().take(6).map(String::as_str).collect();

@@ -69,6 +69,16 @@ pub struct Problem {
     pub affected: Vec<String>,
     /// How many identical problems this one stands for (evicted pods of one node: one problem).
     pub count: usize,
+    /// A model's wording of the problem (`--explain`), marked as such.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+/// What a model said about a problem: shown apart from kdeck's own findings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    pub model: String,
+    pub text: String,
 }
 
 impl Problem {
@@ -84,6 +94,7 @@ impl Problem {
             fix: Vec::new(),
             affected: Vec::new(),
             count: 1,
+            explanation: None,
         }
     }
 

@@ -40,6 +40,9 @@ pub struct Config {
     /// (`kdeck up`, `status`, `render`, `down`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<super::stack::Stack>,
+    /// The language model `kdeck diagnose --explain` uses (API keys come from the environment only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<crate::llm::LlmConfig>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -60,6 +60,14 @@ pub fn default_context() -> Result<Option<String>> {
     Project::open(&file, flavor.as_deref())?.context()
 }
 
+/// The `llm:` section of the project in the current directory (or a parent), if any.
+pub fn llm_config() -> Result<Option<crate::llm::LlmConfig>> {
+    let Ok(cwd) = std::env::current_dir() else { return Ok(None) };
+    let Ok(file) = load::find(&cwd) else { return Ok(None) };
+    let flavor = std::env::var("KDECK_FLAVOR").ok().filter(|f| !f.is_empty());
+    Ok(Project::open(&file, flavor.as_deref())?.config.llm)
+}
+
 /// A loaded project.
 #[derive(Clone, Debug)]
 pub struct Project {

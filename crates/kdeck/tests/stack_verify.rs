@@ -17,96 +17,8 @@ use kube::api::PostParams;
 
 use common::project::{Project, stderr, stdout};
 
-const APP: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: web-config}
-data: {LOG_LEVEL: info, GREETING: hello}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: nginx
-          image: nginx:1.27
-          ports: [{containerPort: 80}]
-          envFrom: [{configMapRef: {name: web-config}}]
-          env: [{name: MODE, value: dev}]
-          securityContext: {runAsNonRoot: true, runAsUser: 101}
-          resources: {limits: {cpu: 500m, memory: 256Mi}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 80}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web}
-spec:
-  rules:
-    - http:
-        paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: pg}
-spec:
-  serviceName: pg
-  selector: {matchLabels: {app: pg}}
-  template:
-    metadata: {labels: {app: pg}}
-    spec:
-      containers:
-        - name: postgres
-          image: postgres:16
-          ports: [{containerPort: 5432, name: postgres}]
-          env: [{name: POSTGRES_PASSWORD, valueFrom: {secretKeyRef: {name: db-secret, key: password}}}]
-          securityContext: {runAsNonRoot: true, runAsUser: 101}
-          resources: {limits: {cpu: 500m, memory: 256Mi}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: pg}
-spec:
-  selector: {app: pg}
-  ports: [{port: 5432, targetPort: postgres}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: redis}
-spec:
-  selector: {matchLabels: {app: redis}}
-  template:
-    metadata: {labels: {app: redis}}
-    spec:
-      containers:
-        - name: redis
-          image: redis:7
-          args: ["--requirepass", "$(REDIS_PASSWORD)"]
-          ports: [{containerPort: 6379}]
-          env: [{name: REDIS_PASSWORD, valueFrom: {secretKeyRef: {name: redis-secret, key: password}}}]
-          securityContext: {runAsNonRoot: true, runAsUser: 101}
-          resources: {limits: {cpu: 500m, memory: 256Mi}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: redis}
-spec:
-  selector: {app: redis}
-  ports: [{port: 6379, targetPort: 6379}]
-"#;
+/// nginx, PostgreSQL and Redis (simulated), non-root with limits.
+const APP: &str = include_str!("stack_verify/shop.yaml");
 
 fn stack(cluster: &str, checks: &str) -> String {
     format!(
@@ -442,58 +354,9 @@ stack:
     assert!(!text.contains(&value) && !stderr(&out).contains(&value));
 }
 
-/// A workload's pod spec for the lab: non-root with limits unless `extra` says more.
-fn lab_workload(kind: &str, name: &str, container: &str, extra: &str) -> String {
-    let (kind_line, spec_extra) = match kind {
-        "sts" => ("apps/v1\nkind: StatefulSet", format!("  serviceName: {name}\n")),
-        _ => ("apps/v1\nkind: Deployment", String::new()),
-    };
-    format!(
-        r#"---
-apiVersion: {kind_line}
-metadata: {{name: {name}}}
-spec:
-{spec_extra}  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      securityContext: {{runAsNonRoot: true, runAsUser: 1000}}
-      containers:
-        - name: {container}
-          image: busybox
-          resources: {{limits: {{cpu: 200m, memory: 64Mi}}}}
-{extra}"#
-    )
-}
-
 /// The lab: a web Service, a client with env from a ConfigMap and a Secret, an
 /// image with no tools, a StatefulSet with a claim and a pod with an emptyDir.
-fn lab() -> String {
-    let mut text = String::from(
-        "apiVersion: v1\nkind: Namespace\nmetadata: {name: lab}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: client-config}\ndata: {LOG_LEVEL: debug}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 80}]\n",
-    );
-    text.push_str(&lab_workload("deploy", "web", "nginx", "          ports: [{containerPort: 80}]\n"));
-    text.push_str(&lab_workload(
-        "deploy",
-        "client",
-        "app",
-        "          envFrom: [{configMapRef: {name: client-config}}]\n          env:\n            - {name: API_KEY, valueFrom: {secretKeyRef: {name: api-secret, key: api-key}}}\n            - {name: OPTIONAL_TOKEN, valueFrom: {secretKeyRef: {name: api-secret, key: token, optional: true}}}\n",
-    ));
-    text.push_str(&lab_workload("deploy", "bare", "app", "          env: [{name: PATH, value: /nowhere}]\n"));
-    text.push_str(&lab_workload(
-        "sts",
-        "db",
-        "db",
-        "          volumeMounts: [{name: data, mountPath: /var/lib/data}]\n  volumeClaimTemplates:\n    - metadata: {name: data}\n      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n",
-    ));
-    text.push_str(&lab_workload(
-        "deploy",
-        "scratch",
-        "app",
-        "          volumeMounts: [{name: tmp, mountPath: /scratch}]\n      volumes: [{name: tmp, emptyDir: {}}]\n",
-    ));
-    text
-}
+const LAB: &str = include_str!("stack_verify/lab.yaml");
 
 fn lab_stack(cluster: &str, keep_data: bool, checks: &str) -> String {
     format!(
@@ -533,7 +396,7 @@ async fn api_key(client: &kube::Client) -> String {
 #[tokio::test]
 async fn dns_persistence_env_and_hygiene_pass_and_fail_for_their_reasons() {
     let home = TestSandbox::new("verify-lab");
-    let project = Project::new(&home, &[("kdeck.yaml", &lab_stack("verify-lab", false, LAB_GREEN)), ("k8s/app.yaml", &lab())]);
+    let project = Project::new(&home, &[("kdeck.yaml", &lab_stack("verify-lab", false, LAB_GREEN)), ("k8s/app.yaml", LAB)]);
     let out = project.kdeck(&["up", "--timeout", "120s", "--no-verify"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let client = home.client().await;
@@ -549,6 +412,34 @@ async fn dns_persistence_env_and_hygiene_pass_and_fail_for_their_reasons() {
     assert!(line(&text, "key injected").contains("set and equal in 1 running container(s)"), "{text}");
     assert!(line(&text, "secret hygiene").starts_with("ok ") && line(&text, "secret hygiene").contains("1 value(s) of 1 Secret(s)"), "{text}");
     assert!(!text.contains(&key) && !stderr(&out).contains(&key), "the key was printed");
+
+    // Images the stack builds: without docker, a note; with one whose ENV holds the key, a finding.
+    let with_image = lab_stack("verify-lab", false, LAB_GREEN).replace("  deploy:", "  images: [{name: lab-app:1.0}]\n  deploy:");
+    project.write("kdeck.yaml", &with_image);
+    let bin = project.dir.join("standin-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let no_docker = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).filter(|d| !d.join("docker").exists()).collect::<Vec<_>>();
+    let out = project.command(&["verify", "secret hygiene"]).env("PATH", std::env::join_paths(&no_docker).unwrap()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}
+{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("(image lab-app:1.0 not inspected: docker is not on PATH)"), "{}", stdout(&out));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let script = "#!/bin/sh\ncase \"$1 $2\" in\n\"image inspect\") printf '%s\\n' \"$STANDIN_IMAGE_CONFIG\" ;;\n*) echo \"stand-in docker: unexpected: $*\" >&2; exit 1 ;;\nesac\n";
+        std::fs::write(bin.join("docker"), script).unwrap();
+        std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let config = serde_json::json!({"Env": ["PATH=/usr/bin", format!("API_KEY={key}")], "Labels": {"maintainer": "lab"}}).to_string();
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(no_docker.clone())).unwrap();
+    let out = project.command(&["verify", "secret hygiene"]).env("PATH", &path).env("STANDIN_IMAGE_CONFIG", &config).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("image lab-app:1.0: ENV API_KEY holds the value of Secret lab/api-secret key api-key"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(&key) && !stderr(&out).contains(&key), "the key was printed");
 
     // Leaks and bad containers, made beside the stack in its namespace.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "lab");
@@ -621,7 +512,7 @@ const ACROSS: &str = r#"    - name: data survives
 #[tokio::test]
 async fn persistence_across_a_recreate_needs_kept_data() {
     let home = TestSandbox::new("verify-recreate");
-    let project = Project::new(&home, &[("kdeck.yaml", &lab_stack("verify-recreate", false, ACROSS)), ("k8s/app.yaml", &lab())]);
+    let project = Project::new(&home, &[("kdeck.yaml", &lab_stack("verify-recreate", false, ACROSS)), ("k8s/app.yaml", LAB)]);
     let out = project.kdeck(&["up", "--timeout", "120s"]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));

@@ -42,7 +42,7 @@ pub struct Scope {
 }
 
 /// One searched value: where it comes from, and the value (never shown).
-struct Value {
+struct Searched {
     from: String,
     text: String,
 }
@@ -93,7 +93,7 @@ fn referenced(pod: &Pod, into: &mut BTreeMap<(String, String), Option<BTreeSet<S
 }
 
 /// The values to search for, from the referenced Secrets that exist.
-async fn values(cluster: &Cluster, refs: &BTreeMap<(String, String), Option<BTreeSet<String>>>) -> Result<(Vec<Value>, usize), String> {
+async fn values(cluster: &Cluster, refs: &BTreeMap<(String, String), Option<BTreeSet<String>>>) -> Result<(Vec<Searched>, usize), String> {
     let (mut out, mut secrets) = (Vec::new(), 0);
     for ((namespace, name), keys) in refs {
         let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
@@ -103,7 +103,7 @@ async fn values(cluster: &Cluster, refs: &BTreeMap<(String, String), Option<BTre
             let wanted = keys.as_ref().is_none_or(|k| k.contains(&key));
             let Ok(text) = String::from_utf8(bytes.0) else { continue };
             if wanted && !not_secret(&key) && text.trim().chars().count() >= MIN_LENGTH {
-                out.push(Value { from: format!("Secret {namespace}/{name} key {key}"), text: text.trim().to_string() });
+                out.push(Searched { from: format!("Secret {namespace}/{name} key {key}"), text: text.trim().to_string() });
             }
         }
     }
@@ -111,7 +111,7 @@ async fn values(cluster: &Cluster, refs: &BTreeMap<(String, String), Option<BTre
 }
 
 /// The Secret values `text` holds, as "the value of Secret …".
-fn holds(values: &[Value], text: &str) -> Vec<String> {
+fn holds(values: &[Searched], text: &str) -> Vec<String> {
     values.iter().filter(|v| text.contains(v.text.as_str())).map(|v| format!("the value of {}", v.from)).collect()
 }
 
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(refs[&("ns".to_string(), "s1".to_string())], Some(["k".to_string()].into()));
         assert_eq!(refs[&("ns".to_string(), "s2".to_string())], None);
         assert!(refs.contains_key(&("ns".to_string(), "s3".to_string())));
-        let values = [Value { from: "Secret ns/s1 key k".into(), text: "hunter22".into() }];
+        let values = [Searched { from: "Secret ns/s1 key k".into(), text: "hunter22".into() }];
         assert_eq!(holds(&values, "login with hunter22 ok"), ["the value of Secret ns/s1 key k"]);
         assert!(holds(&values, "nothing").is_empty());
     }

@@ -380,6 +380,10 @@ impl VerifyArgs {
         let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let def = load(&self.project)?;
         if self.recreate {
+            if !self.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return Err(Error::usage("verify --recreate deletes the stack's cluster: refusing without --yes, since there is no terminal to confirm on")
+                    .hint("run it on a terminal, or pass --yes: kdeck verify --recreate --yes"));
+            }
             let keep = if def.config.cluster.keep_data { "keeping volume data (keepData)" } else { "with its volume data (keepData is not set)" };
             ui::confirm(&format!("verify --recreate deletes the cluster of stack {} {keep} and brings the stack up again. Continue?", def.name), self.yes)?;
         }

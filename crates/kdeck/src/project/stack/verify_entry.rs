@@ -164,4 +164,14 @@ mod tests {
         assert_eq!((bad.path.as_str(), bad.message.as_str()), ("dns", "missing key `service`"));
         assert_eq!(bad.at.map(|(line, _)| line), Some(7));
     }
+
+    #[test]
+    fn entries_come_from_json_too_without_places() {
+        // A flavor's patched document is JSON: the same entries, no lines.
+        let read: Vec<VerifyEntry> =
+            serde_json::from_value(serde_json::json!([{"name": "a", "tcp": {"port": 1, "pod": "p"}}, {"name": "b", "dns": {}}])).unwrap();
+        assert!(read[0].check.is_ok());
+        let bad = read[1].check.as_ref().unwrap_err();
+        assert_eq!((bad.message.as_str(), bad.at), ("missing key `from`", None));
+    }
 }

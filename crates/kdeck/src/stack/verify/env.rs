@@ -213,7 +213,11 @@ pub async fn env(cluster: &Cluster, namespace: &str, target: &Target, source: &S
         return Err(problems.join("; "));
     }
     let in_spec = format!("{} variable(s) from {} in {} container(s) of {target}", variables.len(), source.describe(), spec.containers.len());
-    let pod = target.ready_pod(cluster, namespace).await.map_err(|e| format!("{in_spec} (spec), but no running pod to look into: {}", said(&e)))?;
+    // A workload with no ready pod (a finished Job, say) is judged by its spec alone.
+    let pod = match target.ready_pod(cluster, namespace).await {
+        Ok(pod) => pod,
+        Err(e) => return Ok(format!("{in_spec}; no ready pod to look into ({})", e.message)),
+    };
     let (problems, unchecked) = running_problems(cluster, namespace, &pod, source, variables, &data.unwrap_or_default()).await?;
     if !problems.is_empty() {
         return Err(format!("the spec gives them, but: {}", problems.join("; ")));

@@ -505,6 +505,8 @@ async fn dns_persistence_env_and_hygiene_pass_and_fail_for_their_reasons() {
 
 const ACROSS: &str = r#"    - name: data survives
       persistence: {workload: sts/db, path: /var/lib/data, acrossRecreate: true}
+    - name: web port
+      tcp: {service: web, port: 80}
     - name: hygiene
       secretHygiene: {enabled: false}
 "#;
@@ -518,6 +520,11 @@ async fn persistence_across_a_recreate_needs_kept_data() {
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(line(&text, "data survives").starts_with("ok "), "{text}");
     assert!(line(&text, "data survives (across recreate)").starts_with("skip ") && text.contains("run `kdeck verify --recreate`"), "{text}");
+
+    // Nothing to recreate for among the checks named: refused before asking.
+    let out = project.kdeck(&["verify", "--recreate", "--yes", "web port"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--recreate: no check to run has a persistence part across a recreate"), "{}", stderr(&out));
 
     // No terminal, no --yes: refused, nothing deleted.
     let out = project.kdeck(&["verify", "--recreate"]);

@@ -379,6 +379,7 @@ impl VerifyArgs {
         no_cluster_flags(cluster, "kdeck verify")?;
         let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let def = load(&self.project)?;
+        let planned = crate::stack::verify::selected(&def, &self.checks, self.recreate)?;
         if self.recreate {
             if !self.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                 return Err(Error::usage("verify --recreate deletes the stack's cluster: refusing without --yes, since there is no terminal to confirm on")
@@ -387,7 +388,7 @@ impl VerifyArgs {
             let keep = if def.config.cluster.keep_data { "keeping volume data (keepData)" } else { "with its volume data (keepData is not set)" };
             ui::confirm(&format!("verify --recreate deletes the cluster of stack {} {keep} and brings the stack up again. Continue?", def.name), self.yes)?;
         }
-        let (context, checks) = crate::stack::verify::verify(&def, &self.checks, timeout, self.recreate).await?;
+        let (context, checks) = crate::stack::verify::verify(&def, planned, timeout, self.recreate).await?;
         let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect();
         match self.output {
             OutputFormat::Json => ui::print_json(&serde_json::json!({"stack": def.name, "context": context, "checks": checks, "ok": failed.is_empty()})),

@@ -98,15 +98,26 @@ impl Env {
     }
 }
 
-/// `kdeck verify`: the stack's checks (those named in `only`, else all), on its
-/// cluster; with `recreate`, then the `acrossRecreate` parts (the caller confirmed).
-pub async fn verify(def: &StackDef, only: &[String], default_timeout: Duration, recreate: bool) -> Result<(String, Vec<CheckResult>)> {
+/// The names of the checks with an `acrossRecreate` part.
+fn across_recreate(planned: &[Planned]) -> Vec<String> {
+    planned.iter().filter(|p| matches!(p.check, Check::Persistence { across_recreate: true, .. })).map(|p| p.name.clone()).collect()
+}
+
+/// The checks `kdeck verify` runs: those named in `only` (else all); with
+/// `recreate`, at least one of them must have an `acrossRecreate` part.
+pub fn selected(def: &StackDef, only: &[String], recreate: bool) -> Result<Vec<Planned>> {
     let planned = select(plan::plan(def), only)?;
-    let across: Vec<String> = planned.iter().filter(|p| matches!(p.check, Check::Persistence { across_recreate: true, .. })).map(|p| p.name.clone()).collect();
-    if recreate && across.is_empty() {
+    if recreate && across_recreate(&planned).is_empty() {
         return Err(Error::usage("--recreate: no check to run has a persistence part across a recreate")
             .hint("declare one: persistence: { workload: sts/NAME, path: /data, acrossRecreate: true }"));
     }
+    Ok(planned)
+}
+
+/// `kdeck verify`: the [`selected`] checks on the stack's cluster; with `recreate`,
+/// then the `acrossRecreate` parts (the caller confirmed).
+pub async fn verify(def: &StackDef, planned: Vec<Planned>, default_timeout: Duration, recreate: bool) -> Result<(String, Vec<CheckResult>)> {
+    let across = across_recreate(&planned);
     let target = provider::target(&def.config.cluster, &def.name).await?;
     let cluster = Cluster::connect(Some(&target.context)).await?;
     let mut env = Env::new(&cluster, target.ingress.clone(), target.provider.name()).await?;
@@ -114,7 +125,9 @@ pub async fn verify(def: &StackDef, only: &[String], default_timeout: Duration, 
     let mut results = run(&env, planned, default_timeout).await;
     if recreate {
         let markers = env.markers.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default();
-        results.extend(recreate::recreate(def, &across, markers, crate::ui::is_interactive() || std::io::IsTerminal::is_terminal(&std::io::stderr())).await);
+        // Progress on stderr when someone watches it.
+        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        results.extend(recreate::recreate(def, &across, markers, progress).await);
     }
     Ok((target.context, results))
 }
@@ -122,7 +135,7 @@ pub async fn verify(def: &StackDef, only: &[String], default_timeout: Duration, 
 /// Runs `planned`, at most [`CONCURRENCY`] at once; results in the order declared,
 /// then (without `env.recreate`) the skipped `acrossRecreate` parts.
 pub async fn run(env: &Env, planned: Vec<Planned>, default_timeout: Duration) -> Vec<CheckResult> {
-    let across: Vec<String> = planned.iter().filter(|p| matches!(p.check, Check::Persistence { across_recreate: true, .. })).map(|p| p.name.clone()).collect();
+    let across = across_recreate(&planned);
     let mut results: Vec<CheckResult> = futures::stream::iter(planned).map(|p| run_one(env, p, default_timeout)).buffered(CONCURRENCY).collect().await;
     if !env.recreate {
         results.extend(across.iter().map(|name| recreate::skipped(name)));
@@ -199,5 +212,22 @@ async fn check(env: &Env, name: &str, check: &Check) -> std::result::Result<Stri
         }
         Check::Hygiene(scope) => hygiene::check(cluster, scope).await,
         Check::Invalid { message } => Err(message.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_say_ok_fail_or_skip() {
+        let result = |ok, skipped| CheckResult { name: "db".into(), kind: "persistence".into(), ok, skipped, seconds: 0.25, detail: "d".into() };
+        assert_eq!(result(true, false).line(), "ok   db (0.2s): d");
+        assert_eq!(result(false, false).line(), "FAIL db (0.2s): d");
+        assert_eq!(
+            recreate::skipped("db").line(),
+            "skip db (across recreate) (0.0s): skipped: it deletes and recreates the cluster; run `kdeck verify --recreate`"
+        );
+        assert_eq!(result(true, true).line().split_whitespace().next(), Some("skip"));
     }
 }

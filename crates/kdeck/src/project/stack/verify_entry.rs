@@ -51,8 +51,8 @@ fn known(location: &Location) -> Option<(u64, u64)> {
 impl<'de> Deserialize<'de> for VerifyEntry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let entry = Spanned::<BTreeMap<String, Spanned<Value>>>::deserialize(deserializer)?;
-        let raw = Value::Object(entry.value.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect());
-        let check = typed(raw.clone()).map_err(|(path, message)| {
+        let mut raw = Value::Object(entry.value.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect());
+        let check = typed(&mut raw).map_err(|(path, message)| {
             // The place of the key the problem is under, else the entry's.
             let first = path.split(['.', '[']).next().unwrap_or_default();
             let key = message.split('`').nth(1).unwrap_or_default();
@@ -63,8 +63,8 @@ impl<'de> Deserialize<'de> for VerifyEntry {
     }
 }
 
-/// The check typed from `raw`, or (key path, problem).
-fn typed(mut raw: Value) -> Result<VerifyCheck, (String, String)> {
+/// The check typed from `raw` (whose numbers that are text become strings), or (key path, problem).
+fn typed(raw: &mut Value) -> Result<VerifyCheck, (String, String)> {
     for _ in 0..64 {
         let error = match serde_path_to_error::deserialize::<_, VerifyCheck>(raw.clone()) {
             Ok(check) => return Ok(check),
@@ -74,7 +74,7 @@ fn typed(mut raw: Value) -> Result<VerifyCheck, (String, String)> {
         let path = if path == "." { String::new() } else { path };
         let message = error.inner().to_string();
         let scalar = ["invalid type: integer", "invalid type: floating point", "invalid type: boolean"].iter().any(|p| message.starts_with(p));
-        if scalar && message.ends_with("expected a string") && stringify(&mut raw, error.path()) {
+        if scalar && message.ends_with("expected a string") && stringify(raw, error.path()) {
             continue;
         }
         return Err((path, describe(&message)));
@@ -149,7 +149,7 @@ mod tests {
         let read = entries("- name: ping\n  exec: {workload: deploy/r, command: [redis-cli, -p, 6379, ping]}\n");
         let check = read[0].check.as_ref().unwrap();
         assert_eq!(check.exec.as_ref().unwrap().command, ["redis-cli", "-p", "6379", "ping"]);
-        assert_eq!(serde_json::to_value(&read[0]).unwrap()["name"], "ping");
+        assert_eq!(serde_json::to_value(&read[0]).unwrap()["exec"]["command"][2], "6379", "shown as the text it is");
     }
 
     #[test]

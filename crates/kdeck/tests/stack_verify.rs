@@ -216,7 +216,7 @@ fn bad_checks_stop_up_before_anything_with_their_place() {
     let project = Project::new(&home, &[("kdeck.yaml", &stack("verify-bad", "    - {name: web, http: {service: web}}\n")), ("k8s/app.yaml", APP)]);
     let out = project.kdeck(&["up", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2), "up checks them before anything: {}", stderr(&out));
-    assert!(stderr(&out).contains("stack.verify[0].http.port: missing"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kdeck.yaml:12:25: stack.verify[0].http.port: missing"), "{}", stderr(&out));
 
     project.write("kdeck.yaml", &stack("verify-bad", "    - {name: dns, dns: {from: deploy/web}}\n"));
     let out = project.kdeck(&["up", "--dry-run"]);

@@ -23,6 +23,9 @@ pub struct VerifyEntry {
     pub check: Result<VerifyCheck, BadEntry>,
     /// The entry as written, for `kdeck config` and flavors.
     raw: Value,
+    /// Line and column of the entry, and of each of its keys' values.
+    at: Option<(u64, u64)>,
+    keys: BTreeMap<String, (u64, u64)>,
 }
 
 /// Why an entry is not a check, and where.
@@ -40,7 +43,12 @@ pub struct BadEntry {
 impl VerifyEntry {
     pub fn of(check: VerifyCheck) -> VerifyEntry {
         let raw = serde_json::to_value(&check).unwrap_or_default();
-        VerifyEntry { check: Ok(check), raw }
+        VerifyEntry { check: Ok(check), raw, at: None, keys: BTreeMap::new() }
+    }
+
+    /// Line and column of `key`'s value in the file, else of the entry (none from a flavor's JSON).
+    pub fn place_of(&self, key: &str) -> Option<(u64, u64)> {
+        self.keys.get(key).copied().or(self.at)
     }
 }
 
@@ -59,7 +67,8 @@ impl<'de> Deserialize<'de> for VerifyEntry {
             let at = [first, key].iter().find_map(|k| entry.value.get(*k)).and_then(|v| known(&v.referenced)).or_else(|| known(&entry.referenced));
             BadEntry { name: raw["name"].as_str().map(str::to_string), path, message, at }
         });
-        Ok(VerifyEntry { check, raw })
+        let keys = entry.value.iter().filter_map(|(k, v)| Some((k.clone(), known(&v.referenced)?))).collect();
+        Ok(VerifyEntry { check, raw, at: known(&entry.referenced), keys })
     }
 }
 
@@ -163,6 +172,8 @@ mod tests {
         let bad = read[2].check.as_ref().unwrap_err();
         assert_eq!((bad.path.as_str(), bad.message.as_str()), ("dns", "missing key `service`"));
         assert_eq!(bad.at.map(|(line, _)| line), Some(7));
+        assert_eq!(read[0].place_of("tcp"), Some((2, 8)));
+        assert_eq!(read[0].place_of("nothing"), Some((1, 3)));
     }
 
     #[test]

@@ -147,10 +147,15 @@ pub fn plan_stack(stack: &Stack, name: &str, file: &str) -> Vec<Planned> {
                 if check.secret_hygiene.as_ref().is_some_and(|h| !h.enabled) {
                     continue;
                 }
-                plan_one(check, &place, &default_namespace).unwrap_or_else(|e| invalid(&check.name, "invalid", format!("{file}: {}", e.message)))
+                plan_one(check, &place, &default_namespace).unwrap_or_else(|e| {
+                    // The key under the check the problem is at (`http` of `stack.verify[0].http.port`).
+                    let key = e.message.strip_prefix(place.as_str()).and_then(|rest| rest.strip_prefix('.')).unwrap_or_default();
+                    let key = key.split(['.', ':']).next().unwrap_or_default();
+                    invalid(&check.name, "invalid", format!("{}: {}", placed(file, entry.place_of(key)), e.message))
+                })
             }
             Err(bad) => {
-                let at = bad.at.map(|(line, column)| format!("{file}:{line}:{column}")).unwrap_or_else(|| file.to_string());
+                let at = placed(file, bad.at);
                 let key = if bad.path.is_empty() { place.clone() } else { format!("{place}.{}", bad.path) };
                 let name = bad.name.clone().unwrap_or_else(|| place.clone());
                 invalid(&name, "invalid", format!("{at}: {key}: {}", bad.message))
@@ -160,7 +165,7 @@ pub fn plan_stack(stack: &Stack, name: &str, file: &str) -> Vec<Planned> {
             one = invalid(
                 &format!("{} ({place})", one.name),
                 one.kind,
-                format!("{file}: {place}.name: {:?} is used by another check; names must be unique", one.name),
+                format!("{}: {place}.name: {:?} is used by another check; names must be unique", placed(file, entry.place_of("name")), one.name),
             );
         }
         planned.push(one);
@@ -202,6 +207,11 @@ impl Planned {
             Check::Url { .. } | Check::Hygiene(_) | Check::Invalid { .. } => None,
         }
     }
+}
+
+/// `FILE:LINE:COLUMN`, or the file alone.
+fn placed(file: &str, at: Option<(u64, u64)>) -> String {
+    at.map(|(line, column)| format!("{file}:{line}:{column}")).unwrap_or_else(|| file.to_string())
 }
 
 fn invalid(name: &str, kind: &'static str, message: String) -> Planned {
@@ -503,7 +513,9 @@ mod tests {
 
     fn error(yaml: &str) -> String {
         let planned = plan(&stack(yaml), "kdeck.yaml");
-        refuse(&planned).unwrap_err().message.trim_start_matches("kdeck.yaml: ").to_string()
+        let message = refuse(&planned).unwrap_err().message;
+        // After `kdeck.yaml:LINE:COLUMN: `.
+        message.splitn(4, ':').nth(3).unwrap_or_default().trim_start().to_string()
     }
 
     #[test]
@@ -551,6 +563,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(refuse(&planned).is_err());
+        let planned = plan(&stack("verify:\n  - name: a\n    http: {service: web}\n"), "kdeck.yaml");
+        assert!(
+            matches!(&planned[0].check, Check::Invalid { message } if message == "kdeck.yaml:3:11: stack.verify[0].http.port: missing: the Service port to ask")
+        );
     }
 
     #[test]

@@ -110,7 +110,11 @@ async fn replacement(cluster: &Cluster, namespace: &str, selector: &str, old_uid
             return Ok(pod.clone());
         }
         let version = list.metadata.resource_version.unwrap_or_default();
-        let Ok(stream) = api.watch(&WatchParams::default().labels(selector).timeout(60), &version).await else { continue };
+        let Ok(stream) = api.watch(&WatchParams::default().labels(selector).timeout(60), &version).await else {
+            // A watch that cannot start: list again shortly (the check's timeout bounds it all).
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        };
         let mut stream = stream.boxed();
         while let Some(event) = stream.next().await {
             match event {

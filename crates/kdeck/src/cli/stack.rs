@@ -363,6 +363,12 @@ pub struct VerifyArgs {
     /// The timeout of each check that declares none.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     timeout: String,
+    /// Also run the `acrossRecreate` part of persistence checks: `down --delete-cluster`, `up`, then read the markers again.
+    #[arg(long)]
+    recreate: bool,
+    /// With --recreate: do not ask for confirmation.
+    #[arg(long, short = 'y', requires = "recreate")]
+    yes: bool,
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: OutputFormat,
 }
@@ -373,7 +379,16 @@ impl VerifyArgs {
         no_cluster_flags(cluster, "kdeck verify")?;
         let timeout = names::parse_timeout("--timeout", &self.timeout)?;
         let def = load(&self.project)?;
-        let (context, checks) = crate::stack::verify::verify(&def, &self.checks, timeout).await?;
+        let planned = crate::stack::verify::selected(&def, &self.checks, self.recreate)?;
+        if self.recreate {
+            if !self.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return Err(Error::usage("verify --recreate deletes the stack's cluster: refusing without --yes, since there is no terminal to confirm on")
+                    .hint("run it on a terminal, or pass --yes: kdeck verify --recreate --yes"));
+            }
+            let keep = if def.config.cluster.keep_data { "keeping volume data (keepData)" } else { "with its volume data (keepData is not set)" };
+            ui::confirm(&format!("verify --recreate deletes the cluster of stack {} {keep} and brings the stack up again. Continue?", def.name), self.yes)?;
+        }
+        let (context, checks) = crate::stack::verify::verify(&def, planned, timeout, self.recreate).await?;
         let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect();
         match self.output {
             OutputFormat::Json => ui::print_json(&serde_json::json!({"stack": def.name, "context": context, "checks": checks, "ok": failed.is_empty()})),

@@ -33,7 +33,7 @@ pub struct Stack {
     pub forward: Vec<Forward>,
     /// Checks that prove the stack works (`kdeck verify`, and the end of `kdeck up`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub verify: Vec<VerifyCheck>,
+    pub verify: Vec<VerifyEntry>,
 }
 
 /// One forwarded port: exactly one of `service`, `workload` or `pod`.
@@ -202,6 +202,9 @@ pub struct StackSecret {
 
 // verify: begin (the types of `stack.verify`)
 
+mod verify_entry;
+pub use verify_entry::{BadEntry, VerifyEntry};
+
 /// One check of `stack.verify`: a name and exactly one check kind.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -226,9 +229,81 @@ pub struct VerifyCheck {
     /// A command in a pod, with its exit code and output checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecCheck>,
-    /// A workload's containers get variables from a ConfigMap or Secret (read from the spec).
+    /// A workload's containers get variables from a ConfigMap or Secret (from the spec,
+    /// and from the running container where it has `env` or `printenv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<EnvCheck>,
+    /// From inside a pod, a Service name resolves and answers on its port (with the
+    /// tools the image has: getent, nslookup, nc, wget, curl, python3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsCheck>,
+    /// A marker written into a workload's volume is still there after its pod is
+    /// replaced (and, under `kdeck verify --recreate`, after the cluster is recreated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<PersistenceCheck>,
+    /// No Secret value in logs, ConfigMaps, literal env values or built images; containers
+    /// non-root with limits. Runs by default with the other checks; this entry configures or disables it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_hygiene: Option<SecretHygieneCheck>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DnsCheck {
+    /// The workload (`deploy/NAME`, `sts/NAME`, …) or `pod/NAME` whose first ready pod asks.
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The container that asks (default: the pod's default or only one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The name to resolve: a Service (`backend-service`, `db.data`, `db.data.svc.cluster.local`).
+    pub service: String,
+    /// The port that must answer.
+    pub port: u16,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PersistenceCheck {
+    /// The workload (`sts/NAME`, `deploy/NAME`) whose first ready pod gets the marker.
+    pub workload: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// A directory on the volume (its mount path or below).
+    pub path: String,
+    /// Also read the marker after `down --delete-cluster` + `up` (only under `kdeck verify --recreate`; else reported as skipped).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub across_recreate: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretHygieneCheck {
+    /// false: no secret hygiene check at all (it runs by default).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Containers must run as non-root (runAsNonRoot, or runAsUser other than 0).
+    #[serde(default = "yes")]
+    pub non_root: bool,
+    /// Containers must have cpu and memory limits.
+    #[serde(default = "yes")]
+    pub limits: bool,
+    /// How many recent log lines of each container are searched (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_lines: Option<u32>,
+}
+
+impl Default for SecretHygieneCheck {
+    fn default() -> Self {
+        SecretHygieneCheck { enabled: true, non_root: true, limits: true, log_lines: None }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -38,6 +38,8 @@ use crate::project::stack::Stack;
 pub struct StackDef {
     /// kdeck.yaml's directory: paths in the stack are relative to it.
     pub root: PathBuf,
+    /// The project file (verify: bad checks are placed in it by line and column).
+    pub file: PathBuf,
     pub name: String,
     pub config: Stack,
 }
@@ -56,7 +58,7 @@ impl StackDef {
         crate::cluster::names::validate_namespace(&name).map_err(|_| {
             Error::usage(format!("stack.name: {name:?} is not a valid stack name")).hint("lower-case letters, digits and '-', at most 63 characters")
         })?;
-        Ok(StackDef { root: project.root.clone(), name, config })
+        Ok(StackDef { root: project.root.clone(), file: project.file.clone(), name, config })
     }
 }
 

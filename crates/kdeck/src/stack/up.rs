@@ -160,7 +160,8 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     }
     report.seconds.render = phase.elapsed().as_secs_f64();
     // verify: the checks are validated with the rest of the configuration, before any change.
-    let checks = if options.verify { super::verify::plan::plan(&def.config)? } else { Vec::new() };
+    let checks = if options.verify { super::verify::plan::plan(def) } else { Vec::new() };
+    super::verify::plan::refuse(&checks)?;
 
     let phase = Instant::now();
     let exists = if options.dry_run {

@@ -6,15 +6,23 @@
 //!
 //! The pieces: [`plan`] (the configuration checked, places named), [`super::tunnel`]
 //! (target → ready pod → port-forward, shared by `tcp`, `postgres`, `redis` and `kdeck forward`),
-//! [`conn`] (those three protocols), [`http`] (service proxy and plain URLs) and
-//! [`pods`] (`exec` and `env`).
+//! [`conn`] (those three protocols), [`http`] (service proxy and plain URLs),
+//! [`inpod`] (commands in a pod) under [`pods`] (`exec`), [`env`], [`dns`] and
+//! [`persistence`], [`hygiene`] (`secretHygiene`) and [`recreate`] (`--recreate`).
 
 pub mod conn;
 use super::tunnel as forward;
+pub mod dns;
+pub mod env;
 pub mod http;
+pub mod hygiene;
+pub mod inpod;
+pub mod persistence;
 pub mod plan;
 pub mod pods;
+pub mod recreate;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -36,14 +44,21 @@ pub struct CheckResult {
     pub name: String,
     pub kind: String,
     pub ok: bool,
+    /// Not run (and not a failure): the `acrossRecreate` part without `--recreate`.
+    pub skipped: bool,
     pub seconds: f64,
     pub detail: String,
 }
 
 impl CheckResult {
-    /// `ok   name (0.3s): detail`.
+    /// `ok   name (0.3s): detail` (`FAIL`, `skip`).
     pub fn line(&self) -> String {
-        format!("{:<4} {} ({:.1}s): {}", if self.ok { "ok" } else { "FAIL" }, self.name, self.seconds, self.detail)
+        let state = match (self.ok, self.skipped) {
+            (_, true) => "skip",
+            (true, false) => "ok",
+            (false, false) => "FAIL",
+        };
+        format!("{state:<4} {} ({:.1}s): {}", self.name, self.seconds, self.detail)
     }
 }
 
@@ -67,6 +82,10 @@ pub struct Env {
     probe: kube::Client,
     pub ingress: Option<String>,
     pub provider: String,
+    /// `--recreate`: the `acrossRecreate` parts run after the checks (not reported as skipped).
+    pub recreate: bool,
+    /// The markers `persistence` checks left for the recreate.
+    markers: Mutex<Vec<persistence::Marker>>,
 }
 
 impl Env {
@@ -75,28 +94,60 @@ impl Env {
         // layer, retrying nothing (a 503 through the service proxy is the answer).
         let probe = Cluster::connect(Some(&cluster.context)).await?;
         probe.retries.set_deadline(tokio::time::Instant::now());
-        Ok(Env { cluster: cluster.clone(), probe: probe.client, ingress, provider: provider.to_string() })
+        Ok(Env { cluster: cluster.clone(), probe: probe.client, ingress, provider: provider.to_string(), recreate: false, markers: Mutex::default() })
     }
 }
 
-/// `kdeck verify`: the stack's checks (those named in `only`, else all), on its cluster.
-pub async fn verify(def: &StackDef, only: &[String], default_timeout: Duration) -> Result<(String, Vec<CheckResult>)> {
-    let planned = select(plan::plan(&def.config)?, only)?;
-    let target = provider::target(&def.config.cluster, &def.name).await?;
-    let cluster = Cluster::connect(Some(&target.context)).await?;
-    let env = Env::new(&cluster, target.ingress.clone(), target.provider.name()).await?;
-    Ok((target.context, run(&env, planned, default_timeout).await))
+/// The names of the checks with an `acrossRecreate` part.
+fn across_recreate(planned: &[Planned]) -> Vec<String> {
+    planned.iter().filter(|p| matches!(p.check, Check::Persistence { across_recreate: true, .. })).map(|p| p.name.clone()).collect()
 }
 
-/// Runs `planned`, at most [`CONCURRENCY`] at once; results in the order declared.
+/// The checks `kdeck verify` runs: those named in `only` (else all); with
+/// `recreate`, at least one of them must have an `acrossRecreate` part.
+pub fn selected(def: &StackDef, only: &[String], recreate: bool) -> Result<Vec<Planned>> {
+    let planned = select(plan::plan(def), only)?;
+    if recreate && across_recreate(&planned).is_empty() {
+        return Err(Error::usage("--recreate: no check to run has a persistence part across a recreate")
+            .hint("declare one: persistence: { workload: sts/NAME, path: /data, acrossRecreate: true }"));
+    }
+    Ok(planned)
+}
+
+/// `kdeck verify`: the [`selected`] checks on the stack's cluster; with `recreate`,
+/// then the `acrossRecreate` parts (the caller confirmed).
+pub async fn verify(def: &StackDef, planned: Vec<Planned>, default_timeout: Duration, recreate: bool) -> Result<(String, Vec<CheckResult>)> {
+    let across = across_recreate(&planned);
+    let target = provider::target(&def.config.cluster, &def.name).await?;
+    let cluster = Cluster::connect(Some(&target.context)).await?;
+    let mut env = Env::new(&cluster, target.ingress.clone(), target.provider.name()).await?;
+    env.recreate = recreate;
+    let mut results = run(&env, planned, default_timeout).await;
+    if recreate {
+        let markers = env.markers.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default();
+        // Progress on stderr when someone watches it.
+        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        results.extend(recreate::recreate(def, &across, markers, progress).await);
+    }
+    Ok((target.context, results))
+}
+
+/// Runs `planned`, at most [`CONCURRENCY`] at once; results in the order declared,
+/// then (without `env.recreate`) the skipped `acrossRecreate` parts.
 pub async fn run(env: &Env, planned: Vec<Planned>, default_timeout: Duration) -> Vec<CheckResult> {
-    futures::stream::iter(planned).map(|p| run_one(env, p, default_timeout)).buffered(CONCURRENCY).collect().await
+    let across = across_recreate(&planned);
+    let mut results: Vec<CheckResult> = futures::stream::iter(planned).map(|p| run_one(env, p, default_timeout)).buffered(CONCURRENCY).collect().await;
+    if !env.recreate {
+        results.extend(across.iter().map(|name| recreate::skipped(name)));
+    }
+    results
 }
 
 async fn run_one(env: &Env, planned: Planned, default_timeout: Duration) -> CheckResult {
-    let timeout = planned.timeout.unwrap_or(default_timeout);
+    let least = if planned.kind == "persistence" { plan::PERSISTENCE_TIMEOUT } else { Duration::ZERO };
+    let timeout = planned.timeout.unwrap_or(default_timeout.max(least));
     let started = Instant::now();
-    let outcome = match tokio::time::timeout(timeout, check(env, &planned.check)).await {
+    let outcome = match tokio::time::timeout(timeout, check(env, &planned.name, &planned.check)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(format!("timed out after {} (the check's timeout; set `timeout:` on it for more)", seconds_text(timeout))),
     };
@@ -104,14 +155,14 @@ async fn run_one(env: &Env, planned: Planned, default_timeout: Duration) -> Chec
         Ok(detail) => (true, detail),
         Err(detail) => (false, detail),
     };
-    CheckResult { name: planned.name, kind: planned.kind.to_string(), ok, seconds: started.elapsed().as_secs_f64(), detail }
+    CheckResult { name: planned.name, kind: planned.kind.to_string(), ok, skipped: false, seconds: started.elapsed().as_secs_f64(), detail }
 }
 
 fn seconds_text(d: Duration) -> String {
     if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{:.1}s", d.as_secs_f64()) }
 }
 
-async fn check(env: &Env, check: &Check) -> std::result::Result<String, String> {
+async fn check(env: &Env, name: &str, check: &Check) -> std::result::Result<String, String> {
     let cluster = &env.cluster;
     match check {
         Check::Proxy { namespace, service, port, path, expect } => http::proxy(&env.probe, namespace, service, *port, path, expect).await,
@@ -150,6 +201,33 @@ async fn check(env: &Env, check: &Check) -> std::result::Result<String, String> 
             };
             pods::exec(cluster, &spec).await
         }
-        Check::Env { namespace, target, source, variables } => pods::env(cluster, namespace, target, source, variables).await,
+        Check::Env { namespace, target, source, variables } => env::env(cluster, namespace, target, source, variables).await,
+        Check::Dns { namespace, from, container, service, port } => dns::check(cluster, namespace, from, container.as_deref(), service, *port).await,
+        Check::Persistence { namespace, target, container, path, across_recreate } => {
+            let (detail, marker) = persistence::check(cluster, name, namespace, target, container.as_deref(), path, *across_recreate && env.recreate).await?;
+            if let (Some(marker), Ok(mut markers)) = (marker, env.markers.lock()) {
+                markers.push(marker);
+            }
+            Ok(detail)
+        }
+        Check::Hygiene(scope) => hygiene::check(cluster, scope).await,
+        Check::Invalid { message } => Err(message.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_say_ok_fail_or_skip() {
+        let result = |ok, skipped| CheckResult { name: "db".into(), kind: "persistence".into(), ok, skipped, seconds: 0.25, detail: "d".into() };
+        assert_eq!(result(true, false).line(), "ok   db (0.2s): d");
+        assert_eq!(result(false, false).line(), "FAIL db (0.2s): d");
+        assert_eq!(
+            recreate::skipped("db").line(),
+            "skip db (across recreate) (0.0s): skipped: it deletes and recreates the cluster; run `kdeck verify --recreate`"
+        );
+        assert_eq!(result(true, true).line().split_whitespace().next(), Some("skip"));
     }
 }

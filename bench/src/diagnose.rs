@@ -1,6 +1,7 @@
 //! `kdeck diagnose -A` on the `scale` sandbox against the LISTs it makes, made
-//! directly through a kube client (the floor: diagnosis may cost at most 1.5× of
-//! it), and beside `kubectl get … -A -o json` of the same kinds for reference.
+//! directly through a new kube client (the floor: diagnosis may cost at most 1.5×
+//! of it; the diagnosis also pays its process start and the logs of failed
+//! containers), and beside `kubectl get … -A -o json` of the same kinds for reference.
 
 use std::path::Path;
 use std::process::Command;
@@ -58,7 +59,6 @@ async fn lists(client: &kube::Client) -> Duration {
 }
 
 pub async fn measure(env: &Env, kubectl: Option<&Path>) -> Measured {
-    let client = env.client().await;
     let (mut diagnose, mut listed, mut kubectl_times, mut problems) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for _ in 0..RUNS {
         let started = Instant::now();
@@ -67,7 +67,8 @@ pub async fn measure(env: &Env, kubectl: Option<&Path>) -> Measured {
         assert!(out.status.success(), "diagnose failed: {}", String::from_utf8_lossy(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("diagnose JSON");
         problems = report["problems"].as_array().map_or(0, Vec::len);
-        listed.push(lists(&client).await);
+        // A new client each time: its connections are made anew, as a kdeck process makes them.
+        listed.push(lists(&env.client().await).await);
         if let Some(kubectl) = kubectl {
             let kinds = "pods,services,configmaps,secrets,events,pvc,deployments,statefulsets,daemonsets,replicasets,jobs,cronjobs,ingresses,endpointslices";
             let started = Instant::now();

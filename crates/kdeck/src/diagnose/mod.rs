@@ -64,18 +64,7 @@ pub async fn diagnose(cluster: &Cluster, options: &Options) -> Result<Report> {
         None => None,
     };
     let problems = analyzers::run(&scene);
-    // Healthy: objects no problem touches, whatever the targets narrow the report to.
-    let mut healthy = BTreeMap::new();
-    for (group, kind, label) in HEALTHY_KINDS {
-        let fine = scene
-            .all(group, kind)
-            .filter(|obj| {
-                let object = scene::reference(obj);
-                !problems.iter().any(|p| p.touches(scene::namespace(obj), &object))
-            })
-            .count();
-        healthy.insert(label.to_string(), fine);
-    }
+    let healthy = healthy(&scene, &problems);
     let problems: Vec<Problem> = problems
         .into_iter()
         .filter(|p| options.targets.is_empty() || options.targets.iter().any(|t| p.touches(&p.namespace, t)))
@@ -153,6 +142,24 @@ fn check_target(scene: &scene::Scene, target: &str) -> Result<()> {
         true => error.hint(format!("there is no {kind} here")),
         false => error.hint(format!("{kind}s here: {}", existing.join(", "))),
     })
+}
+
+/// Objects no problem touches, by kind (whatever targets narrow the report to).
+fn healthy(scene: &scene::Scene, problems: &[Problem]) -> BTreeMap<String, usize> {
+    let touched: std::collections::HashSet<(&str, &str)> = problems
+        .iter()
+        .flat_map(|p| {
+            let objects = std::iter::once(&p.root_cause.object).chain(p.chain.iter().map(|l| &l.object)).chain(&p.affected);
+            objects.map(move |o| (p.namespace.as_str(), o.as_str()))
+        })
+        .collect();
+    HEALTHY_KINDS
+        .iter()
+        .map(|(group, kind, label)| {
+            let fine = scene.all(group, kind).filter(|obj| !touched.contains(&(scene::namespace(obj), scene::reference(obj).as_str()))).count();
+            (label.to_string(), fine)
+        })
+        .collect()
 }
 
 /// Every text of the problem through the redactor.

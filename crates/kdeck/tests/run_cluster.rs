@@ -230,6 +230,17 @@ async fn the_kubernetes_executor_runs_in_the_first_ready_pod() {
     let out = run(&sandbox, dir.path(), &["solo-task", "-n", "nope"], &[]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("namespace \"nope\" not found") && stderr(&out).contains("shop"), "{}", stderr(&out));
+    // A dry run whose namespace does not exist still shows its plan, the problem marked.
+    let out = run(&sandbox, dir.path(), &["solo-task", "-n", "nope", "--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(shown.contains("namespace: nope (from --namespace)") && shown.contains("problem:   namespace \"nope\" not found"), "{shown}");
+    assert!(stderr(&out).contains("the dry run found a problem: namespace \"nope\" not found"), "{}", stderr(&out));
+    let out = run(&sandbox, dir.path(), &["solo-task", "-n", "nope", "--dry-run", "-o", "json"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let plans: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("one JSON document ({e}): {}", stdout(&out)));
+    assert!(plans[0]["problem"].as_str().unwrap().contains("namespace \"nope\" not found"), "{plans}");
+    assert!(plans[0]["context"].is_string(), "{plans}");
     let out = run(&sandbox, dir.path(), &["idle-task"], &[]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("no pods for deploy/idle") && stderr(&out).contains("selector used: app=idle"), "{}", stderr(&out));

@@ -80,7 +80,7 @@ pub async fn run(project: &Project, roots: &[String], settings: &RunSettings) ->
 async fn run_one(task: Resolved, prefixed: bool, interrupt: &Interrupt) -> Result<()> {
     let (root, name, prefix) = (task.root.clone(), task.name.clone(), prefixed.then(|| task.name.clone()));
     let fallback = task.fallback.then(|| format!("kdeck: {} runs with the {} executor, the {}", task.name, task.executor.name(), task.choice));
-    let prepared = executors::prepare(task).await?;
+    let prepared = executors::prepare(task).await.map_err(|unprepared| unprepared.error)?;
     // The log is rotated only for a run that starts, so a failed start keeps the last one.
     let output = Output::new(prefix, log_file::open(&root, &name));
     if let Some(note) = fallback {
@@ -106,23 +106,40 @@ async fn run_one(task: Resolved, prefixed: bool, interrupt: &Interrupt) -> Resul
     }
 }
 
-/// Every task's plan; preparing finds the pods and checks permissions, changing nothing.
+/// Every task's plan; preparing finds the pods and checks permissions, changing
+/// nothing. A task that could not run (its namespace does not exist, say) still
+/// shows its plan with the problem marked; the dry run then fails with the first
+/// such problem.
 async fn print_plans(ordered: &[String], resolved: &BTreeMap<String, Resolved>, json: bool) -> Result<()> {
     let mut plans = Vec::new();
+    let mut first_problem: Option<Error> = None;
     for name in ordered {
-        match resolved.get(name) {
-            Some(task) => plans.push(executors::prepare(task.clone()).await?),
-            None if !json => println!("{name}\n  (runs only its pre tasks)\n"),
-            None => {}
-        }
-        if !json && let Some(plan) = plans.last().filter(|p| p.task == *name) {
-            println!("{}", plan.plan_text());
+        let Some(task) = resolved.get(name) else {
+            if !json {
+                println!("{name}\n  (runs only its pre tasks)\n");
+            }
+            continue;
+        };
+        let (text, document) = match executors::prepare(task.clone()).await {
+            Ok(prepared) => (prepared.plan_text(), prepared.plan_json()),
+            Err(unprepared) => {
+                let shown = (unprepared.plan_text(name), unprepared.plan_json(name));
+                first_problem.get_or_insert(unprepared.error);
+                shown
+            }
+        };
+        match json {
+            true => plans.push(document),
+            false => println!("{text}"),
         }
     }
     if json {
-        ui::print_json(&serde_json::Value::Array(plans.iter().map(executors::Prepared::plan_json).collect()));
+        ui::print_json(&serde_json::Value::Array(plans));
     }
-    Ok(())
+    match first_problem {
+        Some(error) => Err(Error { message: format!("the dry run found a problem: {}", error.message), ..error }),
+        None => Ok(()),
+    }
 }
 
 /// Ok when every task succeeded; else the first failure's error (and exit code),

@@ -40,14 +40,21 @@ enum Runner {
     Job(Box<job::Job>),
 }
 
-pub async fn prepare(resolved: Resolved) -> Result<Prepared> {
+/// A task that could not be prepared: the plan as far as it got, and why not.
+pub struct Unprepared {
+    pub plan: Vec<(&'static str, String)>,
+    pub error: Error,
+}
+
+pub async fn prepare(resolved: Resolved) -> Result<Prepared, Box<Unprepared>> {
     let mut plan = vec![("executor", format!("{} ({})", resolved.executor.name(), resolved.choice))];
     let runner = match resolved.executor {
-        ExecutorKind::Local => Runner::Local(local::prepare(&resolved, &mut plan)?),
-        ExecutorKind::Container => Runner::Container(container::prepare(&resolved, &mut plan)?),
-        ExecutorKind::Kubernetes => Runner::Kubernetes(Box::new(kubernetes::prepare(&resolved, &mut plan).await?)),
-        ExecutorKind::Job => Runner::Job(Box::new(job::prepare(&resolved, &mut plan).await?)),
+        ExecutorKind::Local => local::prepare(&resolved, &mut plan).map(Runner::Local),
+        ExecutorKind::Container => container::prepare(&resolved, &mut plan).map(Runner::Container),
+        ExecutorKind::Kubernetes => kubernetes::prepare(&resolved, &mut plan).await.map(|k| Runner::Kubernetes(Box::new(k))),
+        ExecutorKind::Job => job::prepare(&resolved, &mut plan).await.map(|j| Runner::Job(Box::new(j))),
     };
+    let runner = runner.map_err(|error| Box::new(Unprepared { plan: plan.clone(), error }))?;
     plan.push(("env", env_summary(&resolved)));
     if let Some(timeout) = resolved.timeout {
         plan.push(("timeout", format!("{}s", timeout.as_secs())));
@@ -72,27 +79,57 @@ impl Prepared {
 
     /// The plan as text: the task, then one indented row per setting.
     pub fn plan_text(&self) -> String {
-        let width = self.plan.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
-        let mut text = format!("{}\n", self.task);
-        for (key, value) in &self.plan {
-            let mut lines = value.lines();
-            text.push_str(&format!("  {:<width$} {}\n", format!("{key}:"), lines.next().unwrap_or_default(), width = width));
-            for more in lines {
-                text.push_str(&format!("  {:<width$} {more}\n", "", width = width));
-            }
-        }
-        text
+        plan_text(&self.task, &self.plan)
     }
 
     pub fn plan_json(&self) -> serde_json::Value {
-        let mut object = serde_json::Map::new();
-        object.insert("task".into(), self.task.clone().into());
-        for (key, value) in &self.plan {
-            object.insert((*key).into(), value.clone().into());
-        }
-        object.insert("envNames".into(), self.resolved.env.iter().map(|v| serde_json::Value::from(v.name.clone())).collect::<Vec<_>>().into());
-        serde_json::Value::Object(object)
+        let mut object = plan_json(&self.task, &self.plan);
+        object["envNames"] = self.resolved.env.iter().map(|v| serde_json::Value::from(v.name.clone())).collect::<Vec<_>>().into();
+        object
     }
+}
+
+impl Unprepared {
+    /// The plan as far as it got, then the problem that stops the task.
+    pub fn plan_text(&self, task: &str) -> String {
+        let mut plan = self.plan.clone();
+        plan.push(("problem", problem(&self.error)));
+        plan_text(task, &plan)
+    }
+
+    pub fn plan_json(&self, task: &str) -> serde_json::Value {
+        let mut object = plan_json(task, &self.plan);
+        object["problem"] = problem(&self.error).into();
+        object
+    }
+}
+
+/// An error as one plan row: its message, then its hints.
+fn problem(error: &Error) -> String {
+    std::iter::once(error.message.clone()).chain(error.hints.iter().map(|h| format!("hint: {h}"))).collect::<Vec<_>>().join("\n")
+}
+
+/// The task, then one indented row per setting.
+fn plan_text(task: &str, plan: &[(&'static str, String)]) -> String {
+    let width = plan.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    let mut text = format!("{task}\n");
+    for (key, value) in plan {
+        let mut lines = value.lines();
+        text.push_str(&format!("  {:<width$} {}\n", format!("{key}:"), lines.next().unwrap_or_default(), width = width));
+        for more in lines {
+            text.push_str(&format!("  {:<width$} {more}\n", "", width = width));
+        }
+    }
+    text
+}
+
+fn plan_json(task: &str, plan: &[(&'static str, String)]) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    object.insert("task".into(), task.into());
+    for (key, value) in plan {
+        object.insert((*key).into(), value.clone().into());
+    }
+    serde_json::Value::Object(object)
 }
 
 /// `NAME=value, SECRET=******`: names always, values only when not secret.

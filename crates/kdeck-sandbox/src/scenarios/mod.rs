@@ -41,6 +41,7 @@ pub const BROKEN: &[(&str, &str)] = &[
     ("broken:several", include_str!("broken/several.yaml")),
     ("broken:unschedulable-cpu", include_str!("broken/unschedulable-cpu.yaml")),
     ("broken:unschedulable-selector", include_str!("broken/unschedulable-selector.yaml")),
+    ("broken:unknown-service", include_str!("broken/unknown-service.yaml")),
 ];
 
 /// Files put in a scenario's claims, as (scenario, namespace, claim, path, contents).

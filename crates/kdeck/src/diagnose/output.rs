@@ -148,6 +148,7 @@ fn block(out: &mut String, p: &Problem) {
 pub fn rule_description(rule: &str) -> &'static str {
     match rule {
         "crash-loop" => "A container keeps exiting with an error",
+        "unknown-service" => "A setting names a Service that does not exist",
         "localhost-dependency" => "A setting sends a dependency to localhost while it is a Service of the cluster",
         "image-pull" => "An image cannot be pulled (missing tag or repository, no access, registry unreachable)",
         "container-config" => "A container cannot be created from its configuration",

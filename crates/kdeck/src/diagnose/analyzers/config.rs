@@ -103,22 +103,7 @@ pub struct LocalhostDependency {
 pub fn localhost_dependency(scene: &Scene, pod: &Value, container: &Value) -> Option<LocalhostDependency> {
     let ns = namespace(pod);
     let services: Vec<&Value> = scene.in_namespace("", "Service", ns).filter(|s| name(s) != "kubernetes").collect();
-    let mut values: Vec<(&'static str, String, String, String)> = Vec::new(); // (kind, object, variable, value)
-    for source in sources(pod, container) {
-        match (source.kind, source.literal) {
-            ("", Some(value)) => values.push(("", String::new(), source.variable.unwrap_or_default().to_string(), value.to_string())),
-            ("ConfigMap", _) => {
-                let Some(cm) = scene.get("", "ConfigMap", ns, source.object) else { continue };
-                for (key, value) in cm["data"].as_object().into_iter().flatten() {
-                    if source.key.is_none_or(|k| k == key) {
-                        let variable = source.variable.unwrap_or(key).to_string();
-                        values.push(("ConfigMap", source.object.to_string(), variable, value.as_str().unwrap_or_default().to_string()));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+    let values = read_values(scene, pod, container);
     for (kind, object, variable, value) in values {
         let Some((scheme, port)) = loopback_target(&value) else { continue };
         let serves = |svc: &&&Value| match port {
@@ -138,6 +123,80 @@ pub fn localhost_dependency(scene: &Scene, pod: &Value, container: &Value) -> Op
         }
     }
     None
+}
+
+/// A value naming, as the host of a URL or `host:port`, a Service that does not
+/// exist: a bare name in the pod's namespace, or `NAME.NAMESPACE[.svc[.cluster.local]]`
+/// for a namespace of the scope.
+#[derive(Debug)]
+pub struct UnknownService {
+    pub kind: &'static str,
+    pub object: String,
+    pub variable: String,
+    pub value: String,
+    /// The Service named, and the namespace it was looked for in.
+    pub service: String,
+    pub namespace: String,
+    /// The Services that namespace has.
+    pub existing: Vec<String>,
+}
+
+pub fn unknown_service(scene: &Scene, pod: &Value, container: &Value) -> Option<UnknownService> {
+    for (kind, object, variable, value) in read_values(scene, pod, container) {
+        let Some(host) = host_of(&value) else { continue };
+        let parts: Vec<&str> = host.split('.').collect();
+        let (service, ns) = match parts.as_slice() {
+            [name] => (*name, namespace(pod)),
+            [name, ns] | [name, ns, "svc"] | [name, ns, "svc", "cluster", "local"] if scene.namespaces.iter().any(|n| n == ns) => (*name, *ns),
+            _ => continue,
+        };
+        if matches!(service, "localhost" | "") || service.parse::<std::net::Ipv4Addr>().is_ok() || scene.get("", "Service", ns, service).is_some() {
+            continue;
+        }
+        let existing: Vec<String> = scene.in_namespace("", "Service", ns).map(|s| name(s).to_string()).collect();
+        return Some(UnknownService {
+            kind,
+            object,
+            variable,
+            value: crate::diagnose::redact::url_credentials(&value),
+            service: service.to_string(),
+            namespace: ns.to_string(),
+            existing,
+        });
+    }
+    None
+}
+
+/// The values a container reads (literal env, ConfigMap keys) as (kind, object, variable, value).
+fn read_values(scene: &Scene, pod: &Value, container: &Value) -> Vec<(&'static str, String, String, String)> {
+    let ns = namespace(pod);
+    let mut values = Vec::new();
+    for source in sources(pod, container) {
+        match (source.kind, source.literal) {
+            ("", Some(value)) => values.push(("", String::new(), source.variable.unwrap_or_default().to_string(), value.to_string())),
+            ("ConfigMap", _) => {
+                let Some(cm) = scene.get("", "ConfigMap", ns, source.object) else { continue };
+                for (key, value) in cm["data"].as_object().into_iter().flatten() {
+                    if source.key.is_none_or(|k| k == key) {
+                        let variable = source.variable.unwrap_or(key).to_string();
+                        values.push(("ConfigMap", source.object.to_string(), variable, value.as_str().unwrap_or_default().to_string()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    values
+}
+
+/// The host of `scheme://[user[:pw]@]host[:port][/…]`; only URLs with a scheme (a
+/// bare word could be anything).
+fn host_of(value: &str) -> Option<&str> {
+    let (_, rest) = value.trim().split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h);
+    (!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')).then_some(host)
 }
 
 /// (URL scheme or "", port) when the value names the loopback host: `postgres://u:p@localhost:5432/db`,
@@ -174,5 +233,13 @@ mod tests {
         assert_eq!(loopback_target("postgres://postgres.demo:5432/app"), None);
         assert_eq!(loopback_target("localhost"), None, "a bare word names no dependency");
         assert_eq!(loopback_target("info"), None);
+    }
+
+    #[test]
+    fn hosts_are_read_from_urls_only() {
+        assert_eq!(host_of("postgres://app:pw@postgres-db:5432/app"), Some("postgres-db"));
+        assert_eq!(host_of("http://backend.shop.svc.cluster.local:8000/x"), Some("backend.shop.svc.cluster.local"));
+        assert_eq!(host_of("backend:8000"), None, "no scheme: not taken as a URL");
+        assert_eq!(host_of("info"), None);
     }
 }

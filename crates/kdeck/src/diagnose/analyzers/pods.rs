@@ -321,6 +321,30 @@ fn crash(scene: &Scene, pod: &Value, spec: &Value, ended: &Value, restarts: i64)
             p = p.link(root, format!("{} points at localhost", dependency.variable));
         }
         p
+    } else if let Some(unknown) = config::unknown_service(scene, pod, spec) {
+        let (root, place) = match unknown.kind {
+            "" => (workload.clone(), format!("the env of container {cname}")),
+            _ => (format!("configmap/{}", unknown.object), format!("ConfigMap {}", unknown.object)),
+        };
+        let existing = if unknown.existing.is_empty() { "none".to_string() } else { unknown.existing.join(", ") };
+        let summary = format!(
+            "container {cname} crash-loops because {place} sets {} to Service {:?}, which does not exist in namespace {}",
+            unknown.variable, unknown.service, unknown.namespace
+        );
+        let edit = match unknown.kind {
+            "" => format!("kubectl -n {ns} set env {workload} -c {cname} {}=…", unknown.variable),
+            _ => format!("kubectl -n {ns} edit configmap {}   # {}: name one of the Services: {existing}", unknown.object, unknown.variable),
+        };
+        let mut p = pod_problem(scene, pod, "unknown-service", Severity::Error, root.clone(), summary)
+            .link(format!("container {cname}"), container_state.clone())
+            .evidence(Evidence::new("field", root.clone(), format!("{} = {}", unknown.variable, unknown.value)))
+            .evidence(Evidence::new("field", format!("namespace {}", unknown.namespace), format!("Services: {existing}")))
+            .fix(edit)
+            .fix(format!("kubectl -n {ns} rollout restart {workload}"));
+        if root != workload {
+            p = p.link(root, format!("{} names Service {}", unknown.variable, unknown.service));
+        }
+        p
     } else {
         let cause = match lines.last() {
             Some(line) => format!("exits with code {exit}{signal}: {:?}", line.trim()),
@@ -352,6 +376,8 @@ fn unschedulable(scene: &Scene, pod: &Value) -> Option<Problem> {
         "no node has the CPU it requests"
     } else if lower.contains("insufficient memory") {
         "no node has the memory it requests"
+    } else if lower.contains("were unschedulable") {
+        "the nodes are cordoned (kubectl uncordon NODE once they may take pods again)"
     } else if lower.contains("taint") {
         "every node has a taint it does not tolerate"
     } else if lower.contains("affinity") || lower.contains("selector") {

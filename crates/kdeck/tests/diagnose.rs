@@ -231,16 +231,17 @@ async fn secret_values_never_appear_in_the_report() {
 
     // --explain: a stand-in OpenAI-compatible server records what it is sent.
     let model = StandInModel::start().await;
-    let diagnose_with_model = |base_url: &str, explain: bool| {
+    let diagnose_with = |base_url: &str, flags: &[&str]| {
         let mut cmd = sandbox.kdeck();
         cmd.args(["diagnose", "-n", "shop"])
-            .args(explain.then_some("--explain"))
+            .args(flags)
             .env("KDECK_LLM_PROVIDER", "openai")
             .env("OPENAI_BASE_URL", base_url)
             .env("OPENAI_API_KEY", "test-key-1234")
             .env("KDECK_LLM_MODEL", "stand-in-1");
         cmd.output().unwrap()
     };
+    let diagnose_with_model = |base_url: &str, explain: bool| diagnose_with(base_url, if explain { &["--explain"][..] } else { &[] });
     diagnose_with_model(&model.url, false);
     assert_eq!(model.requests().len(), 0, "no call to a model without --explain, configured or not");
     let out = diagnose_with_model(&model.url, true);
@@ -256,6 +257,21 @@ async fn secret_values_never_appear_in_the_report() {
         assert!(!request.contains(canary), "a secret reached the model: {request}");
     }
     assert!(!text.contains(canary));
+    // --anonymize: no object or namespace name reaches the model; its answer gets them back.
+    let before = model.requests().len();
+    let out = diagnose_with(&model.url, &["--explain", "--anonymize"]);
+    let text = stdout(&out);
+    let sent = &model.requests()[before..];
+    assert!(!sent.is_empty());
+    for request in sent {
+        let body = request.split("\r\n\r\n").nth(1).unwrap_or_default();
+        for name in ["api-config", "postgres", "\\\"shop\\\"", "deploy/api"] {
+            assert!(!body.contains(name), "{name} reached the model under --anonymize: {body}");
+        }
+    }
+    assert!(text.contains(" in shop.") && !text.contains("OBJ1") && !text.contains("NS1"), "masks restored in the answer: {text}");
+    let out = sandbox.run(&["diagnose", "-n", "shop", "--anonymize"]);
+    assert_eq!(out.status.code(), Some(2), "--anonymize needs --explain: {}", stderr(&out));
     // A model endpoint that is down: the report still prints, with a note.
     let out = diagnose_with_model("http://127.0.0.1:9/v1", true);
     assert_eq!(out.status.code(), Some(1));
@@ -308,7 +324,10 @@ impl StandInModel {
                         let body = String::from_utf8_lossy(&buffer[head_end..head_end + length]).to_string();
                         buffer.drain(..head_end + length);
                         record.lock().unwrap().push(format!("{head}{body}"));
-                        let answer = json!({"choices": [{"message": {"role": "assistant", "content": "The api cannot reach its database because its settings point at itself.\nPoint them at the Service."}}]}).to_string();
+                        // Masked names (--anonymize) come back in the answer, to be restored.
+                        let masked = if body.contains("OBJ1") { " Look at OBJ1 in NS1." } else { "" };
+                        let content = format!("The api cannot reach its database because its settings point at itself.\nPoint them at the Service.{masked}");
+                        let answer = json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string();
                         let response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}", answer.len());
                         if socket.write_all(response.as_bytes()).await.is_err() {
                             return;

@@ -49,6 +49,9 @@ pub struct DiagnoseArgs {
     /// Have a model word each problem (after redaction; see --llm-provider). Without it, no network call but the cluster's.
     #[arg(long)]
     explain: bool,
+    /// With --explain: send object, container and namespace names as masks, restored in the answer.
+    #[arg(long, requires = "explain")]
+    anonymize: bool,
     #[command(flatten)]
     llm: crate::llm::LlmArgs,
     /// An overall bound on reading the cluster.
@@ -90,7 +93,7 @@ impl DiagnoseArgs {
             .await
             .map_err(|_| cluster.timed_out(format!("could not read the cluster within --timeout {}", self.timeout)))??;
         if let Some(model) = explain {
-            report.explain(model).await;
+            report.explain(model, self.anonymize).await;
         }
         match self.output {
             ReportFormat::Text => print!("{}", report.text()),

@@ -29,10 +29,10 @@ pub struct Report {
 
 impl Report {
     /// Has the model word each problem (`--explain`); a model that cannot leaves a note.
-    pub async fn explain(&mut self, model: Result<crate::llm::Model, String>) {
+    pub async fn explain(&mut self, model: Result<crate::llm::Model, String>, anonymize: bool) {
         self.explain_note = match model {
             Err(why) => Some(format!("no explanation: {why}")),
-            Ok(model) => super::explain::explain(&model, &mut self.problems, &self.redactor).await,
+            Ok(model) => super::explain::explain(&model, &mut self.problems, &self.redactor, anonymize).await,
         };
     }
 }

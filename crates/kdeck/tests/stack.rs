@@ -124,7 +124,12 @@ async fn up_applies_waits_prunes_and_is_idempotent_and_down_keeps_the_data() {
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["result"], "ready");
-    assert!(report["resources"].as_array().unwrap().iter().any(|r| r["kind"] == "Deployment" && r["state"] == "ready"));
+    let deployment = report["resources"].as_array().unwrap().iter().find(|r| r["kind"] == "Deployment").expect("the Deployment").clone();
+    assert_eq!(deployment["state"], "ready", "{deployment}");
+    // The rolled pods' timings: scheduled, then started, then ready.
+    let seconds = |key: &str| deployment[key].as_f64().unwrap_or_else(|| panic!("{key} in {deployment}"));
+    assert!(seconds("scheduledAfter") <= seconds("startedAfter") && seconds("startedAfter") <= seconds("readyAfter") + 0.5, "{deployment}");
+    assert!(report["resources"].as_array().unwrap().iter().any(|r| r["kind"] == "ConfigMap" && r["scheduledAfter"].is_null()), "no pods, no timings");
     assert_ne!(config_hash(&deployments.get("api").await.unwrap()), Some(first_hash), "the config change rolled the Deployment");
 
     // What leaves the rendered set is pruned.

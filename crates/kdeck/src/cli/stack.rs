@@ -123,12 +123,14 @@ fn print_up(report: &up::UpReport) {
                 object_name(&j.kind, None, &j.name),
                 j.namespace.clone().unwrap_or_default(),
                 wait::verdict_text(&j.verdict),
+                j.scheduled_after.map(|s| format!("{s:.1}s")).unwrap_or_default(),
+                j.started_after.map(|s| format!("{s:.1}s")).unwrap_or_default(),
                 j.ready_after.map(|s| format!("{s:.1}s")).unwrap_or_default(),
             ]
         })
         .collect();
     if !rows.is_empty() {
-        print!("{}", ui::table(&["RESOURCE", "NAMESPACE", "STATE", "READY AFTER"], &rows));
+        print!("{}", ui::table(&["RESOURCE", "NAMESPACE", "STATE", "SCHEDULED", "STARTED", "READY AFTER"], &rows));
     }
     if let Some(ingress) = &report.ingress {
         println!("ingress: {ingress}");

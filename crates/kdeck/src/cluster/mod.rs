@@ -7,6 +7,7 @@ pub mod connect;
 pub mod crds;
 pub mod delete;
 pub mod kubeconfig;
+pub mod listing;
 pub mod locate;
 pub mod names;
 pub mod target;

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, ListParams, LogParams};
+use kube::api::{Api, ApiResource, LogParams};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
 
 use super::redact::Redactor;
 use super::scene::{Logs, Scene, name, namespace};
-use crate::cluster::Cluster;
 use crate::cluster::crds::{self, CustomKind};
+use crate::cluster::{Cluster, listing};
 use crate::error::Result;
 use crate::stack::readiness::Snapshot;
 
@@ -40,18 +40,6 @@ const KINDS: &[(&str, &str, &str, &str, bool)] = &[
 
 /// The custom kinds read when the cluster serves them.
 const CUSTOM: &[&CustomKind] = &[&crds::HELM_RELEASE, &crds::EXTERNAL_SECRET];
-
-/// The URL path of a kind's collection, in one namespace or all of them.
-fn collection_url(resource: &ApiResource, namespace: Option<&str>) -> String {
-    let base = match resource.group.is_empty() {
-        true => format!("/api/{}", resource.version),
-        false => format!("/apis/{}/{}", resource.group, resource.version),
-    };
-    match namespace {
-        Some(ns) => format!("{base}/namespaces/{ns}/{}", resource.plural),
-        None => format!("{base}/{}", resource.plural),
-    }
-}
 
 /// Containers whose logs are read, at most, per workload and in all.
 const LOGS_PER_WORKLOAD: usize = 2;
@@ -90,11 +78,7 @@ pub async fn collect(cluster: &Cluster, namespace_scope: Option<&str>, since: Op
     let lists = futures::stream::iter(resources.into_iter().map(|(resource, namespaced)| {
         let client = cluster.client.clone();
         async move {
-            let url = collection_url(&resource, if namespaced { namespace_scope } else { None });
-            let listed = match kube::core::Request::new(url).list(&ListParams::default()) {
-                Ok(request) => client.request_text(request).await.and_then(|text| serde_json::from_str::<Value>(&text).map_err(kube::Error::SerdeError)),
-                Err(e) => Err(kube::Error::BuildRequest(e)),
-            };
+            let listed = listing::list_values(&client, &resource, if namespaced { namespace_scope } else { None }).await;
             (resource, listed)
         }
     }))
@@ -107,14 +91,8 @@ pub async fn collect(cluster: &Cluster, namespace_scope: Option<&str>, since: Op
     let oldest = since.and_then(|s| now.checked_sub(k8s_openapi::jiff::SignedDuration::try_from(s).ok()?).ok());
     for (resource, listed) in lists {
         match listed {
-            Ok(mut list) => {
-                let items = match list["items"].take() {
-                    Value::Array(items) => items,
-                    _ => Vec::new(),
-                };
+            Ok(items) => {
                 for mut value in items {
-                    value["apiVersion"] = Value::String(resource.api_version.clone());
-                    value["kind"] = Value::String(resource.kind.clone());
                     if resource.kind == "Secret" {
                         redactor.take_secret_values(&mut value);
                     }

@@ -9,14 +9,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::readiness::{self, Snapshot, Verdict};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, listing};
 use crate::render::describe;
 
 /// How often objects are judged again without a change.
@@ -37,6 +37,12 @@ pub struct Judged {
     pub verdict: Verdict,
     /// Seconds from the start of the wait to ready (None: never ready).
     pub ready_after: Option<f64>,
+    /// Seconds from the start of the wait until its pods (the pod itself, a
+    /// workload's pods) were all scheduled, and all their containers started. None
+    /// for kinds without pods, when it has not happened, or when it happened before
+    /// this wait (a pod left unchanged).
+    pub scheduled_after: Option<f64>,
+    pub started_after: Option<f64>,
 }
 
 impl Judged {
@@ -99,6 +105,7 @@ pub async fn forever(cluster: &Cluster, targets: &[(Value, ApiResource, bool)]) 
 /// failure grace); without it, it runs until the deadline.
 async fn watch(cluster: &Cluster, targets: &[(Value, ApiResource, bool)], deadline: Instant, progress: bool, settle: bool) -> Waited {
     let started = Instant::now();
+    let started_wall = k8s_openapi::jiff::Timestamp::now();
     let namespaces: BTreeSet<String> = targets.iter().filter_map(|(o, _, _)| o["metadata"]["namespace"].as_str().map(str::to_string)).collect();
     let (tx, mut rx) = mpsc::unbounded_channel::<Change>();
     let mut watched: BTreeSet<(String, String, Option<String>)> = BTreeSet::new();
@@ -185,12 +192,17 @@ async fn watch(cluster: &Cluster, targets: &[(Value, ApiResource, bool)], deadli
     let objects = targets
         .iter()
         .enumerate()
-        .map(|(i, (target, _, _))| Judged {
-            kind: target["kind"].as_str().unwrap_or_default().to_string(),
-            namespace: target["metadata"]["namespace"].as_str().map(str::to_string),
-            name: target["metadata"]["name"].as_str().unwrap_or_default().to_string(),
-            verdict: last.get(&i).cloned().unwrap_or(Verdict::Pending { reason: NOT_SEEN.into() }),
-            ready_after: ready_at.get(&i).copied(),
+        .map(|(i, (target, _, _))| {
+            let (scheduled_after, started_after) = current(&snapshot, target).map(|live| pod_timings(live, &snapshot, started_wall)).unwrap_or_default();
+            Judged {
+                kind: target["kind"].as_str().unwrap_or_default().to_string(),
+                namespace: target["metadata"]["namespace"].as_str().map(str::to_string),
+                name: target["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                verdict: last.get(&i).cloned().unwrap_or(Verdict::Pending { reason: NOT_SEEN.into() }),
+                ready_after: ready_at.get(&i).copied(),
+                scheduled_after,
+                started_after,
+            }
         })
         .collect();
     Waited { objects, timed_out }
@@ -220,17 +232,8 @@ pub async fn judge_once(cluster: &Cluster, targets: &[(Value, ApiResource, bool)
         if !listed.insert((resource.api_version.clone(), resource.kind.clone(), namespace.clone())) {
             continue;
         }
-        let api: Api<DynamicObject> = match &namespace {
-            Some(ns) => Api::namespaced_with(cluster.client.clone(), ns, &resource),
-            None => Api::all_with(cluster.client.clone(), &resource),
-        };
-        if let Ok(list) = api.list(&ListParams::default()).await {
-            for obj in list.items {
-                let mut value = serde_json::to_value(obj).unwrap_or_default();
-                value["apiVersion"] = Value::String(resource.api_version.clone());
-                value["kind"] = Value::String(resource.kind.clone());
-                snapshot.upsert(value);
-            }
+        if let Ok(items) = listing::list_values(&cluster.client, &resource, namespace.as_deref()).await {
+            items.into_iter().for_each(|value| snapshot.upsert(value));
         }
     }
     let now = k8s_openapi::jiff::Timestamp::now();
@@ -245,8 +248,48 @@ pub async fn judge_once(cluster: &Cluster, targets: &[(Value, ApiResource, bool)
                 None => Verdict::Pending { reason: "does not exist".into() },
             },
             ready_after: None,
+            scheduled_after: None,
+            started_after: None,
         })
         .collect()
+}
+
+/// When the resource's pods were all scheduled and all started, in seconds after
+/// `since`: the latest pod's `PodScheduled` transition and its containers' latest
+/// `startedAt`. Pods being deleted are not counted.
+fn pod_timings(live: &Value, snapshot: &Snapshot, since: k8s_openapi::jiff::Timestamp) -> (Option<f64>, Option<f64>) {
+    let pods: Vec<&Value> = match (live["apiVersion"].as_str(), live["kind"].as_str()) {
+        (Some("v1"), Some("Pod")) => vec![live],
+        (Some("apps/v1"), Some("Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")) | (Some("batch/v1"), Some("Job")) => {
+            readiness::pods_of(live, snapshot)
+        }
+        _ => return (None, None),
+    };
+    let pods: Vec<&Value> = pods.into_iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).collect();
+    if pods.is_empty() {
+        return (None, None);
+    }
+    let time = |v: &Value| v.as_str().and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok());
+    let scheduled = |pod: &Value| {
+        let condition = pod["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "True")?;
+        time(&condition["lastTransitionTime"])
+    };
+    let started = |pod: &Value| {
+        let statuses = pod["status"]["containerStatuses"].as_array().filter(|s| !s.is_empty())?;
+        statuses
+            .iter()
+            .map(|s| time(&s["state"]["running"]["startedAt"]).or_else(|| time(&s["state"]["terminated"]["startedAt"])))
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()
+    };
+    let latest = |of: &dyn Fn(&Value) -> Option<k8s_openapi::jiff::Timestamp>| {
+        let at = pods.iter().map(|p| of(p)).collect::<Option<Vec<_>>>()?.into_iter().max()?;
+        let seconds = at.duration_since(since).as_secs_f64();
+        // More than a second before the wait began: the pod was there already.
+        (seconds > -1.0).then_some(seconds.max(0.0))
+    };
+    (latest(&scheduled), latest(&started))
 }
 
 /// The live version of `target` in the snapshot.
@@ -279,12 +322,7 @@ enum Change {
 /// Follows `api` ([`crate::cluster::wait::follow`]) into `tx` until the receiver is gone.
 async fn feed(api: Api<DynamicObject>, resource: ApiResource, tx: mpsc::UnboundedSender<Change>) {
     use crate::cluster::wait::{Seen, follow};
-    let typed = |obj: DynamicObject| {
-        let mut value = serde_json::to_value(obj).unwrap_or_default();
-        value["apiVersion"] = Value::String(resource.api_version.clone());
-        value["kind"] = Value::String(resource.kind.clone());
-        value
-    };
+    let typed = |obj: DynamicObject| listing::value_of(obj, &resource);
     follow(api, |seen| {
         let change = match seen {
             Seen::Upsert(obj) => Change::Upsert(typed(obj)),

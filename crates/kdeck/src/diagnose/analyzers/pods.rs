@@ -43,7 +43,7 @@ fn analyze_pod(scene: &Scene, pod: &Value) -> Option<Problem> {
     }
     let ready = condition(pod, "Ready").is_some_and(|c| c["status"] == "True");
     for (spec, status) in containers(pod) {
-        if ready && status["state"]["waiting"].is_null() {
+        if ready && status["state"]["waiting"].is_null() && !flapping(scene, status) {
             continue;
         }
         if let Some(problem) = container(scene, pod, spec, status) {
@@ -66,6 +66,20 @@ fn containers(pod: &Value) -> Vec<(&Value, &Value)> {
         }
     }
     out
+}
+
+/// How recent a failure must be for a container that is up again to count as
+/// crash-looping still: a crash loop with a short back-off is Ready between crashes.
+const FLAPPING_WINDOW_SECONDS: i64 = 600;
+
+/// Running now, but failed at least twice and lately: between two crashes of a
+/// loop. A container that restarted once, or long ago, and runs is fine.
+fn flapping(scene: &Scene, status: &Value) -> bool {
+    let last = &status["lastState"]["terminated"];
+    let failed = last["exitCode"].as_i64().is_some_and(|c| c != 0);
+    let restarts = status["restartCount"].as_i64().unwrap_or(0);
+    let ended = crate::diagnose::scene::time(&last["finishedAt"]);
+    failed && restarts >= 2 && ended.is_some_and(|t| scene.now.as_second() - t.as_second() < FLAPPING_WINDOW_SECONDS)
 }
 
 fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {

@@ -10,6 +10,7 @@ pub mod defaults;
 pub mod error;
 pub mod patch;
 pub mod selector;
+pub mod status;
 pub mod validate;
 
 use std::sync::Arc;
@@ -478,11 +479,14 @@ impl Rest {
                 details: Some(json!({"name": ns, "kind": "namespaces"})),
                 ..ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
             }),
-            Some(e) if e.index.field("status.phase") == Some("Terminating") => Err(ApiError::forbidden(format!(
-                "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                info.key().qualified(),
-                name_of(obj)
-            ))),
+            Some(e) if e.index.field("status.phase") == Some("Terminating") => Err(ApiError {
+                details: Some(json!({"name": name_of(obj), "group": info.group, "kind": info.plural})),
+                ..ApiError::forbidden(format!(
+                    "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                    info.key().qualified(),
+                    name_of(obj)
+                ))
+            }),
             Some(_) => Ok(()),
         }
     }

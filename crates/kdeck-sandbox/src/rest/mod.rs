@@ -11,6 +11,7 @@ pub mod error;
 pub mod patch;
 pub mod selector;
 pub mod status;
+pub mod strategy;
 pub mod validate;
 
 use std::sync::Arc;
@@ -153,7 +154,9 @@ impl Rest {
         if info.has_subresource("status") && !matches!(info.plural.as_str(), "customresourcedefinitions") {
             obj.as_object_mut().map(|o| o.remove("status"));
         }
+        strategy::convert_in(info, &mut obj);
         defaults::apply(info, &mut obj);
+        strategy::prepare_for_create(info, &mut obj);
         self.namespace_accepts_content(info, &obj)?;
         let mut causes = validate::validate(info, &obj, None);
         if info.group.is_empty() && info.plural == "services" {
@@ -336,6 +339,7 @@ impl Rest {
                 ));
             }
         }
+        strategy::convert_in(info, next);
         defaults::apply(info, next);
         let mut causes = validate::validate(info, next, Some(current));
         if info.group.is_empty() && info.plural == "services" {

@@ -180,3 +180,42 @@ async fn a_secrets_string_data_is_merged_into_data_and_never_returned() {
     assert!(stored.string_data.is_none());
     assert_eq!(data(&stored).as_object().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn a_delete_that_removes_at_once_answers_a_success_status() {
+    let sandbox = TestSandbox::start("fid-delete");
+    let client = sandbox.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let created = configmaps.create(&PostParams::default(), &cm("gone")).await.unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    let (code, body) = raw(&client, "DELETE", "/api/v1/namespaces/default/configmaps/gone", "application/json", Vec::new()).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body,
+        format!("{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Success\",\"details\":{{\"name\":\"gone\",\"kind\":\"configmaps\",\"uid\":\"{uid}\"}}}}\n")
+    );
+    // Through kube-rs: the Status side of the answer, with the group for a named group.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let web: Deployment = serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}}))
+    .unwrap();
+    deployments.create(&PostParams::default(), &web).await.unwrap();
+    let status = deployments.delete("web", &DeleteParams::default()).await.unwrap().right().expect("a Status");
+    let details = status.details.unwrap();
+    assert_eq!((details.name.as_str(), details.group.as_str(), details.kind.as_str()), ("web", "apps", "deployments"));
+
+    // An object that lingers (a finalizer) is answered with the object, marked.
+    let held: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})).unwrap();
+    configmaps.create(&PostParams::default(), &held).await.unwrap();
+    let marked = configmaps.delete("held", &DeleteParams::default()).await.unwrap().left().expect("the object");
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    // Pods answer with the pod: terminating gracefully, and also when removed at once.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}})).unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    wait_object(&pods, "p", "running", |p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).await;
+    let terminating = pods.delete("p", &DeleteParams::default()).await.unwrap().left().expect("the pod");
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    let removed = pods.delete("p", &DeleteParams::default().grace_period(0)).await.unwrap();
+    assert!(removed.is_left(), "pods return the deleted object: {removed:?}");
+}

@@ -70,6 +70,23 @@ pub struct DeleteOptions {
     pub grace_period: Option<i64>,
 }
 
+/// What a delete did.
+#[derive(Debug)]
+pub enum Deletion {
+    /// The object is gone (as it was when removed).
+    Removed(Value),
+    /// The object stays, marked for deletion, until its finalizers or its kubelet are done.
+    Marked(Value),
+}
+
+impl Deletion {
+    pub fn into_object(self) -> Value {
+        match self {
+            Deletion::Removed(obj) | Deletion::Marked(obj) => obj,
+        }
+    }
+}
+
 pub struct Listing {
     pub items: Vec<Entry>,
     pub resource_version: u64,
@@ -360,7 +377,13 @@ impl Rest {
     }
 
     /// Deletes an object: at once, or by marking it when finalizers must run first.
+    /// Returns the object as it was removed, or as it is now marked.
     pub fn delete(&self, info: &ResourceInfo, ns: Option<&str>, name: &str, opts: &DeleteOptions) -> Result<Value, ApiError> {
+        self.delete_reporting(info, ns, name, opts).map(Deletion::into_object)
+    }
+
+    /// As [`Rest::delete`], telling whether the object went at once or lingers.
+    pub fn delete_reporting(&self, info: &ResourceInfo, ns: Option<&str>, name: &str, opts: &DeleteOptions) -> Result<Deletion, ApiError> {
         for _ in 0..UPDATE_RETRIES {
             let entry = self.get_entry(info, ns, name)?;
             let mut obj = entry.value();
@@ -381,19 +404,20 @@ impl Rest {
                 return Err(ApiError::conflict_with(info, name, &why));
             }
             let graceful = self.needs_graceful_delete(info, &mut obj, opts);
+            let outcome = if graceful { Deletion::Marked } else { Deletion::Removed };
             if opts.dry_run {
-                return Ok(obj);
+                return Ok(outcome(obj));
             }
             let result = if graceful {
                 if current_is_marked(&entry) && obj == entry.value() {
-                    return Ok(obj);
+                    return Ok(Deletion::Marked(obj));
                 }
                 self.store.update(&info.key(), obj, Some(entry.index.rv))
             } else {
                 self.store.delete(&info.key(), &entry_key(&entry), Some(entry.index.rv))
             };
             if let Some(done) = settle(result, info, name) {
-                return done;
+                return done.map(outcome);
             }
         }
         Err(ApiError::conflict(info, name))

@@ -219,3 +219,29 @@ async fn a_delete_that_removes_at_once_answers_a_success_status() {
     let removed = pods.delete("p", &DeleteParams::default().grace_period(0)).await.unwrap();
     assert!(removed.is_left(), "pods return the deleted object: {removed:?}");
 }
+
+/// kube-runtime's finalizer helper sends `test /metadata/finalizers null` before
+/// adding the first finalizer; the real server's JSON patch accepts it.
+#[tokio::test]
+async fn a_json_patch_test_of_null_on_a_missing_path_passes() {
+    let sandbox = TestSandbox::start("fid-patch");
+    let client = sandbox.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    configmaps.create(&PostParams::default(), &cm("fin")).await.unwrap();
+    let path = "/api/v1/namespaces/default/configmaps/fin";
+    let first = json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["example.com/cleanup"]},
+    ]);
+    let (code, body) = raw(&client, "PATCH", path, "application/json-patch+json", serde_json::to_vec(&first).unwrap()).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(configmaps.get("fin").await.unwrap().metadata.finalizers, Some(vec!["example.com/cleanup".to_string()]));
+    // Now the test of null fails, as it does on a real server, and nothing changes.
+    let again = json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers/-", "value": "example.com/other"},
+    ]);
+    let (code, body) = raw(&client, "PATCH", path, "application/json-patch+json", serde_json::to_vec(&again).unwrap()).await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(configmaps.get("fin").await.unwrap().metadata.finalizers.unwrap().len(), 1);
+}

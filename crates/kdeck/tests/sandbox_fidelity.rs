@@ -245,3 +245,38 @@ async fn a_json_patch_test_of_null_on_a_missing_path_passes() {
     assert_eq!(code, 422, "{body}");
     assert_eq!(configmaps.get("fin").await.unwrap().metadata.finalizers.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_pod_without_the_named_target_port_is_no_endpoint() {
+    let sandbox = TestSandbox::start("fid-endpoints");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for (name, port_name) in [("serves", "http"), ("other", "metrics")] {
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "main", "image": "nginx:1.27", "ports": [{"name": port_name, "containerPort": 8080}]}]}}))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let svc: Service =
+        serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})).unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let ready = |p: &Pod| p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    wait_object(&pods, "serves", "ready", ready).await;
+    wait_object(&pods, "other", "ready", ready).await;
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
+    let addresses = |e: &Endpoints| e.subsets.iter().flatten().flat_map(|s| s.addresses.iter().flatten()).count();
+    let ep = wait_object(&endpoints, "web", "the ready pod listed", |e| addresses(e) == 1).await;
+    let subsets = ep.subsets.unwrap();
+    assert_eq!(subsets.len(), 1, "{subsets:?}");
+    assert_eq!(subsets[0].addresses.as_ref().unwrap()[0].target_ref.as_ref().unwrap().name.as_deref(), Some("serves"));
+    assert_eq!(subsets[0].ports.as_ref().unwrap()[0].port, 8080);
+    assert!(subsets[0].not_ready_addresses.is_none());
+    // No slice has a port without a number; the pod that serves is in the slice with the port.
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    let list = slices.list(&ListParams::default().labels("kubernetes.io/service-name=web")).await.unwrap().items;
+    assert!(list.iter().flat_map(|s| s.ports.iter().flatten()).all(|p| p.port == Some(8080)), "{list:?}");
+    let with_port = list.iter().find(|s| s.ports.as_ref().is_some_and(|p| !p.is_empty())).expect("a slice with the port");
+    let names: Vec<_> = with_port.endpoints.iter().filter_map(|e| e.target_ref.as_ref()?.name.clone()).collect();
+    assert_eq!(names, ["serves"]);
+}

@@ -154,6 +154,70 @@ async fn creating_a_pod_answers_it_pending_with_its_qos_class() {
     assert_eq!(resources.requests, resources.limits);
 }
 
+/// The CA the kubeconfig trusts for this sandbox, as PEM.
+fn kubeconfig_ca(sandbox: &TestSandbox) -> String {
+    let config = kube::config::Kubeconfig::read_from(sandbox.kubeconfig()).unwrap();
+    let cluster = config.clusters.iter().find(|c| c.name == sandbox.name).and_then(|c| c.cluster.clone()).unwrap();
+    let data = cluster.certificate_authority_data.unwrap();
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn every_namespace_gets_its_default_service_account_and_root_ca() {
+    let sandbox = TestSandbox::start("fid-defaults");
+    let client = sandbox.client().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "team"}})).unwrap()).await.unwrap();
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "team");
+    let first = wait_object(&accounts, "default", "created with the namespace", |_| true).await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "team");
+    let ca = wait_object(&configmaps, "kube-root-ca.crt", "published", |_| true).await;
+    assert_eq!(ca.data.as_ref().unwrap()["ca.crt"], kubeconfig_ca(&sandbox), "the sandbox's CA");
+    assert!(ca.metadata.annotations.unwrap()["kubernetes.io/description"].starts_with("Contains a CA bundle"));
+
+    // Deleted, both come back; changed, the CA is put back.
+    accounts.delete("default", &DeleteParams::default()).await.unwrap();
+    let uid = first.metadata.uid.clone();
+    wait_object(&accounts, "default", "recreated", |sa| sa.metadata.uid != uid).await;
+    configmaps.patch("kube-root-ca.crt", &PatchParams::default(), &Patch::Merge(json!({"data": {"ca.crt": "not a CA"}}))).await.unwrap();
+    let want = kubeconfig_ca(&sandbox);
+    wait_object(&configmaps, "kube-root-ca.crt", "the CA put back", |c| c.data.as_ref().is_some_and(|d| d["ca.crt"] == want)).await;
+    configmaps.delete("kube-root-ca.crt", &DeleteParams::default()).await.unwrap();
+    wait_object(&configmaps, "kube-root-ca.crt", "recreated", |c| c.data.as_ref().is_some_and(|d| d["ca.crt"] == want)).await;
+
+    // The system namespaces have them too, and `default` has the Service `kubernetes`.
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        wait_object(&Api::<ServiceAccount>::namespaced(client.clone(), ns), "default", "in a system namespace", |_| true).await;
+        wait_object(&Api::<ConfigMap>::namespaced(client.clone(), ns), "kube-root-ca.crt", "in a system namespace", |_| true).await;
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let kubernetes = wait_object(&services, "kubernetes", "the API server's Service", |_| true).await;
+    let spec = kubernetes.spec.unwrap();
+    assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.1"));
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!((port.name.as_deref(), port.port), (Some("https"), 443));
+    let api_port = sandbox_port(&sandbox);
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
+    let ep = wait_object(&endpoints, "kubernetes", "the API server's address", |_| true).await;
+    assert_eq!(ep.subsets.unwrap()[0].ports.as_ref().unwrap()[0].port, i32::from(api_port));
+
+    // A namespace being deleted is emptied, defaults included, and goes.
+    namespaces.delete("team", &DeleteParams::default()).await.unwrap();
+    for _ in 0..100 {
+        if namespaces.get_opt("team").await.unwrap().is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the namespace was never removed: its defaults came back while it was terminating");
+}
+
+fn sandbox_port(sandbox: &TestSandbox) -> u16 {
+    let config = kube::config::Kubeconfig::read_from(sandbox.kubeconfig()).unwrap();
+    let cluster = config.clusters.iter().find(|c| c.name == sandbox.name).and_then(|c| c.cluster.clone()).unwrap();
+    cluster.server.unwrap().rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap()
+}
+
 #[tokio::test]
 async fn a_secrets_string_data_is_merged_into_data_and_never_returned() {
     let sandbox = TestSandbox::start("fid-secret");

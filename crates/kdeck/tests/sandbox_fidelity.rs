@@ -83,11 +83,21 @@ async fn error_bodies_are_the_real_servers_byte_for_byte() {
     let body = serde_json::to_vec(&cm("occ")).unwrap();
     assert_eq!(
         raw(&client, "POST", path, "application/json", body).await,
-        (409, status("\"message\":\"configmaps \\\"occ\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"occ\",\"kind\":\"configmaps\"},\"code\":409"))
+        (
+            409,
+            status(
+                "\"message\":\"configmaps \\\"occ\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"occ\",\"kind\":\"configmaps\"},\"code\":409"
+            )
+        )
     );
     assert_eq!(
         raw(&client, "GET", &format!("{path}/missing"), "application/json", Vec::new()).await,
-        (404, status("\"message\":\"configmaps \\\"missing\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"missing\",\"kind\":\"configmaps\"},\"code\":404"))
+        (
+            404,
+            status(
+                "\"message\":\"configmaps \\\"missing\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"missing\",\"kind\":\"configmaps\"},\"code\":404"
+            )
+        )
     );
 
     // A replace carrying a resourceVersion that is no longer current.
@@ -224,7 +234,8 @@ async fn a_secrets_string_data_is_merged_into_data_and_never_returned() {
     let secrets: Api<Secret> = Api::namespaced(sandbox.client().await, "default");
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let data = |s: &Secret| -> Value { serde_json::to_value(s.data.clone().unwrap()).unwrap() };
-    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "s"}, "data": {"kept": b64("old"), "user": b64("old")}, "stringData": {"user": "admin"}})).unwrap();
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "s"}, "data": {"kept": b64("old"), "user": b64("old")}, "stringData": {"user": "admin"}})).unwrap();
     let created = secrets.create(&PostParams::default(), &secret).await.unwrap();
     assert!(created.string_data.is_none(), "stringData is never returned");
     assert_eq!(data(&created), json!({"kept": b64("old"), "user": b64("admin")}));
@@ -256,7 +267,9 @@ async fn a_delete_that_removes_at_once_answers_a_success_status() {
     assert_eq!(code, 200);
     assert_eq!(
         body,
-        format!("{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Success\",\"details\":{{\"name\":\"gone\",\"kind\":\"configmaps\",\"uid\":\"{uid}\"}}}}\n")
+        format!(
+            "{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Success\",\"details\":{{\"name\":\"gone\",\"kind\":\"configmaps\",\"uid\":\"{uid}\"}}}}\n"
+        )
     );
     // Through kube-rs: the Status side of the answer, with the group for a named group.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
@@ -323,7 +336,8 @@ async fn a_pod_without_the_named_target_port_is_no_endpoint() {
     }
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let svc: Service =
-        serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})).unwrap();
+        serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}}))
+            .unwrap();
     services.create(&PostParams::default(), &svc).await.unwrap();
     let ready = |p: &Pod| p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
     wait_object(&pods, "serves", "ready", ready).await;

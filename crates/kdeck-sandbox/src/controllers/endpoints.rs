@@ -257,7 +257,8 @@ mod tests {
     #[test]
     fn a_pod_without_the_named_port_is_left_out() {
         let service = json!({"spec": {"ports": [{"name": "web", "port": 80, "targetPort": "http", "protocol": "TCP"}]}});
-        let pods = [pod("a", "10.0.0.2", json!([{"name": "http", "containerPort": 8080}])), pod("b", "10.0.0.1", json!([{"name": "other", "containerPort": 9}]))];
+        let pods =
+            [pod("a", "10.0.0.2", json!([{"name": "http", "containerPort": 8080}])), pod("b", "10.0.0.1", json!([{"name": "other", "containerPort": 9}]))];
         let out = subsets(&service, &pods);
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0]["ports"], json!([{"name": "web", "port": 8080, "protocol": "TCP"}]));

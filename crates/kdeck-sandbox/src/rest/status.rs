@@ -179,7 +179,8 @@ mod tests {
     #[test]
     fn field_order_omitted_empties_and_newline() {
         let details = json!({"name": "cm1", "group": "", "kind": "configmaps"});
-        let out = body(&Fields { status: "Failure", message: "configmaps \"cm1\" already exists", reason: "AlreadyExists", details: Some(&details), code: 409 });
+        let out =
+            body(&Fields { status: "Failure", message: "configmaps \"cm1\" already exists", reason: "AlreadyExists", details: Some(&details), code: 409 });
         assert_eq!(
             out,
             "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps \\\"cm1\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"cm1\",\"kind\":\"configmaps\"},\"code\":409}\n"
@@ -196,7 +197,10 @@ mod tests {
     #[test]
     fn success_has_no_code_and_no_message() {
         let out = String::from_utf8(deleted("cm1", "", "configmaps", "u-1").to_vec()).unwrap();
-        assert_eq!(out, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"details\":{\"name\":\"cm1\",\"kind\":\"configmaps\",\"uid\":\"u-1\"}}\n");
+        assert_eq!(
+            out,
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"details\":{\"name\":\"cm1\",\"kind\":\"configmaps\",\"uid\":\"u-1\"}}\n"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 Usage:
     python-k8s fidelity.py KUBECONFIG CONTEXT NAMESPACE CHECK
 CHECK is one of:
-    pod-phase       create a pod and read status.phase (and qosClass) from the create response
+    pod-phase       create a pod and read status.phase (and qosClass, and the default
+                    serviceAccountName) from the create response
     default-sa      create NAMESPACE and wait (a watch, 20 s at most) for its `default`
                     ServiceAccount, as tools do before they create pods; then its root CA
 Prints "ok" and exits 0 when the client sees what a real cluster gives it; otherwise exits
@@ -27,6 +28,7 @@ def pod_phase(core, namespace):
     assert created.status is not None, "the create response has no status"
     assert created.status.phase == "Pending", f"status.phase {created.status.phase!r}"
     assert created.status.qos_class == "Burstable", f"status.qosClass {created.status.qos_class!r}"
+    assert created.spec.service_account_name == "default", f"spec.serviceAccountName {created.spec.service_account_name!r}"
     core.delete_namespaced_pod("fidelity-phase", namespace, grace_period_seconds=0)
 
 

@@ -27,7 +27,7 @@ t_fidelity_pod_phase() {
   out="$(timeout 60 "$python_k8s" "$fid_script" "$KUBECONFIG" "$ctx" "$fid_ns" pod-phase 2>&1)"
   expect_eq "fidelity.py pod-phase" ok "$out"
 }
-step "python: a created pod's response has status.phase Pending and its qosClass" t_fidelity_pod_phase
+step "python: a created pod's response has status.phase Pending, its qosClass and serviceAccountName default" t_fidelity_pod_phase
 
 t_fidelity_default_sa() {
   local out

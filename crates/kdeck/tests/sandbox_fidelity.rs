@@ -141,7 +141,7 @@ async fn error_bodies_are_the_real_servers_byte_for_byte() {
 }
 
 #[tokio::test]
-async fn creating_a_pod_answers_it_pending_with_its_qos_class() {
+async fn creating_a_pod_answers_it_pending_with_its_qos_class_and_account() {
     let sandbox = TestSandbox::start("fid-pod");
     let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
     let pod = |name: &str, resources: Value| -> Pod {
@@ -154,6 +154,8 @@ async fn creating_a_pod_answers_it_pending_with_its_qos_class() {
         ("sure", json!({"limits": {"cpu": "250m", "memory": "64Mi"}}), "Guaranteed"),
     ] {
         let created = pods.create(&PostParams::default(), &pod(name, resources)).await.unwrap();
+        // The ServiceAccount admission's default.
+        assert_eq!(created.spec.as_ref().unwrap().service_account_name.as_deref(), Some("default"), "{name}");
         let status = created.status.expect("the create response carries a status");
         assert_eq!(status.phase.as_deref(), Some("Pending"), "{name}");
         assert_eq!(status.qos_class.as_deref(), Some(qos), "{name}");

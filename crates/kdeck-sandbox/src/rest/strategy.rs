@@ -12,9 +12,15 @@ fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
 }
 
 /// Conversion from the wire form, on every write (create, update, patch, apply):
-/// a Secret's `stringData` overwrites the same keys of `data`, base64-encoded,
+/// a pod spec's deprecated `serviceAccount` and `serviceAccountName` name the same
+/// account; a Secret's `stringData` overwrites the same keys of `data`, base64-encoded,
 /// and is never stored or returned (core/v1 `Convert_v1_Secret_To_core_Secret`).
 pub fn convert_in(info: &ResourceInfo, obj: &mut Value) {
+    for path in pod_spec_paths(info) {
+        if let Some(spec) = path.iter().try_fold(&mut *obj, |v, key| v.get_mut(*key)) {
+            mirror_service_account(spec);
+        }
+    }
     if !is(info, "", "secrets") {
         return;
     }
@@ -39,11 +45,49 @@ pub fn convert_in(info: &ResourceInfo, obj: &mut Value) {
 }
 
 /// `PrepareForCreate`: what the strategy sets on a new object after the client's
-/// status was dropped. A Pod starts `Pending`, with its QoS class.
+/// status was dropped. A Pod starts `Pending`, with its QoS class. And the
+/// ServiceAccount admission plugin's first step: a pod that names no account runs
+/// as `default`. (Its token volume is not added, and a missing account is not
+/// refused: the sandbox issues no service account tokens.)
 pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     if is(info, "", "pods") {
         let qos = qos_class(obj);
         obj["status"] = json!({"phase": "Pending", "qosClass": qos});
+        if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
+            && spec.get("serviceAccountName").and_then(Value::as_str).is_none_or(str::is_empty)
+        {
+            spec.insert("serviceAccountName".into(), json!("default"));
+            spec.insert("serviceAccount".into(), json!("default"));
+        }
+    }
+}
+
+/// Where the objects of a kind carry pod specs.
+fn pod_spec_paths(info: &ResourceInfo) -> &'static [&'static [&'static str]] {
+    match (info.group.as_str(), info.plural.as_str()) {
+        ("", "pods") => &[&["spec"]],
+        ("", "podtemplates") => &[&["template", "spec"]],
+        ("", "replicationcontrollers") | ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") | ("batch", "jobs") => {
+            &[&["spec", "template", "spec"]]
+        }
+        ("batch", "cronjobs") => &[&["spec", "jobTemplate", "spec", "template", "spec"]],
+        _ => &[],
+    }
+}
+
+/// core/v1's PodSpec conversion: `serviceAccountName` comes from the deprecated
+/// `serviceAccount` when unset, and `serviceAccount` always repeats it.
+fn mirror_service_account(spec: &mut Value) {
+    let Some(spec) = spec.as_object_mut() else { return };
+    let named = |key: &str| spec.get(key).and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_string);
+    match named("serviceAccountName").or_else(|| named("serviceAccount")) {
+        Some(name) => {
+            spec.insert("serviceAccountName".into(), json!(name));
+            spec.insert("serviceAccount".into(), json!(name));
+        }
+        None => {
+            spec.remove("serviceAccount");
+        }
     }
 }
 
@@ -141,6 +185,23 @@ mod tests {
         assert_eq!(qos_class(&pod(json!([{"name": "a", "resources": {"requests": {"cpu": "100m"}}}]))), "Burstable");
         // Only cpu and memory count.
         assert_eq!(qos_class(&pod(json!([{"name": "a", "resources": {"requests": {"ephemeral-storage": "1Gi"}}}]))), "BestEffort");
+    }
+
+    #[test]
+    fn service_account_names_mirror_each_other() {
+        let catalogue = crate::resources::Catalogue::new();
+        let deployments = catalogue.find("apps", "v1", "deployments").unwrap();
+        let mut d = json!({"spec": {"template": {"spec": {"serviceAccount": "old"}}}});
+        convert_in(&deployments, &mut d);
+        assert_eq!(d["spec"]["template"]["spec"], json!({"serviceAccount": "old", "serviceAccountName": "old"}));
+        let pods = catalogue.find("", "v1", "pods").unwrap();
+        let mut p = json!({"spec": {"serviceAccountName": "api"}});
+        convert_in(&pods, &mut p);
+        assert_eq!(p["spec"]["serviceAccount"], "api");
+        let mut bare = json!({"spec": {"containers": []}});
+        convert_in(&pods, &mut bare);
+        prepare_for_create(&pods, &mut bare);
+        assert_eq!((bare["spec"]["serviceAccountName"].as_str(), bare["spec"]["serviceAccount"].as_str()), (Some("default"), Some("default")));
     }
 
     #[test]

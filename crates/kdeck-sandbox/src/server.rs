@@ -153,9 +153,10 @@ impl Sandbox {
     /// Serves until `shutdown` completes, then drains, flushes and writes the state.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SandboxError> {
         let address = self.local_addr().to_string();
+        let cluster = controllers::defaults::Cluster { ca_pem: self.ca_pem.clone(), api_port: self.local_addr().port() };
         let Sandbox { rest, tokens, tls, listener, disk, faults, ingress, .. } = self;
         let api = Arc::new(ApiServer { rest: rest.clone(), tokens, address, faults });
-        let mut controllers = controllers::start(rest.clone());
+        let mut controllers = controllers::start(rest.clone(), cluster);
         if let Some(ingress) = ingress {
             controllers.push(tokio::spawn(crate::network::ingress::serve(rest.clone(), ingress)));
         }

@@ -74,7 +74,8 @@ async fn list_filters_by_labels_and_fields_and_pages() {
     assert_eq!(names(api.list(&ListParams::default().labels("tier=web")).await.unwrap()), ["a", "b", "e"]);
     assert_eq!(names(api.list(&ListParams::default().labels("tier in (db,cache)")).await.unwrap()), ["c", "d"]);
     assert_eq!(names(api.list(&ListParams::default().labels("app=shop,tier!=web")).await.unwrap()), ["c", "d"]);
-    assert_eq!(names(api.list(&ListParams::default().labels("!tier")).await.unwrap()), Vec::<String>::new());
+    // Only the root CA every namespace holds has no tier.
+    assert_eq!(names(api.list(&ListParams::default().labels("!tier")).await.unwrap()), ["kube-root-ca.crt"]);
     assert_eq!(names(api.list(&ListParams::default().fields("metadata.name=d")).await.unwrap()), ["d"]);
 
     let first = api.list(&ListParams::default().labels("app=shop").limit(2)).await.unwrap();
@@ -385,9 +386,10 @@ async fn malformed_requests_get_status_errors_and_the_server_keeps_serving() {
     assert_eq!(status(client.request_text(send("POST", cms, "application/json", wrong_kind)).await).0, 400);
     assert_eq!(status(client.request_text(send("PATCH", &format!("{cms}/x"), "application/json", b"{}")).await).0, 415);
     assert_eq!(status(client.request_text(send("GET", "/apis/nope.example.com/v1/things", "application/json", b"")).await).0, 404);
-    // Still serving, and nothing was stored.
+    // Still serving, and nothing was stored (the namespace holds only its root CA).
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    assert!(api.list(&ListParams::default()).await.unwrap().items.is_empty());
+    let names: Vec<_> = api.list(&ListParams::default()).await.unwrap().items.into_iter().map(|c| c.metadata.name.unwrap()).collect();
+    assert_eq!(names, ["kube-root-ca.crt"]);
 }
 
 #[tokio::test]
@@ -435,7 +437,7 @@ async fn delete_collection_removes_only_what_the_selector_matches() {
     }
     api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("team=x")).await.unwrap();
     let left: Vec<_> = api.list(&ListParams::default()).await.unwrap().items.into_iter().map(|c| c.metadata.name.unwrap()).collect();
-    assert_eq!(left, ["c"]);
+    assert_eq!(left, ["c", "kube-root-ca.crt"]);
 }
 
 #[tokio::test]
@@ -449,13 +451,14 @@ async fn watch_with_send_initial_events_ends_the_initial_state_with_a_bookmark()
         "/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=2";
     let request = http::Request::get(path).body(Vec::new()).unwrap();
     let lines: Vec<Value> = futures::AsyncBufReadExt::lines(client.request_stream(request).await.unwrap())
-        .take(3)
+        .take(4)
         .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
         .collect()
         .await;
     let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["ADDED", "ADDED", "BOOKMARK"]);
-    assert_eq!(lines[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+    // The two ConfigMaps and the namespace's root CA, then the bookmark.
+    assert_eq!(kinds, ["ADDED", "ADDED", "ADDED", "BOOKMARK"]);
+    assert_eq!(lines[3]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
     // Without allowWatchBookmarks the request is invalid, as on a real server.
     let bad = http::Request::get("/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true").body(Vec::new()).unwrap();
     assert!(matches!(client.request_text(bad).await, Err(kube::Error::Api(s)) if s.code == 422));

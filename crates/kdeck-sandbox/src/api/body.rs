@@ -31,7 +31,7 @@ pub fn raw_json_response(code: u16, bytes: Bytes) -> Response<Body> {
 }
 
 pub fn error_response(err: &ApiError) -> Response<Body> {
-    json_response(err.code, &err.status())
+    raw_json_response(err.code, err.body())
 }
 
 pub fn parse_yaml_or_json(body: &[u8]) -> Result<Value, ApiError> {

@@ -29,7 +29,7 @@ use self::body::{Body, error_response, json_response};
 use self::query::Query;
 use crate::resources::ResourceInfo;
 use crate::rest::patch::PatchKind;
-use crate::rest::{ApiError, DeleteOptions, ListQuery, Propagation, Rest, Subresource, WriteOptions};
+use crate::rest::{ApiError, DeleteOptions, Deletion, ListQuery, Propagation, Rest, Subresource, WriteOptions};
 use auth::{Tokens, User};
 
 /// How long a writer's answer waits for its change to reach the disk.
@@ -273,8 +273,17 @@ impl ApiServer {
             "delete" => {
                 let bytes = body::collect(req.into_body()).await?;
                 let opts = delete_options(&query, &content_type, &bytes)?;
-                let obj = self.rest.delete(&info, ns, &name.unwrap_or_default(), &opts)?;
-                Ok(json_response(200, &obj))
+                match self.rest.delete_reporting(&info, ns, &name.unwrap_or_default(), &opts)? {
+                    // Gone at once: a Status naming what went, unless the kind's registry
+                    // returns the deleted object (see rest::strategy).
+                    Deletion::Removed(obj) if !crate::rest::strategy::returns_deleted_object(&info) => {
+                        let meta = &obj["metadata"];
+                        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                        let status = crate::rest::status::deleted(&text(&meta["name"]), &info.group, &info.plural, &text(&meta["uid"]));
+                        Ok(body::raw_json_response(200, status))
+                    }
+                    done => Ok(json_response(200, &done.into_object())),
+                }
             }
             "deletecollection" => {
                 let bytes = body::collect(req.into_body()).await?;

@@ -144,8 +144,8 @@ pub fn serve(
         match rest.store.subscribe(Some(since)) {
             Ok(sub) => subscription = sub,
             Err(StoreError::Expired { requested, oldest }) => {
-                let status = ApiError::expired(format!("too old resource version: {requested} ({oldest})")).status();
-                let line = event_line("ERROR", &serde_json::to_vec(&status).unwrap_or_default());
+                let status = ApiError::expired(format!("too old resource version: {requested} ({oldest})")).inline();
+                let line = event_line("ERROR", &status);
                 return Ok(stream_response(futures::stream::iter([line]).boxed()));
             }
             Err(e) => return Err(ApiError::internal(e.to_string())),
@@ -208,8 +208,8 @@ pub fn serve(
 
 /// The ERROR event of an injected `watch-410`: the client must list again.
 fn expired_line(rv: u64) -> Bytes {
-    let status = ApiError::expired(format!("too old resource version: {rv} ({})", rv + 1)).status();
-    event_line("ERROR", &serde_json::to_vec(&status).unwrap_or_default())
+    let status = ApiError::expired(format!("too old resource version: {rv} ({})", rv + 1)).inline();
+    event_line("ERROR", &status)
 }
 
 fn stream_response(lines: futures::stream::BoxStream<'static, Bytes>) -> Response<Body> {

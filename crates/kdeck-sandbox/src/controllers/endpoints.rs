@@ -69,50 +69,95 @@ fn target_ref(pod: &Value) -> Value {
     json!({"kind": "Pod", "namespace": namespace(pod), "name": name(pod), "uid": pod["metadata"]["uid"]})
 }
 
-/// The Service's ports with targetPort resolved for `pod` (a named port is looked up
-/// in its containers).
-fn ports(service: &Value, pod: Option<&Value>) -> Vec<Value> {
+/// The port `service_port` reaches on `pod` (`podutil.FindPort`): a number as it is;
+/// a name looked up among the ports of the pod's containers (and of its sidecars,
+/// init containers that keep running) with the Service port's protocol. `None`
+/// when no container exposes it: the pod is no endpoint for that port.
+fn find_port(service_port: &Value, pod: &Value) -> Option<Value> {
+    let protocol = service_port["protocol"].as_str().unwrap_or("TCP");
+    match &service_port["targetPort"] {
+        Value::String(named) => {
+            let sidecars = pod["spec"]["initContainers"].as_array().into_iter().flatten().filter(|c| c["restartPolicy"] == "Always");
+            let containers = pod["spec"]["containers"].as_array().into_iter().flatten().chain(sidecars);
+            containers
+                .flat_map(|c| c["ports"].as_array().into_iter().flatten())
+                .find(|cp| cp["name"] == named.as_str() && cp["protocol"].as_str().unwrap_or("TCP") == protocol)
+                .map(|cp| cp["containerPort"].clone())
+        }
+        Value::Null => Some(service_port["port"].clone()),
+        other => Some(other.clone()),
+    }
+}
+
+/// The endpoint ports `pod` serves: one per Service port it has a port for.
+fn pod_ports(service: &Value, pod: &Value) -> Vec<Value> {
     service["spec"]["ports"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|p| {
-            let port = match &p["targetPort"] {
-                Value::String(named) => pod
-                    .and_then(|pod| {
-                        pod["spec"]["containers"]
-                            .as_array()?
-                            .iter()
-                            .flat_map(|c| c["ports"].as_array().into_iter().flatten())
-                            .find(|cp| cp["name"] == named.as_str())
-                            .map(|cp| cp["containerPort"].clone())
-                    })
-                    .unwrap_or(Value::Null),
-                Value::Null => p["port"].clone(),
-                other => other.clone(),
-            };
+        .filter_map(|p| {
+            let port = find_port(p, pod)?;
             let mut out = json!({"port": port, "protocol": p["protocol"].as_str().unwrap_or("TCP")});
             if let Some(n) = p["name"].as_str() {
                 out["name"] = json!(n);
             }
-            out
+            Some(out)
         })
         .collect()
 }
 
-fn write_endpoints(rest: &Rest, info: &ResourceInfo, service: &Value, pods: &[Value]) {
+/// The pods grouped by the ports they serve, in the order each set is first met.
+fn by_ports<'a>(service: &Value, pods: &'a [Value]) -> Vec<(Vec<Value>, Vec<&'a Value>)> {
+    let mut groups: Vec<(Vec<Value>, Vec<&Value>)> = Vec::new();
+    for pod in pods {
+        let ports = pod_ports(service, pod);
+        match groups.iter_mut().find(|(p, _)| *p == ports) {
+            Some((_, members)) => members.push(pod),
+            None => groups.push((ports, vec![pod])),
+        }
+    }
+    groups
+}
+
+/// The Endpoints' subsets as the endpoints controller writes them: a pod is an
+/// address under each Service port it has a port for, and is left out when it has
+/// none (a named targetPort no container exposes). Addresses with the same ports
+/// share a subset (`RepackSubsets`), sorted by IP. A Service without ports lists
+/// its pods only when headless.
+fn subsets(service: &Value, pods: &[Value]) -> Vec<Value> {
+    let has_ports = service["spec"]["ports"].as_array().is_some_and(|p| !p.is_empty());
+    let headless = service["spec"]["clusterIP"] == "None";
     let address = |p: &Value| json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"], "targetRef": target_ref(p)});
-    let ready: Vec<Value> = pods.iter().filter(|p| objects::is_pod_ready(p)).map(address).collect();
-    let not_ready: Vec<Value> = pods.iter().filter(|p| !objects::is_pod_ready(p)).map(address).collect();
-    let mut subset = json!({"ports": ports(service, pods.first())});
-    if !ready.is_empty() {
-        subset["addresses"] = json!(ready);
+    let mut out = Vec::new();
+    for (ports, members) in by_ports(service, pods) {
+        if has_ports && ports.is_empty() || !has_ports && !headless {
+            continue;
+        }
+        let list = |ready: bool| {
+            let mut list: Vec<Value> = members.iter().filter(|p| objects::is_pod_ready(p) == ready).map(|p| address(p)).collect();
+            list.sort_by(|a, b| a["ip"].as_str().cmp(&b["ip"].as_str()));
+            list
+        };
+        let (ready, not_ready) = (list(true), list(false));
+        let mut subset = json!({});
+        if !ready.is_empty() {
+            subset["addresses"] = json!(ready);
+        }
+        if !not_ready.is_empty() {
+            subset["notReadyAddresses"] = json!(not_ready);
+        }
+        if !ports.is_empty() {
+            subset["ports"] = json!(ports);
+        }
+        out.push(subset);
     }
-    if !not_ready.is_empty() {
-        subset["notReadyAddresses"] = json!(not_ready);
-    }
-    // No pods: no subsets field at all, as the real controller writes it (omitempty).
-    let subsets = if pods.is_empty() { Value::Null } else { json!([subset]) };
+    out
+}
+
+fn write_endpoints(rest: &Rest, info: &ResourceInfo, service: &Value, pods: &[Value]) {
+    let subsets = subsets(service, pods);
+    // No endpoints: no subsets field at all, as the real controller writes it (omitempty).
+    let subsets = if subsets.is_empty() { Value::Null } else { json!(subsets) };
     let (ns, svc) = (namespace(service), name(service));
     match rest.get(info, Some(ns), svc) {
         Ok(current) => {
@@ -141,27 +186,50 @@ fn write_endpoints(rest: &Rest, info: &ResourceInfo, service: &Value, pods: &[Va
     }
 }
 
+/// EndpointSlices as the EndpointSlice controller writes them: one per set of ports
+/// the pods serve (pods without any of the Service's ports in a slice without
+/// ports), or one empty slice when no pod is selected. Slices of the Service that
+/// are no longer wanted are removed.
 fn write_slice(rest: &Rest, info: &ResourceInfo, service: &Value, pods: &[Value]) {
     let (ns, svc) = (namespace(service), name(service));
-    // One slice per Service, named stably from its uid.
     let uid = service["metadata"]["uid"].as_str().unwrap_or_default();
-    let slice_name = format!("{svc}-{:05x}", super::events::fnv(uid) & 0xfffff);
-    let endpoints: Vec<Value> = pods
-        .iter()
-        .map(|p| {
-            let ready = objects::is_pod_ready(p);
-            json!({"addresses": [p["status"]["podIP"]], "conditions": {"ready": ready, "serving": ready, "terminating": false},
-                "nodeName": p["spec"]["nodeName"], "targetRef": target_ref(p)})
-        })
-        .collect();
-    let ports = ports(service, pods.first());
-    match rest.get(info, Some(ns), &slice_name) {
+    let mut groups = by_ports(service, pods);
+    if groups.is_empty() {
+        groups.push((Vec::new(), Vec::new()));
+    }
+    let mut wanted = Vec::new();
+    for (i, (ports, members)) in groups.iter().enumerate() {
+        // Named stably from the Service's uid (and, past the first, the ports).
+        let seed = if i == 0 { uid.to_string() } else { format!("{uid}/{}", Value::Array(ports.clone())) };
+        let slice_name = format!("{svc}-{:05x}", super::events::fnv(&seed) & 0xfffff);
+        let endpoints: Vec<Value> = members
+            .iter()
+            .map(|p| {
+                let ready = objects::is_pod_ready(p);
+                json!({"addresses": [p["status"]["podIP"]], "conditions": {"ready": ready, "serving": ready, "terminating": false},
+                    "nodeName": p["spec"]["nodeName"], "targetRef": target_ref(p)})
+            })
+            .collect();
+        let ports = if ports.is_empty() { Value::Null } else { json!(ports) };
+        write_one_slice(rest, info, service, &slice_name, json!(endpoints), ports);
+        wanted.push(slice_name);
+    }
+    let selector = LabelSelector::parse(&format!("kubernetes.io/service-name={svc},endpointslice.kubernetes.io/managed-by={MANAGED_BY}")).ok();
+    let (existing, _) = rest.store.list(&info.key(), Some(ns), None, |e| selector.as_ref().is_some_and(|s| s.matches(&e.index.labels)));
+    for stale in existing.iter().filter(|e| !wanted.contains(&e.index.name)) {
+        let _ = rest.delete(info, Some(ns), &stale.index.name, &DeleteOptions::default());
+    }
+}
+
+fn write_one_slice(rest: &Rest, info: &ResourceInfo, service: &Value, slice_name: &str, endpoints: Value, ports: Value) {
+    let (ns, svc) = (namespace(service), name(service));
+    match rest.get(info, Some(ns), slice_name) {
         Ok(current) => {
-            if current["endpoints"] != json!(endpoints) || current["ports"] != json!(ports) {
+            if current["endpoints"] != endpoints || current["ports"] != ports {
                 let mut next = current.clone();
-                next["endpoints"] = json!(endpoints);
-                next["ports"] = json!(ports);
-                let _ = rest.update(info, Some(ns), &slice_name, next, Subresource::Main, &WriteOptions::default());
+                next["endpoints"] = endpoints;
+                next["ports"] = ports;
+                let _ = rest.update(info, Some(ns), slice_name, next, Subresource::Main, &WriteOptions::default());
             }
         }
         Err(_) => {
@@ -174,5 +242,45 @@ fn write_slice(rest: &Rest, info: &ResourceInfo, service: &Value, pods: &[Value]
             });
             let _ = rest.create(info, Some(ns), slice, &WriteOptions::default());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, ip: &str, ports: Value) -> Value {
+        json!({"metadata": {"name": name, "namespace": "d", "uid": name}, "spec": {"nodeName": "n", "containers": [{"name": "c", "ports": ports}]},
+            "status": {"podIP": ip, "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+    }
+
+    #[test]
+    fn a_pod_without_the_named_port_is_left_out() {
+        let service = json!({"spec": {"ports": [{"name": "web", "port": 80, "targetPort": "http", "protocol": "TCP"}]}});
+        let pods =
+            [pod("a", "10.0.0.2", json!([{"name": "http", "containerPort": 8080}])), pod("b", "10.0.0.1", json!([{"name": "other", "containerPort": 9}]))];
+        let out = subsets(&service, &pods);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["ports"], json!([{"name": "web", "port": 8080, "protocol": "TCP"}]));
+        assert_eq!(out[0]["addresses"].as_array().unwrap().len(), 1);
+        assert_eq!(out[0]["addresses"][0]["ip"], "10.0.0.2");
+        // Nobody exposes it: no subsets at all.
+        assert!(subsets(&service, &pods[1..]).is_empty());
+    }
+
+    #[test]
+    fn pods_serving_different_port_numbers_get_their_own_subsets() {
+        let service = json!({"spec": {"ports": [{"port": 80, "targetPort": "http"}]}});
+        let pods = [
+            pod("a", "10.0.0.3", json!([{"name": "http", "containerPort": 8080}])),
+            pod("b", "10.0.0.1", json!([{"name": "http", "containerPort": 9090}])),
+            pod("c", "10.0.0.2", json!([{"name": "http", "containerPort": 8080}])),
+        ];
+        let out = subsets(&service, &pods);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["ports"][0]["port"], 8080);
+        let ips: Vec<&str> = out[0]["addresses"].as_array().unwrap().iter().map(|a| a["ip"].as_str().unwrap()).collect();
+        assert_eq!(ips, ["10.0.0.2", "10.0.0.3"], "sorted by IP");
+        assert_eq!(out[1]["ports"][0]["port"], 9090);
     }
 }

@@ -2,8 +2,8 @@
 //! and writes through the REST layer, so its writes obey the same rules as a
 //! client's.
 //!
-//! The core controllers (CRDs, garbage collection, namespaces) react to each change
-//! in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
+//! The core controllers (CRDs, garbage collection, namespaces and what each one holds
+//! by default, see [`defaults`]) react to each change in one loop; the workload controllers (scheduler, kubelet, ReplicaSets,
 //! Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Endpoints, volumes,
 //! External Secrets' SecretStores and ExternalSecrets, the listeners of NodePort
 //! and LoadBalancer Services ([`exposure`]), Ingress statuses ([`ingress`])) each
@@ -15,6 +15,7 @@
 pub(crate) mod crd;
 mod cronjob;
 mod daemonset;
+pub mod defaults;
 mod deployment;
 mod endpoints;
 pub mod events;
@@ -41,11 +42,14 @@ use crate::rest::Rest;
 use crate::store::Change;
 
 /// Registers what the stored state implies before the server takes requests
-/// (the CRDs' resources), then runs the controllers until the process ends.
-pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
+/// (the CRDs' resources, the namespaces' defaults), then runs the controllers until the process ends.
+pub fn start(rest: Rest, cluster: defaults::Cluster) -> Vec<tokio::task::JoinHandle<()>> {
     crd::register_all(&rest);
+    // What every namespace holds is there before the first request, as on a cluster
+    // that is up.
+    defaults::resync(&rest, &cluster);
     vec![
-        tokio::spawn(run(rest.clone())),
+        tokio::spawn(run(rest.clone(), cluster)),
         runtime::spawn(rest.clone(), scheduler::Scheduler),
         runtime::spawn(rest.clone(), crate::kubelet::Kubelet::default()),
         runtime::spawn(rest.clone(), replicaset::ReplicaSets),
@@ -63,32 +67,34 @@ pub fn start(rest: Rest) -> Vec<tokio::task::JoinHandle<()>> {
     ]
 }
 
-async fn run(rest: Rest) {
+async fn run(rest: Rest, cluster: defaults::Cluster) {
     let Ok(subscription) = rest.store.subscribe(None) else { return };
     let mut live = subscription.live;
-    resync(&rest);
+    resync(&rest, &cluster);
     loop {
         match live.recv().await {
-            Ok(change) => handle(&rest, &change),
-            Err(RecvError::Lagged(_)) => resync(&rest),
+            Ok(change) => handle(&rest, &cluster, &change),
+            Err(RecvError::Lagged(_)) => resync(&rest, &cluster),
             Err(RecvError::Closed) => return,
         }
     }
 }
 
-fn handle(rest: &Rest, change: &Arc<Change>) {
+fn handle(rest: &Rest, cluster: &defaults::Cluster, change: &Arc<Change>) {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crd::on_change(rest, change);
         gc::on_change(rest, change);
         namespace::on_change(rest, change);
+        defaults::on_change(rest, cluster, change);
     }));
     if outcome.is_err() {
         eprintln!("kdeck sandbox: a core controller failed on {} {}/{}", change.resource.qualified(), change.entry.index.namespace, change.entry.index.name);
     }
 }
 
-fn resync(rest: &Rest) {
+fn resync(rest: &Rest, cluster: &defaults::Cluster) {
     crd::register_all(rest);
     gc::resync(rest);
     namespace::resync(rest);
+    defaults::resync(rest, cluster);
 }

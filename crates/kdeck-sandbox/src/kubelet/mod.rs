@@ -235,7 +235,7 @@ fn create_containers(rest: &Rest, info: &ResourceInfo, pod: &Value, node: &str) 
     status["hostIP"] = json!(node_ip);
     status["hostIPs"] = json!([{"ip": node_ip}]);
     status["startTime"] = json!(now);
-    status["qosClass"] = json!(qos_class(pod));
+    status["qosClass"] = json!(crate::rest::strategy::qos_class(pod));
     let waiting = |c: &Value| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}}});
     next["status"]["containerStatuses"] = Value::Array(containers(pod, "containers").iter().map(waiting).collect());
     if !containers(pod, "initContainers").is_empty() {
@@ -577,18 +577,6 @@ fn not_ready_message(pod: &Value) -> String {
     let all = containers(pod, "containers");
     let names: Vec<&str> = all.iter().filter_map(|c| c["name"].as_str()).collect();
     format!("containers with unready status: [{}]", names.join(" "))
-}
-
-fn qos_class(pod: &Value) -> &'static str {
-    let all = containers(pod, "containers");
-    let has = |c: &Value, kind: &str| c["resources"][kind].as_object().is_some_and(|m| !m.is_empty());
-    if all.iter().all(|c| !has(c, "requests") && !has(c, "limits")) {
-        "BestEffort"
-    } else if all.iter().all(|c| has(c, "limits") && (!has(c, "requests") || c["resources"]["requests"] == c["resources"]["limits"])) {
-        "Guaranteed"
-    } else {
-        "Burstable"
-    }
 }
 
 fn node_ip(rest: &Rest, node: &str) -> String {

@@ -21,7 +21,11 @@ fn object<'a>(obj: &'a mut Value, key: &str) -> &'a mut Value {
 
 pub fn apply(info: &ResourceInfo, obj: &mut Value) {
     match (info.group.as_str(), info.plural.as_str()) {
-        ("", "pods") => pod_spec(object(obj, "spec")),
+        ("", "pods") => {
+            let spec = object(obj, "spec");
+            pod_spec(spec);
+            requests_from_limits(spec);
+        }
         ("", "podtemplates") => template(obj),
         ("", "namespaces") => {
             let name = obj["metadata"]["name"].clone();
@@ -75,6 +79,20 @@ pub fn apply(info: &ResourceInfo, obj: &mut Value) {
             job_spec(object(object(spec, "jobTemplate"), "spec"));
         }
         _ => {}
+    }
+}
+
+/// `SetDefaults_Pod`: a container's limit without a request requests the limit.
+/// Pods only: templates keep what they say.
+fn requests_from_limits(spec: &mut Value) {
+    for list in ["initContainers", "containers"] {
+        for c in spec.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
+            let Some(limits) = c["resources"]["limits"].as_object().cloned() else { continue };
+            let requests = object(object(c, "resources"), "requests");
+            for (name, value) in limits {
+                default(requests, &name, value);
+            }
+        }
     }
 }
 

@@ -119,19 +119,18 @@ impl ApiError {
         Self::new(500, "InternalError", message)
     }
 
-    pub fn status(&self) -> Value {
-        let mut status = json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        });
-        if let Some(details) = &self.details {
-            status["details"] = details.clone();
-        }
-        status
+    /// The fields of the Status this error is answered with.
+    fn fields(&self) -> super::status::Fields<'_> {
+        super::status::Fields { status: "Failure", message: &self.message, reason: self.reason, details: self.details.as_ref(), code: self.code }
+    }
+
+    /// The response body: the Status exactly as kube-apiserver encodes it (see [`super::status`]).
+    pub fn body(&self) -> bytes::Bytes {
+        super::status::encode_body(&self.fields())
+    }
+
+    /// The Status as the object of a watch event.
+    pub fn inline(&self) -> Vec<u8> {
+        super::status::encode_inline(&self.fields())
     }
 }

@@ -1,0 +1,362 @@
+//! The sandbox answers as kube-apiserver and the controller-manager do where real
+//! clients look: Status bodies byte for byte, create and delete responses,
+//! per-namespace defaults, Secret `stringData`, JSON patch `test` of `null`, and
+//! endpoints of named target ports. Every test speaks to the sandbox through
+//! kube-rs, the raw ones through its HTTP client as any client would.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use common::{TestSandbox, api_error, wait_object};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+fn cm(name: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": "v"}})).unwrap()
+}
+
+/// Sends one request through the client and returns the status code and the exact body.
+async fn raw(client: &kube::Client, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, String) {
+    let request = http::Request::builder().method(method).uri(path).header("Content-Type", content_type).body(kube::client::Body::from(body)).unwrap();
+    let response = client.send(request).await.expect("request sent");
+    let code = response.status().as_u16();
+    let bytes = response.into_body().collect_bytes().await.expect("body read");
+    (code, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// A protobuf ConfigMap body, as client-go's protobuf serializer writes one
+/// (`k8s\0` and a runtime.Unknown holding the object).
+fn protobuf_configmap(name: &str) -> Vec<u8> {
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3) | 2];
+        let mut len = bytes.len();
+        while len >= 0x80 {
+            out.push((len as u8) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(bytes);
+        out
+    }
+    let type_meta = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
+    let object = field(1, &field(1, name.as_bytes())); // ConfigMap.metadata.name
+    let unknown = [field(1, &type_meta), field(2, &object)].concat();
+    [b"k8s\0".to_vec(), unknown].concat()
+}
+
+#[tokio::test]
+async fn a_create_of_an_existing_object_names_it_for_json_and_protobuf_bodies() {
+    let sandbox = TestSandbox::start("fid-exists");
+    let client = sandbox.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &cm("cm1")).await.unwrap();
+    let (code, reason, message) = api_error(api.create(&PostParams::default(), &cm("cm1")).await);
+    assert_eq!((code, reason.as_str(), message.as_str()), (409, "AlreadyExists", "configmaps \"cm1\" already exists"));
+
+    let path = "/api/v1/namespaces/default/configmaps";
+    let (code, _) = raw(&client, "POST", path, "application/vnd.kubernetes.protobuf", protobuf_configmap("pb1")).await;
+    assert_eq!(code, 201);
+    let (code, body) = raw(&client, "POST", path, "application/vnd.kubernetes.protobuf", protobuf_configmap("pb1")).await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        body,
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps \\\"pb1\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"pb1\",\"kind\":\"configmaps\"},\"code\":409}\n"
+    );
+}
+
+/// The bodies kube-apiserver 1.35 writes for these errors: metav1.Status's field
+/// order, empty fields left out, a newline at the end.
+#[tokio::test]
+async fn error_bodies_are_the_real_servers_byte_for_byte() {
+    let sandbox = TestSandbox::start("fid-status");
+    let client = sandbox.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let created = api.create(&PostParams::default(), &cm("occ")).await.unwrap();
+    let path = "/api/v1/namespaces/default/configmaps";
+    let status = |rest: &str| format!("{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Failure\",{rest}}}\n");
+
+    let body = serde_json::to_vec(&cm("occ")).unwrap();
+    assert_eq!(
+        raw(&client, "POST", path, "application/json", body).await,
+        (
+            409,
+            status(
+                "\"message\":\"configmaps \\\"occ\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"occ\",\"kind\":\"configmaps\"},\"code\":409"
+            )
+        )
+    );
+    assert_eq!(
+        raw(&client, "GET", &format!("{path}/missing"), "application/json", Vec::new()).await,
+        (
+            404,
+            status(
+                "\"message\":\"configmaps \\\"missing\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"missing\",\"kind\":\"configmaps\"},\"code\":404"
+            )
+        )
+    );
+
+    // A replace carrying a resourceVersion that is no longer current.
+    let mut changed = created.clone();
+    changed.data = Some([("k".to_string(), "first".to_string())].into());
+    api.replace("occ", &PostParams::default(), &changed).await.unwrap();
+    let stale = serde_json::to_vec(&created).unwrap();
+    assert_eq!(
+        raw(&client, "PUT", &format!("{path}/occ"), "application/json", stale).await,
+        (
+            409,
+            status(
+                "\"message\":\"Operation cannot be fulfilled on configmaps \\\"occ\\\": the object has been modified; please apply your changes to the latest version and try again\",\"reason\":\"Conflict\",\"details\":{\"name\":\"occ\",\"kind\":\"configmaps\"},\"code\":409"
+            )
+        )
+    );
+
+    let rule = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    let body = serde_json::to_vec(&cm("Bad_Name")).unwrap();
+    assert_eq!(
+        raw(&client, "POST", path, "application/json", body).await,
+        (
+            422,
+            status(&format!(
+                "\"message\":\"ConfigMap \\\"Bad_Name\\\" is invalid: metadata.name: Invalid value: \\\"Bad_Name\\\": {rule}\",\"reason\":\"Invalid\",\"details\":{{\"name\":\"Bad_Name\",\"kind\":\"ConfigMap\",\"causes\":[{{\"reason\":\"FieldValueInvalid\",\"message\":\"Invalid value: \\\"Bad_Name\\\": {rule}\",\"field\":\"metadata.name\"}}]}},\"code\":422"
+            ))
+        )
+    );
+
+    let readonly = sandbox.readonly_client().await;
+    let body = serde_json::to_vec(&cm("ro")).unwrap();
+    assert_eq!(
+        raw(&readonly, "POST", path, "application/json", body).await,
+        (
+            403,
+            status(
+                "\"message\":\"configmaps is forbidden: User \\\"fid-status-readonly\\\" cannot create resource \\\"configmaps\\\" in API group \\\"\\\" in the namespace \\\"default\\\"\",\"reason\":\"Forbidden\",\"details\":{\"kind\":\"configmaps\"},\"code\":403"
+            )
+        )
+    );
+}
+
+#[tokio::test]
+async fn creating_a_pod_answers_it_pending_with_its_qos_class_and_account() {
+    let sandbox = TestSandbox::start("fid-pod");
+    let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
+    let pod = |name: &str, resources: Value| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "main", "image": "nginx:1.27", "resources": resources}]}}))
+            .unwrap()
+    };
+    for (name, resources, qos) in [
+        ("best", json!({}), "BestEffort"),
+        ("burst", json!({"requests": {"cpu": "100m"}}), "Burstable"),
+        ("sure", json!({"limits": {"cpu": "250m", "memory": "64Mi"}}), "Guaranteed"),
+    ] {
+        let created = pods.create(&PostParams::default(), &pod(name, resources)).await.unwrap();
+        // The ServiceAccount admission's default.
+        assert_eq!(created.spec.as_ref().unwrap().service_account_name.as_deref(), Some("default"), "{name}");
+        let status = created.status.expect("the create response carries a status");
+        assert_eq!(status.phase.as_deref(), Some("Pending"), "{name}");
+        assert_eq!(status.qos_class.as_deref(), Some(qos), "{name}");
+    }
+    // Limits without requests request the limits (the Pod's defaulting).
+    let sure = pods.get("sure").await.unwrap();
+    let resources = sure.spec.unwrap().containers[0].resources.clone().unwrap();
+    assert_eq!(resources.requests, resources.limits);
+}
+
+/// The CA the kubeconfig trusts for this sandbox, as PEM.
+fn kubeconfig_ca(sandbox: &TestSandbox) -> String {
+    let config = kube::config::Kubeconfig::read_from(sandbox.kubeconfig()).unwrap();
+    let cluster = config.clusters.iter().find(|c| c.name == sandbox.name).and_then(|c| c.cluster.clone()).unwrap();
+    let data = cluster.certificate_authority_data.unwrap();
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn every_namespace_gets_its_default_service_account_and_root_ca() {
+    let sandbox = TestSandbox::start("fid-defaults");
+    let client = sandbox.client().await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "team"}})).unwrap()).await.unwrap();
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "team");
+    let first = wait_object(&accounts, "default", "created with the namespace", |_| true).await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "team");
+    let ca = wait_object(&configmaps, "kube-root-ca.crt", "published", |_| true).await;
+    assert_eq!(ca.data.as_ref().unwrap()["ca.crt"], kubeconfig_ca(&sandbox), "the sandbox's CA");
+    assert!(ca.metadata.annotations.unwrap()["kubernetes.io/description"].starts_with("Contains a CA bundle"));
+
+    // Deleted, both come back; changed, the CA is put back.
+    accounts.delete("default", &DeleteParams::default()).await.unwrap();
+    let uid = first.metadata.uid.clone();
+    wait_object(&accounts, "default", "recreated", |sa| sa.metadata.uid != uid).await;
+    configmaps.patch("kube-root-ca.crt", &PatchParams::default(), &Patch::Merge(json!({"data": {"ca.crt": "not a CA"}}))).await.unwrap();
+    let want = kubeconfig_ca(&sandbox);
+    wait_object(&configmaps, "kube-root-ca.crt", "the CA put back", |c| c.data.as_ref().is_some_and(|d| d["ca.crt"] == want)).await;
+    configmaps.delete("kube-root-ca.crt", &DeleteParams::default()).await.unwrap();
+    wait_object(&configmaps, "kube-root-ca.crt", "recreated", |c| c.data.as_ref().is_some_and(|d| d["ca.crt"] == want)).await;
+
+    // The system namespaces have them too, and `default` has the Service `kubernetes`.
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        wait_object(&Api::<ServiceAccount>::namespaced(client.clone(), ns), "default", "in a system namespace", |_| true).await;
+        wait_object(&Api::<ConfigMap>::namespaced(client.clone(), ns), "kube-root-ca.crt", "in a system namespace", |_| true).await;
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let kubernetes = wait_object(&services, "kubernetes", "the API server's Service", |_| true).await;
+    let spec = kubernetes.spec.unwrap();
+    assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.1"));
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!((port.name.as_deref(), port.port), (Some("https"), 443));
+    let api_port = sandbox_port(&sandbox);
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
+    let ep = wait_object(&endpoints, "kubernetes", "the API server's address", |_| true).await;
+    assert_eq!(ep.subsets.unwrap()[0].ports.as_ref().unwrap()[0].port, i32::from(api_port));
+
+    // A namespace being deleted is emptied, defaults included, and goes.
+    namespaces.delete("team", &DeleteParams::default()).await.unwrap();
+    for _ in 0..100 {
+        if namespaces.get_opt("team").await.unwrap().is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the namespace was never removed: its defaults came back while it was terminating");
+}
+
+fn sandbox_port(sandbox: &TestSandbox) -> u16 {
+    let config = kube::config::Kubeconfig::read_from(sandbox.kubeconfig()).unwrap();
+    let cluster = config.clusters.iter().find(|c| c.name == sandbox.name).and_then(|c| c.cluster.clone()).unwrap();
+    cluster.server.unwrap().rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_secrets_string_data_is_merged_into_data_and_never_returned() {
+    let sandbox = TestSandbox::start("fid-secret");
+    let secrets: Api<Secret> = Api::namespaced(sandbox.client().await, "default");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let data = |s: &Secret| -> Value { serde_json::to_value(s.data.clone().unwrap()).unwrap() };
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "s"}, "data": {"kept": b64("old"), "user": b64("old")}, "stringData": {"user": "admin"}})).unwrap();
+    let created = secrets.create(&PostParams::default(), &secret).await.unwrap();
+    assert!(created.string_data.is_none(), "stringData is never returned");
+    assert_eq!(data(&created), json!({"kept": b64("old"), "user": b64("admin")}));
+
+    let mut replaced = created.clone();
+    replaced.string_data = Some([("password".to_string(), "s3cret".to_string())].into());
+    let replaced = secrets.replace("s", &PostParams::default(), &replaced).await.unwrap();
+    assert!(replaced.string_data.is_none());
+    assert_eq!(data(&replaced)["password"], b64("s3cret"));
+
+    let patched = secrets.patch("s", &PatchParams::default(), &Patch::Merge(json!({"stringData": {"token": "t"}}))).await.unwrap();
+    assert_eq!(data(&patched)["token"], b64("t"));
+    let applied = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "applied"}, "stringData": {"url": "https://x"}});
+    let applied = secrets.patch("applied", &PatchParams::apply("fidelity-test"), &Patch::Apply(applied)).await.unwrap();
+    assert_eq!(data(&applied), json!({"url": b64("https://x")}));
+    let stored = secrets.get("s").await.unwrap();
+    assert!(stored.string_data.is_none());
+    assert_eq!(data(&stored).as_object().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_delete_that_removes_at_once_answers_a_success_status() {
+    let sandbox = TestSandbox::start("fid-delete");
+    let client = sandbox.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let created = configmaps.create(&PostParams::default(), &cm("gone")).await.unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    let (code, body) = raw(&client, "DELETE", "/api/v1/namespaces/default/configmaps/gone", "application/json", Vec::new()).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body,
+        format!(
+            "{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Success\",\"details\":{{\"name\":\"gone\",\"kind\":\"configmaps\",\"uid\":\"{uid}\"}}}}\n"
+        )
+    );
+    // Through kube-rs: the Status side of the answer, with the group for a named group.
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let web: Deployment = serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}}))
+    .unwrap();
+    deployments.create(&PostParams::default(), &web).await.unwrap();
+    let status = deployments.delete("web", &DeleteParams::default()).await.unwrap().right().expect("a Status");
+    let details = status.details.unwrap();
+    assert_eq!((details.name.as_str(), details.group.as_str(), details.kind.as_str()), ("web", "apps", "deployments"));
+
+    // An object that lingers (a finalizer) is answered with the object, marked.
+    let held: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})).unwrap();
+    configmaps.create(&PostParams::default(), &held).await.unwrap();
+    let marked = configmaps.delete("held", &DeleteParams::default()).await.unwrap().left().expect("the object");
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    // Pods answer with the pod: terminating gracefully, and also when removed at once.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}})).unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    wait_object(&pods, "p", "running", |p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).await;
+    let terminating = pods.delete("p", &DeleteParams::default()).await.unwrap().left().expect("the pod");
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    let removed = pods.delete("p", &DeleteParams::default().grace_period(0)).await.unwrap();
+    assert!(removed.is_left(), "pods return the deleted object: {removed:?}");
+}
+
+/// kube-runtime's finalizer helper sends `test /metadata/finalizers null` before
+/// adding the first finalizer; the real server's JSON patch accepts it.
+#[tokio::test]
+async fn a_json_patch_test_of_null_on_a_missing_path_passes() {
+    let sandbox = TestSandbox::start("fid-patch");
+    let client = sandbox.client().await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    configmaps.create(&PostParams::default(), &cm("fin")).await.unwrap();
+    let path = "/api/v1/namespaces/default/configmaps/fin";
+    let first = json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["example.com/cleanup"]},
+    ]);
+    let (code, body) = raw(&client, "PATCH", path, "application/json-patch+json", serde_json::to_vec(&first).unwrap()).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(configmaps.get("fin").await.unwrap().metadata.finalizers, Some(vec!["example.com/cleanup".to_string()]));
+    // Now the test of null fails, as it does on a real server, and nothing changes.
+    let again = json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers/-", "value": "example.com/other"},
+    ]);
+    let (code, body) = raw(&client, "PATCH", path, "application/json-patch+json", serde_json::to_vec(&again).unwrap()).await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(configmaps.get("fin").await.unwrap().metadata.finalizers.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_pod_without_the_named_target_port_is_no_endpoint() {
+    let sandbox = TestSandbox::start("fid-endpoints");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for (name, port_name) in [("serves", "http"), ("other", "metrics")] {
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "main", "image": "nginx:1.27", "ports": [{"name": port_name, "containerPort": 8080}]}]}}))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+    }
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let svc: Service =
+        serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}}))
+            .unwrap();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let ready = |p: &Pod| p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    wait_object(&pods, "serves", "ready", ready).await;
+    wait_object(&pods, "other", "ready", ready).await;
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
+    let addresses = |e: &Endpoints| e.subsets.iter().flatten().flat_map(|s| s.addresses.iter().flatten()).count();
+    let ep = wait_object(&endpoints, "web", "the ready pod listed", |e| addresses(e) == 1).await;
+    let subsets = ep.subsets.unwrap();
+    assert_eq!(subsets.len(), 1, "{subsets:?}");
+    assert_eq!(subsets[0].addresses.as_ref().unwrap()[0].target_ref.as_ref().unwrap().name.as_deref(), Some("serves"));
+    assert_eq!(subsets[0].ports.as_ref().unwrap()[0].port, 8080);
+    assert!(subsets[0].not_ready_addresses.is_none());
+    // No slice has a port without a number; the pod that serves is in the slice with the port.
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    let list = slices.list(&ListParams::default().labels("kubernetes.io/service-name=web")).await.unwrap().items;
+    assert!(list.iter().flat_map(|s| s.ports.iter().flatten()).all(|p| p.port == Some(8080)), "{list:?}");
+    let with_port = list.iter().find(|s| s.ports.as_ref().is_some_and(|p| !p.is_empty())).expect("a slice with the port");
+    let names: Vec<_> = with_port.endpoints.iter().filter_map(|e| e.target_ref.as_ref()?.name.clone()).collect();
+    assert_eq!(names, ["serves"]);
+}

@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# Where the sandbox must answer as kube-apiserver and the controller-manager do.
+# Sourced by scripts/conformance (which defines step, expect_*, eventually, k, $ctx,
+# $KUBECONFIG, $python_k8s, $fixtures).
+
+fid_ns=conf-fidelity
+fid_script="$fixtures/fidelity.py"
+
+kf() { timeout 30 kubectl --context "$ctx" --request-timeout=20s -n "$fid_ns" "$@"; }
+
+t_fidelity_create_twice() {
+  k create namespace "$fid_ns" >/dev/null
+  kf create configmap cm1 --from-literal=a=b >/dev/null
+  expect_fails "create configmap cm1 again" kf create configmap cm1 --from-literal=a=b
+  expect_contains "the message names the object" "$out" 'configmaps "cm1" already exists'
+  # kubectl sends it as protobuf; the answer is the Status as the real server writes it.
+  local body
+  body="$(kf create configmap cm1 --from-literal=a=b -v=8 2>&1 | grep -o '{"kind":"Status".*"code":409}' | head -n 1 || true)"
+  expect_eq "the Status body" \
+    '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \"cm1\" already exists","reason":"AlreadyExists","details":{"name":"cm1","kind":"configmaps"},"code":409}' \
+    "$body"
+}
+step "kubectl create configmap twice: AlreadyExists names the object" t_fidelity_create_twice
+
+t_fidelity_pod_phase() {
+  local out
+  out="$(timeout 60 "$python_k8s" "$fid_script" "$KUBECONFIG" "$ctx" "$fid_ns" pod-phase 2>&1)"
+  expect_eq "fidelity.py pod-phase" ok "$out"
+}
+step "python: a created pod's response has status.phase Pending, its qosClass and serviceAccountName default" t_fidelity_pod_phase
+
+t_fidelity_default_sa() {
+  local out
+  out="$(timeout 60 "$python_k8s" "$fid_script" "$KUBECONFIG" "$ctx" conf-fidelity-sa default-sa 2>&1)"
+  expect_eq "fidelity.py default-sa" ok "$out"
+}
+step "python: a new namespace gets its default ServiceAccount and kube-root-ca.crt" t_fidelity_default_sa

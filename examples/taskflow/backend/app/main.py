@@ -6,6 +6,7 @@ Secret): nothing is baked into the image, and no secret is ever logged.
 
 import logging
 import os
+from contextlib import asynccontextmanager
 from itertools import count
 
 from fastapi import FastAPI, HTTPException, Response
@@ -17,8 +18,6 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 
 logging.basicConfig(level=LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("taskflow")
-
-app = FastAPI(title="TaskFlow API")
 
 
 class TaskIn(BaseModel):
@@ -40,14 +39,19 @@ def database_host(url: str) -> str:
     return rest.rsplit("@", 1)[-1].split("/", 1)[0] or "(none)"
 
 
-@app.on_event("startup")
-def started() -> None:
+@asynccontextmanager
+async def lifespan(_app: FastAPI):
+    # The key's presence is logged, never its value; the database without its credentials.
     log.info(
         "starting in %s; database at %s; chat %s",
         ENVIRONMENT,
         database_host(DATABASE_URL),
         "enabled" if os.environ.get("OPENAI_API_KEY") else "disabled (OPENAI_API_KEY not set)",
     )
+    yield
+
+
+app = FastAPI(title="TaskFlow API", lifespan=lifespan)
 
 
 @app.get("/health")

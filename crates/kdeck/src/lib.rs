@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod llm;
 pub mod ops;
 pub mod project;
+pub mod redact;
 pub mod render;
 pub mod sandboxes;
 pub mod stack;

@@ -10,11 +10,11 @@ use kube::api::{Api, ApiResource, LogParams};
 use kube::core::GroupVersionKind;
 use serde_json::Value;
 
-use super::redact::Redactor;
 use super::scene::{Logs, Scene, name, namespace};
 use crate::cluster::crds::{self, CustomKind};
 use crate::cluster::{Cluster, listing};
 use crate::error::Result;
+use crate::redact::Redactor;
 use crate::stack::readiness::Snapshot;
 
 /// (group, version, kind, plural, namespaced) of every built-in kind the analyzers read.

@@ -8,8 +8,8 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::problem::{Explanation, Problem};
-use super::redact::Redactor;
 use crate::llm::Model;
+use crate::redact::Redactor;
 
 /// Problems explained per run, at most (the first, errors first).
 const MAX_EXPLAINED: usize = 10;
@@ -19,7 +19,7 @@ const CONCURRENT: usize = 4;
 const SYSTEM: &str = "You explain Kubernetes problems to the engineer who has to fix them. \
 You get one problem found by a deterministic analyzer: its root cause, the chain of objects from what the user sees \
 down to the cause, the evidence, and the fix. In at most four sentences of plain language, say what is happening \
-and why, and what to do. Use only the facts given; do not invent names, values or commands. Masked values (***) are secrets: \
+and why, and what to do. Use only the facts given; do not invent names, values or commands. Masked values (******) are secrets: \
 never guess them.";
 
 /// Explains the problems in place; returns a note when the model could not. With

@@ -4,7 +4,7 @@
 //!
 //! [`collect`] reads the scope (one LIST per kind, the logs of failed containers),
 //! the [`analyzers`] turn the [`scene::Scene`] into [`problem::Problem`]s, grouped by
-//! root cause, and every text is scrubbed by the [`redact::Redactor`] before it
+//! root cause, and every text is scrubbed by the [`crate::redact::Redactor`] before it
 //! is shown. [`output`] writes text, JSON and SARIF.
 
 pub mod analyzers;
@@ -13,7 +13,6 @@ pub mod collect;
 pub mod explain;
 pub mod output;
 pub mod problem;
-pub mod redact;
 pub mod scene;
 
 use std::collections::BTreeMap;
@@ -163,7 +162,7 @@ fn healthy(scene: &scene::Scene, problems: &[Problem]) -> BTreeMap<String, usize
 }
 
 /// Every text of the problem through the redactor.
-fn scrub(mut problem: Problem, redactor: &redact::Redactor) -> Problem {
+fn scrub(mut problem: Problem, redactor: &crate::redact::Redactor) -> Problem {
     problem.root_cause.summary = redactor.scrub(&problem.root_cause.summary);
     for link in &mut problem.chain {
         link.state = redactor.scrub(&link.state);

@@ -24,7 +24,7 @@ pub struct Report {
     pub explain_note: Option<String>,
     /// The Secret values of the scope, for scrubbing what a model answers.
     #[serde(skip)]
-    pub redactor: super::redact::Redactor,
+    pub redactor: crate::redact::Redactor,
 }
 
 impl Report {

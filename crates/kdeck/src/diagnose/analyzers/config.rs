@@ -116,7 +116,7 @@ pub fn localhost_dependency(scene: &Scene, pod: &Value, container: &Value) -> Op
                 kind,
                 object,
                 variable,
-                value: crate::diagnose::redact::url_credentials(&value),
+                value: crate::redact::url_credentials(&value),
                 service: name(service).to_string(),
                 port,
             });
@@ -158,7 +158,7 @@ pub fn unknown_service(scene: &Scene, pod: &Value, container: &Value) -> Option<
             kind,
             object,
             variable,
-            value: crate::diagnose::redact::url_credentials(&value),
+            value: crate::redact::url_credentials(&value),
             service: service.to_string(),
             namespace: ns.to_string(),
             existing,

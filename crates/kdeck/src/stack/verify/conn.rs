@@ -134,13 +134,7 @@ async fn reply(forward: &mut Forward, secret: Option<&str>) -> Result<String, St
     Ok(redact(&text, secret))
 }
 
-/// `text` with `secret` replaced by `******`.
-pub fn redact(text: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(secret) if !secret.is_empty() => text.replace(secret, "******"),
-        _ => text.to_string(),
-    }
-}
+pub use crate::redact::mask_known as redact;
 
 /// The password from `key` of Secret `name`, for AUTH; never shown.
 pub async fn password(cluster: &Cluster, namespace: &str, secret: &SecretKey) -> Result<String, String> {

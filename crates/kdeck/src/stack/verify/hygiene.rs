@@ -22,8 +22,8 @@ use crate::cluster::Cluster;
 use crate::stack::apply::{self, ApplySet};
 use crate::stack::tunnel::said;
 
-/// Values shorter than this are not searched.
-pub const MIN_LENGTH: usize = 6;
+/// Values shorter than this are not searched (the rule redaction masks by).
+pub const MIN_LENGTH: usize = crate::redact::MIN_SECRET_LENGTH;
 
 /// Findings listed in a result at most (the count says the rest).
 const SHOWN: usize = 12;

@@ -1,13 +1,17 @@
-//! Redaction: what diagnosis prints (and would send to a model) is scrubbed of
-//! every Secret value in scope, credentials in URLs, bearer tokens and API keys.
-//! Secret values are read once, into the [`Redactor`], and never into evidence.
+//! Redaction, one module for every command: what kdeck prints (and what it sends
+//! to a model) is scrubbed of every Secret value in scope, credentials in URLs,
+//! bearer tokens and API keys. Secret values are read once, into the
+//! [`Redactor`], and never into anything shown. [`MIN_SECRET_LENGTH`] is also the
+//! rule `verify`'s secretHygiene searches by.
 
 use base64::Engine;
 use serde_json::Value;
 
-/// Values shorter than this are not masked where they appear: a 3-letter password
-/// would mask every word that contains it (and such a password is its own finding).
-const SHORTEST: usize = 6;
+use crate::project::secret::MASK;
+
+/// Secret values shorter than this are neither masked nor searched for where they
+/// appear: a 3-letter password would match every word that contains it.
+pub const MIN_SECRET_LENGTH: usize = 6;
 
 #[derive(Default, Debug)]
 pub struct Redactor {
@@ -33,7 +37,7 @@ impl Redactor {
     }
 
     fn add(&mut self, value: &str) {
-        if value.chars().count() >= SHORTEST && !self.secrets.iter().any(|s| s == value) {
+        if value.chars().count() >= MIN_SECRET_LENGTH && !self.secrets.iter().any(|s| s == value) {
             self.secrets.push(value.to_string());
         }
     }
@@ -46,14 +50,23 @@ impl Redactor {
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         for secret in secrets {
             if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "***");
+                out = out.replace(secret.as_str(), MASK);
             }
         }
         tokens(&url_credentials(&out))
     }
 }
 
-/// `scheme://user:password@host` → `scheme://user:***@host`.
+/// `text` with one secret the command itself holds (a password it sent) masked,
+/// whatever its length.
+pub fn mask_known(text: &str, secret: Option<&str>) -> String {
+    match secret {
+        Some(secret) if !secret.is_empty() => text.replace(secret, MASK),
+        _ => text.to_string(),
+    }
+}
+
+/// `scheme://user:password@host` → `scheme://user:******@host`.
 pub fn url_credentials(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -65,7 +78,7 @@ pub fn url_credentials(text: &str) -> String {
         match authority.rfind('@').and_then(|at| authority[..at].find(':').map(|colon| (colon, at))) {
             Some((colon, at)) => {
                 out.push_str(&authority[..=colon]);
-                out.push_str("***");
+                out.push_str(MASK);
                 out.push_str(&authority[at..]);
             }
             None => out.push_str(authority),
@@ -77,7 +90,7 @@ pub fn url_credentials(text: &str) -> String {
 }
 
 /// Bearer tokens and words shaped like API keys (`sk-…`, `ghp_…`, `AKIA…`, long
-/// unbroken runs of letters and digits) become `***`.
+/// unbroken runs of letters and digits) become the mask.
 fn tokens(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut after_bearer = false;
@@ -86,7 +99,7 @@ fn tokens(text: &str) -> String {
             out.push(' ');
         }
         if after_bearer && !chunk.is_empty() {
-            out.push_str("***");
+            out.push_str(MASK);
             after_bearer = false;
             continue;
         }
@@ -98,7 +111,7 @@ fn tokens(text: &str) -> String {
                 word.push(c);
                 continue;
             }
-            out.push_str(if looks_like_key(&word) { "***" } else { &word });
+            out.push_str(if looks_like_key(&word) { MASK } else { &word });
             word.clear();
             if c != '\0' {
                 out.push(c);
@@ -131,17 +144,17 @@ mod tests {
         let mut secret = json!({"data": {"password": "czNjcjN0LXB3", "pin": "MTIz"}, "stringData": {"token": "tok-abcdef"}});
         redactor.take_secret_values(&mut secret);
         assert_eq!(secret, json!({"data": {"password": "", "pin": ""}, "stringData": {"token": ""}}), "keys kept, values gone");
-        assert_eq!(redactor.scrub("login with s3cr3t-pw failed (tok-abcdef)"), "login with *** failed (***)");
+        assert_eq!(redactor.scrub("login with s3cr3t-pw failed (tok-abcdef)"), "login with ****** failed (******)");
         assert_eq!(redactor.scrub("pin 123 is short"), "pin 123 is short", "short values are left: they would mask ordinary words");
     }
 
     #[test]
     fn credentials_in_urls_tokens_and_keys_are_masked() {
         let r = Redactor::default();
-        assert_eq!(r.scrub("postgres://app:hunter22@db:5432/app"), "postgres://app:***@db:5432/app");
+        assert_eq!(r.scrub("postgres://app:hunter22@db:5432/app"), "postgres://app:******@db:5432/app");
         assert_eq!(r.scrub("redis://redis:6379 and http://host/x@y"), "redis://redis:6379 and http://host/x@y");
-        assert_eq!(r.scrub("Authorization: Bearer abc.def.ghi"), "Authorization: Bearer ***");
-        assert_eq!(r.scrub("OPENAI_API_KEY=sk-proj-1234567890abcdef"), "OPENAI_API_KEY=***");
+        assert_eq!(r.scrub("Authorization: Bearer abc.def.ghi"), "Authorization: Bearer ******");
+        assert_eq!(r.scrub("OPENAI_API_KEY=sk-proj-1234567890abcdef"), "OPENAI_API_KEY=******");
         assert_eq!(r.scrub("could not connect to localhost:5432"), "could not connect to localhost:5432");
     }
 }

@@ -1,19 +1,26 @@
 //! What the wait has seen of the cluster besides the objects it judges.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
-
-/// (API group, kind, namespace, name); cluster-scoped objects have the namespace "".
-type Key = (String, String, String, String);
 
 /// The objects the wait has seen in the stack's namespaces (kept current by watches
 /// elsewhere): workloads' pods, Services' Endpoints/EndpointSlices, StorageClasses, events.
 /// Ingresses look for their backend Services here too; a Deployment's ReplicaSets, when
 /// present, tell its current pods from its old ones exactly.
+///
+/// Kept by (API group, kind, namespace) — hashed, as every lookup names all three —
+/// then by name, in order. Cluster-scoped objects have the namespace "".
 #[derive(Default, Debug, Clone)]
 pub struct Snapshot {
-    objects: BTreeMap<Key, Value>,
+    objects: HashMap<Bucket, BTreeMap<String, Value>>,
+}
+
+/// "group\0kind\0namespace": one allocation per lookup instead of three.
+type Bucket = String;
+
+fn bucket(group: &str, kind: &str, namespace: &str) -> Bucket {
+    format!("{group}\0{kind}\0{namespace}")
 }
 
 impl Snapshot {
@@ -24,41 +31,47 @@ impl Snapshot {
     /// Adds or replaces an object (keyed by its apiVersion group, kind, namespace, name).
     /// An object without a kind or a name is ignored.
     pub fn upsert(&mut self, obj: Value) {
-        if let Some(key) = key_of(&obj) {
-            self.objects.insert(key, obj);
+        if let Some((bucket, name)) = key_of(&obj) {
+            self.objects.entry(bucket).or_default().insert(name, obj);
         }
     }
 
     /// Forgets an object (a watch's DELETED).
     pub fn remove(&mut self, obj: &Value) {
-        if let Some(key) = key_of(obj) {
-            self.objects.remove(&key);
+        if let Some((bucket, name)) = key_of(obj)
+            && let Some(named) = self.objects.get_mut(&bucket)
+        {
+            named.remove(&name);
         }
     }
 
     pub fn get(&self, group: &str, kind: &str, namespace: &str, name: &str) -> Option<&Value> {
-        self.objects.get(&(group.to_string(), kind.to_string(), namespace.to_string(), name.to_string()))
+        self.objects.get(&bucket(group, kind, namespace))?.get(name)
     }
 
     /// Objects of a kind in a namespace ("" for cluster-scoped kinds), by name.
     pub fn list<'a>(&'a self, group: &str, kind: &str, namespace: &str) -> impl Iterator<Item = &'a Value> + 'a + use<'a> {
-        let prefix = (group.to_string(), kind.to_string(), namespace.to_string());
-        let start: Key = (prefix.0.clone(), prefix.1.clone(), prefix.2.clone(), String::new());
-        self.objects.range(start..).take_while(move |(k, _)| k.0 == prefix.0 && k.1 == prefix.1 && k.2 == prefix.2).map(|(_, v)| v)
+        self.objects.get(&bucket(group, kind, namespace)).into_iter().flat_map(BTreeMap::values)
     }
 
     /// Every namespace an object of the snapshot lives in, sorted.
     pub fn namespaces(&self) -> Vec<String> {
-        let set: std::collections::BTreeSet<&String> = self.objects.keys().map(|k| &k.2).filter(|ns| !ns.is_empty()).collect();
-        set.into_iter().cloned().collect()
+        let set: BTreeSet<&str> = self
+            .objects
+            .iter()
+            .filter(|(_, named)| !named.is_empty())
+            .filter_map(|(bucket, _)| bucket.rsplit('\0').next())
+            .filter(|ns| !ns.is_empty())
+            .collect();
+        set.into_iter().map(str::to_string).collect()
     }
 
     pub fn len(&self) -> usize {
-        self.objects.len()
+        self.objects.values().map(BTreeMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+        self.len() == 0
     }
 }
 
@@ -67,12 +80,12 @@ pub fn group_of(api_version: &str) -> &str {
     api_version.split_once('/').map_or("", |(group, _)| group)
 }
 
-fn key_of(obj: &Value) -> Option<Key> {
+fn key_of(obj: &Value) -> Option<(Bucket, String)> {
     let metadata = &obj["metadata"];
     let kind = obj["kind"].as_str().filter(|k| !k.is_empty())?;
     let name = metadata["name"].as_str().filter(|n| !n.is_empty())?;
     let group = group_of(obj["apiVersion"].as_str().unwrap_or_default());
-    Some((group.to_string(), kind.to_string(), metadata["namespace"].as_str().unwrap_or_default().to_string(), name.to_string()))
+    Some((bucket(group, kind, metadata["namespace"].as_str().unwrap_or_default()), name.to_string()))
 }
 
 #[cfg(test)]

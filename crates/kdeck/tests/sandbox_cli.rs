@@ -165,7 +165,11 @@ async fn a_scenario_loads_into_a_running_sandbox() {
     let out = sandbox.run(&["sandbox", "seed", "nope", "--name", "seeded-later"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("known scenarios: crds, demo, home-ops, scale:N"), "{stderr}");
+    assert!(stderr.contains("known scenarios: crds, demo, home-ops, broken:NAME, broken:all, scale:N"), "{stderr}");
+    let out = sandbox.run(&["sandbox", "seed", "broken:nope", "--name", "seeded-later"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the broken ones are broken:all, broken:crash-config"), "the labelled scenarios are listed: {stderr}");
 
     let out = sandbox.run(&["sandbox", "seed", "scale:1200", "--name", "seeded-later"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -65,7 +65,7 @@ fn info(api: &ApiServer) -> serde_json::Value {
 /// Loads a scenario; a large one (`scale:N`) takes seconds, so off the async threads.
 async fn seed(rest: &Rest, scenario: &str) -> Result<http::Response<Body>, ApiError> {
     if !crate::scenarios::is_known(scenario) {
-        return Err(ApiError::new(404, "NotFound", format!("unknown scenario {scenario:?}; known scenarios: {}", crate::scenarios::KNOWN.join(", "))));
+        return Err(ApiError::new(404, "NotFound", format!("unknown scenario {scenario:?}; {}", crate::scenarios::known_for(scenario))));
     }
     let (rest, name) = (rest.clone(), scenario.to_string());
     let started = std::time::Instant::now();

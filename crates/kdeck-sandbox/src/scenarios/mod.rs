@@ -81,11 +81,7 @@ pub fn load(rest: &Rest, name: &str) -> Result<(), String> {
         let count: usize = count.parse().map_err(|_| format!("scenario {name:?}: N must be a whole number, as in scale:20000"))?;
         return scale(rest, count);
     }
-    if name.starts_with("broken:") {
-        let names: Vec<&str> = BROKEN.iter().map(|(n, _)| *n).collect();
-        return Err(format!("unknown scenario {name:?}; the broken ones are broken:all, {}", names.join(", ")));
-    }
-    Err(format!("unknown scenario {name:?}; known scenarios: {}", KNOWN.join(", ")))
+    Err(format!("unknown scenario {name:?}; {}", known_for(name)))
 }
 
 /// Creates each document of a multi-document YAML file (objects that exist are kept).
@@ -209,6 +205,15 @@ fn status_for(i: usize, started: &Value) -> Value {
 }
 
 /// Whether `name` is a scenario this sandbox can load (checked before starting).
+/// What to say of the scenarios there are, next to an unknown `name`: the broken
+/// ones by name when it names one, else every kind of scenario.
+pub fn known_for(name: &str) -> String {
+    match name.starts_with("broken:") {
+        true => format!("the broken ones are broken:all, {}", BROKEN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")),
+        false => format!("known scenarios: {}", KNOWN.join(", ")),
+    }
+}
+
 pub fn is_known(name: &str) -> bool {
     MANIFESTS.iter().chain(BROKEN).any(|(n, _)| *n == name) || name == "broken:all" || name.strip_prefix("scale:").is_some_and(|n| n.parse::<usize>().is_ok())
 }

@@ -189,7 +189,7 @@ fn check_scenario(name: &str) -> Result<()> {
     if kdeck_sandbox::scenarios::is_known(name) {
         return Ok(());
     }
-    Err(Error::usage(format!("unknown scenario {name:?}")).hint(format!("known scenarios: {}", kdeck_sandbox::scenarios::KNOWN.join(", "))))
+    Err(Error::usage(format!("unknown scenario {name:?}")).hint(kdeck_sandbox::scenarios::known_for(name)))
 }
 
 impl SeedArgs {

@@ -64,6 +64,13 @@ impl Record {
         self.pid != 0 && process_alive(self.pid)
     }
 
+    /// The command that starts this sandbox again as it ran (one wording for every
+    /// place that suggests it).
+    pub fn start_command(&self) -> String {
+        let run_commands = if self.run_commands { " --run-commands" } else { "" };
+        format!("kdeck sandbox start --detach --name {}{run_commands}", self.name)
+    }
+
     /// The port of the ingress address, if it has one.
     pub fn ingress_port(&self) -> Option<u16> {
         self.ingress.rsplit_once(':').and_then(|(_, port)| port.parse().ok()).filter(|p| *p != 0)
@@ -389,8 +396,7 @@ pub async fn answers(record: &Record) -> bool {
 /// `api::admin`) with the admin context, returning the response body.
 pub async fn admin_request(record: &Record, method: http::Method, path: &str, body: Vec<u8>) -> Result<String> {
     if !record.is_running() {
-        return Err(Error::failure(format!("sandbox {:?} is not running", record.name))
-            .hint(format!("start it with: kdeck sandbox start --detach --name {}", record.name)));
+        return Err(Error::failure(format!("sandbox {:?} is not running", record.name)).hint(format!("start it with: {}", record.start_command())));
     }
     let client = crate::cluster::client_for(&record.kubeconfig, &record.name).await?;
     let request = http::Request::builder()

@@ -621,6 +621,12 @@ fn completion_offers_contexts_namespaces_and_names_from_the_cluster() {
     let releases = complete(&sandbox, &["kdeck", "--context", "compl", "hr-restart", "-n", "observability", "gat"], &[]);
     assert_eq!(releases, ["gatus"], "HelmReleases of the namespace the words name, filtered by the word");
     assert!(complete(&sandbox, &["kdeck", "hr-restart", "gat"], &[("KDECK_CONTEXT", "compl")]).is_empty(), "none in default");
+    let secrets = complete(&sandbox, &["kdeck", "--context", "compl", "sync-secrets", "-n", "observability", "gra"], &[]);
+    assert_eq!(secrets, ["grafana"], "ExternalSecrets");
+    let claims = complete(&sandbox, &["kdeck", "--context", "compl", "browse-pvc", "-n", "observability", "gat"], &[]);
+    assert_eq!(claims, ["gatus-data"], "claims");
+    let pods = complete(&sandbox, &["kdeck", "--context", "compl", "exec", "-n", "default", "echo"], &[]);
+    assert!(!pods.is_empty() && pods.iter().all(|p| p.starts_with("echo-server")), "pods: {pods:?}");
     let targets = complete(&sandbox, &["kdeck", "logs", "-n", "observability", "deploy/"], &[("KDECK_CONTEXT", "compl")]);
     assert!(targets.iter().any(|t| t.starts_with("deploy/")), "{targets:?}");
     let subcommands = complete(&sandbox, &["kdeck", "cleanse"], &[]);

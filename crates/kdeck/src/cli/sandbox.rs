@@ -230,7 +230,7 @@ impl FaultsArgs {
 async fn stop(name: &str) -> Result<()> {
     let mut record = sandboxes::require(name)?;
     if sandboxes::stop(&mut record).await? {
-        eprintln!("sandbox {name:?} stopped; its objects are kept (start it again with: kdeck sandbox start --name {name})");
+        eprintln!("sandbox {name:?} stopped; its objects are kept (start it again with: {})", record.start_command());
     } else {
         eprintln!("sandbox {name:?} is not running");
     }
@@ -324,7 +324,7 @@ fn print_status(record: &Record, running: bool, status: &serde_json::Value) {
         println!("\ntry: kubectl --context {} create deployment web --image=nginx --replicas=2", record.name);
         println!("     kubectl --context {} rollout status deployment/web", record.name);
     } else {
-        println!("\nstart it with: kdeck sandbox start --detach --name {}", record.name);
+        println!("\nstart it with: {}", record.start_command());
     }
 }
 

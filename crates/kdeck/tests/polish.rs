@@ -40,6 +40,7 @@ async fn a_followed_pod_that_has_not_started_is_waited_for_then_streamed() {
     // The pod starts within the kubelet's retry, and its log follows.
     std::thread::sleep(Duration::from_secs(6));
     follow.kill().unwrap();
+    follow.wait().unwrap();
     let (mut out, mut err) = (String::new(), String::new());
     follow.stdout.take().unwrap().read_to_string(&mut out).unwrap();
     follow.stderr.take().unwrap().read_to_string(&mut err).unwrap();

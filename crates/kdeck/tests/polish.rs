@@ -65,6 +65,16 @@ async fn typos_and_empty_matches_are_named_with_what_exists() {
     let out = run(&["logs", "-n", "default", "nomatch-xyz", "--no-follow"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("nomatch-xyz"), "the pattern is named: {}", stderr(&out));
+    // Following an unknown container fails at once, naming the ones there are.
+    let started = Instant::now();
+    let out = run(&["logs", "-n", "default", "deploy/paperless", "-c", "nope", "-f"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(10) && stderr(&out).contains("nope"), "{}", stderr(&out));
+    // A KUBECONFIG naming files that do not exist: named plainly, and the hint is about KUBECONFIG.
+    let out = sandbox.kdeck().env("KUBECONFIG", "/nope/a:/nope/b").args(["sync-secrets", "-A"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no kubeconfig: /nope/a, /nope/b do not exist"), "unquoted paths: {}", stderr(&out));
+    assert!(stderr(&out).contains("KUBECONFIG names these files"), "{}", stderr(&out));
     // -A before the subcommand, as kubectl users type it.
     let out = run(&["-A", "sync-secrets", "--dry-run"]);
     assert!(out.status.success(), "{}", stderr(&out));

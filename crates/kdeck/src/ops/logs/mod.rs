@@ -107,6 +107,17 @@ pub async fn run(cluster: &Cluster, options: Options) -> Result<()> {
         let where_ = options.namespace.as_deref().map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
         return Err(Error::not_found(format!("no pods match {} in {where_} (context {})", describe(&options.matches), cluster.context)));
     }
+    // A container that none of the pods has is an error at once, following or not
+    // (the pods a workload adds later have the same containers), as kubectl says it.
+    if let Some(wanted) = &options.container
+        && !options.all_containers
+        && !matched.is_empty()
+        && matched.iter().all(|pod| sources(pod, &options).1.is_some())
+    {
+        let why = sources(&matched[0], &options).1.unwrap_or_else(|| format!("container {wanted} is in none of the pods"));
+        let more = if matched.len() > 1 { format!(" (nor in any of the other {} pods)", matched.len() - 1) } else { String::new() };
+        return Err(Error::not_found(format!("{why}{more}")));
+    }
     let (lines_tx, lines_rx) = mpsc::channel::<String>(1024);
     let printer = tokio::spawn(render::print_lines(lines_rx));
     let slots = Arc::new(Semaphore::new(MAX_STREAMS));

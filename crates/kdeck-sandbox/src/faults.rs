@@ -33,6 +33,8 @@ pub enum Kind {
     InternalError,
     /// `503`: 503 ServiceUnavailable.
     ServiceUnavailable,
+    /// `403`: 403 Forbidden, as to credentials without the right (namespace-scoped RBAC).
+    Forbidden,
     /// `slow`: the request is handled after a delay (the argument, default 1s).
     Slow,
     /// `drop`: the connection is closed without an answer.
@@ -45,14 +47,15 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] =
-        [Kind::TooManyRequests, Kind::InternalError, Kind::ServiceUnavailable, Kind::Slow, Kind::Drop, Kind::WatchCut, Kind::WatchExpired];
+    pub const ALL: [Kind; 8] =
+        [Kind::TooManyRequests, Kind::InternalError, Kind::ServiceUnavailable, Kind::Forbidden, Kind::Slow, Kind::Drop, Kind::WatchCut, Kind::WatchExpired];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::TooManyRequests => "429",
             Kind::InternalError => "500",
             Kind::ServiceUnavailable => "503",
+            Kind::Forbidden => "403",
             Kind::Slow => "slow",
             Kind::Drop => "drop",
             Kind::WatchCut => "watch-cut",
@@ -69,7 +72,7 @@ impl Kind {
         match self {
             Kind::TooManyRequests | Kind::Slow | Kind::WatchCut => Some(Duration::from_secs(1)),
             Kind::WatchExpired => Some(Duration::ZERO),
-            Kind::InternalError | Kind::ServiceUnavailable | Kind::Drop => None,
+            Kind::InternalError | Kind::ServiceUnavailable | Kind::Forbidden | Kind::Drop => None,
         }
     }
 
@@ -77,7 +80,7 @@ impl Kind {
     /// so their rates must add up to at most 1.
     fn group(self) -> Group {
         match self {
-            Kind::TooManyRequests | Kind::InternalError | Kind::ServiceUnavailable | Kind::Drop => Group::Response,
+            Kind::TooManyRequests | Kind::InternalError | Kind::ServiceUnavailable | Kind::Forbidden | Kind::Drop => Group::Response,
             Kind::Slow => Group::Slow,
             Kind::WatchCut | Kind::WatchExpired => Group::Watch,
         }
@@ -207,6 +210,7 @@ impl FaultSpec {
                 Kind::TooManyRequests => Fault::TooManyRequests { retry_after: arg },
                 Kind::InternalError => Fault::InternalError,
                 Kind::ServiceUnavailable => Fault::ServiceUnavailable,
+                Kind::Forbidden => Fault::Forbidden,
                 Kind::Drop => Fault::Drop,
                 Kind::WatchCut => Fault::Watch(WatchFault::Cut { after: arg }),
                 // (slow is its own group and never picked here)
@@ -334,6 +338,7 @@ pub enum Fault {
     TooManyRequests { retry_after: Duration },
     InternalError,
     ServiceUnavailable,
+    Forbidden,
     Drop,
     Watch(WatchFault),
 }
@@ -412,6 +417,7 @@ impl Faults {
                 Err(resp)
             }
             Some(Fault::InternalError) => Err(error_response(&ApiError::internal("Internal error occurred: fault injected by kdeck sandbox"))),
+            Some(Fault::Forbidden) => Err(error_response(&ApiError::forbidden("forbidden: the request is refused (fault injected by kdeck sandbox)"))),
             Some(Fault::ServiceUnavailable) => Err(error_response(&ApiError::new(
                 503,
                 "ServiceUnavailable",

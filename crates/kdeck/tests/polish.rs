@@ -128,3 +128,15 @@ async fn a_500_on_listing_external_secrets_is_retried_not_fatal() {
     let all = external_secrets(client).list(&ListParams::default()).await.unwrap().items;
     assert_eq!(annotated(&all), all.len(), "every ExternalSecret was asked to sync");
 }
+
+#[tokio::test]
+async fn a_namespace_that_may_not_be_read_is_not_taken_as_missing() {
+    let sandbox = TestSandbox::start_seeded("no-ns-read", "home-ops");
+    // As under namespace-scoped RBAC: reading a Namespace is forbidden.
+    let faults = sandbox.run(&["sandbox", "faults", "403=1,only=namespaces,verbs=get", "--name", "no-ns-read"]);
+    assert!(faults.status.success(), "{}", stderr(&faults));
+    let out = sandbox.run(&["--context", "no-ns-read", "sync-secrets", "-n", "observability", "--dry-run"]);
+    assert!(out.status.success(), "the command goes on: {}", stderr(&out));
+    assert!(stderr(&out).contains("namespace observability could not be checked"), "and says so: {}", stderr(&out));
+    assert!(stdout(&out).contains("gatus"), "{}", stdout(&out));
+}

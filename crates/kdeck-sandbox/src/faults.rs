@@ -475,7 +475,7 @@ mod tests {
     fn bad_specs_say_where() {
         assert_eq!(
             err("seed=1,429=0.1,slo=0.1"),
-            "fault spec \"seed=1,429=0.1,slo=0.1\": item 3 (\"slo=0.1\"): unknown fault kind \"slo\"; known kinds: 429, 500, 503, slow, drop, watch-cut, watch-410; options: seed, only, verbs"
+            "fault spec \"seed=1,429=0.1,slo=0.1\": item 3 (\"slo=0.1\"): unknown fault kind \"slo\"; known kinds: 429, 500, 503, 403, slow, drop, watch-cut, watch-410; options: seed, only, verbs"
         );
         assert_eq!(
             err("500=1.5"),

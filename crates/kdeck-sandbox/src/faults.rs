@@ -498,7 +498,7 @@ mod tests {
         assert!(err("500=1,only=pods+").contains("an empty resource name"));
         assert!(err("500=1,,503=1").contains("item 2 (\"\"): is empty"));
         assert!(err("500").contains("item 1 (\"500\"): expected KIND=RATE[:ARG] or OPTION=VALUE"));
-        assert_eq!(err(" "), "fault spec \" \": is empty; give at least one fault, e.g. 503=0.1 (kinds: 429, 500, 503, slow, drop, watch-cut, watch-410)");
+        assert_eq!(err(" "), "fault spec \" \": is empty; give at least one fault, e.g. 503=0.1 (kinds: 429, 500, 503, 403, slow, drop, watch-cut, watch-410)");
         assert!(err("seed=3,only=pods").contains(": names no fault; give at least one of: 429, 500"));
         assert_eq!(
             err("429=0.5,drop=0.4,503=0.2"),

@@ -212,7 +212,7 @@ fn a_bad_spec_at_start_exits_2_and_says_where() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "fault spec \"seed=1,429=0.5,slo=0.1\": item 3 (\"slo=0.1\"): unknown fault kind \"slo\"; known kinds: 429, 500, 503, slow, drop, watch-cut, watch-410"
+            "fault spec \"seed=1,429=0.5,slo=0.1\": item 3 (\"slo=0.1\"): unknown fault kind \"slo\"; known kinds: 429, 500, 503, 403, slow, drop, watch-cut, watch-410"
         ),
         "{stderr}"
     );

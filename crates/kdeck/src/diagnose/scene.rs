@@ -18,7 +18,8 @@ pub struct Scene {
     pub objects: Snapshot,
     pub logs: Logs,
     pub now: Timestamp,
-    /// The namespaces looked at ("" for every namespace, with -A).
+    /// The namespaces looked at: the one of `-n`, or with `-A` every namespace
+    /// an object was read in.
     pub namespaces: Vec<String>,
     /// Kinds that could not be read (no rights, not served), and why.
     pub unreadable: Vec<String>,
@@ -50,8 +51,7 @@ pub fn reference(obj: &Value) -> String {
 }
 
 impl Scene {
-    /// Objects of a kind in the scope: in one namespace, or every namespace the
-    /// scene holds when `namespace` is None.
+    /// Objects of a kind in every namespace of the scope.
     pub fn all<'a>(&'a self, group: &'a str, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
         self.namespaces.iter().flat_map(move |ns| self.objects.list(group, kind, ns))
     }

@@ -392,4 +392,11 @@ async fn home_ops_reports_its_declared_failures_and_leaves_its_healthy_releases_
     assert!(stdout(&evicted).starts_with("WARNING node/"), "{}", stdout(&evicted));
     let evicted = sandbox.run(&["diagnose", "-n", "observability", "pod/grafana-image-renderer-evict"]);
     assert_eq!(evicted.status.code(), Some(0), "{}", stdout(&evicted));
+    // What may not be read is named under the report, which still says what it can.
+    let faults = sandbox.run(&["sandbox", "faults", "403=1,only=secrets,verbs=list", "--name", "homeops"]);
+    assert!(faults.status.success(), "{}", stderr(&faults));
+    let out = sandbox.run(&["diagnose", "-n", "observability"]);
+    assert_eq!(out.status.code(), Some(1), "loki still fails: {}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("helmrelease/loki"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("could not read Secret (forbidden") && stdout(&out).contains("the diagnosis may be incomplete there"), "{}", stdout(&out));
 }

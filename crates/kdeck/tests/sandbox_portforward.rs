@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestSandbox, wait_pod};
+use common::{TestSandbox, free_port, wait_pod};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
@@ -21,10 +21,6 @@ const PATTERN_2MIB_SHA256: &str = "1e075c8d478ad21844e33e830a695ef03a4d2488b69ee
 
 fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A pod whose command really runs the HTTP server on `port`, and a Service `echo` for it.

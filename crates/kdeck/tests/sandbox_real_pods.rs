@@ -14,10 +14,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::TestSandbox;
+use common::{TestSandbox, free_port, installed, postgres_bin, which};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ContainerStatus, Endpoints, Event, Pod, Service};
 use kube::api::{Api, AttachParams, ListParams, LogParams, PostParams};
@@ -26,11 +25,6 @@ use tokio::io::AsyncReadExt;
 
 const RUN_COMMAND: &str = "sandbox.kdeck.dev/run-command";
 const BACKOFF: &str = "sandbox.kdeck.dev/backoff-seconds";
-
-/// A port nothing listens on now (the host's: real processes share its network).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
 
 /// Polls the object until `done` holds, for at most `limit`.
 async fn wait_for<K>(api: &Api<K>, name: &str, what: &str, limit: Duration, done: impl Fn(&K) -> bool) -> K
@@ -136,25 +130,6 @@ fn processes_with(marker: &str) -> Vec<String> {
         .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(marker)))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
-}
-
-/// `found`, or (the server is not installed) None after saying the test is
-/// skipped — a failure when `CI` is set, where it must be installed.
-fn installed(what: &str, found: Option<PathBuf>) -> Option<PathBuf> {
-    if found.is_some() {
-        return found;
-    }
-    let message = format!("{what} is not installed on this machine");
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{message}; CI installs it (.ci/run)");
-    }
-    eprintln!("skipped: {message}");
-    None
-}
-
-/// The program's path on the host's PATH.
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|p| p.is_file())
 }
 
 fn deployment(name: &str, annotations: Value, spec: Value) -> Deployment {
@@ -415,14 +390,6 @@ async fn redis_serves_for_real_where_it_is_installed() {
     let (out, _) = exec(&pods, &name, &["redis-cli", "-p", &port, "get", "greeting"]).await;
     assert_eq!(out.trim(), "hello");
     assert!(pods.logs(&name, &LogParams::default()).await.unwrap().contains("Ready to accept connections"));
-}
-
-/// Debian's server binaries: `/usr/lib/postgresql/<version>/bin`, the newest.
-fn postgres_bin() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> =
-        std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).filter(|d| d.join("postgres").is_file()).collect();
-    dirs.sort_by_key(|d| d.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
-    dirs.pop()
 }
 
 #[tokio::test]

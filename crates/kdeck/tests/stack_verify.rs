@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Output;
 
-use common::TestSandbox;
+use common::{TestSandbox, free_port, installed, postgres_bin, which};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use kube::Api;
 use kube::api::PostParams;
@@ -231,36 +230,6 @@ fn bad_checks_stop_up_before_anything_with_their_place() {
     let out = project.kdeck(&["up", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("stack.verify[0]: check \"two\" has several kinds (tcp, redis)"), "{}", stderr(&out));
-}
-
-/// The program's path on the host's PATH.
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|p| p.is_file())
-}
-
-/// Debian's server binaries: `/usr/lib/postgresql/<version>/bin`, the newest.
-fn postgres_bin() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> =
-        std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).filter(|d| d.join("postgres").is_file()).collect();
-    dirs.sort_by_key(|d| d.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
-    dirs.pop()
-}
-
-/// As in sandbox_real_pods.rs: skipped where the server is missing, except in CI.
-fn installed(what: &str, found: Option<PathBuf>) -> Option<PathBuf> {
-    if found.is_some() {
-        return found;
-    }
-    let message = format!("{what} is not installed on this machine");
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{message}; CI installs it (.ci/run)");
-    }
-    eprintln!("skipped: {message}");
-    None
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 #[tokio::test]

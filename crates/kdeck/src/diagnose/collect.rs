@@ -117,10 +117,7 @@ pub async fn collect(cluster: &Cluster, namespace_scope: Option<&str>, since: Op
 }
 
 fn event_before(event: &Value, oldest: k8s_openapi::jiff::Timestamp) -> bool {
-    let when = [&event["series"]["lastObservedTime"], &event["lastTimestamp"], &event["eventTime"], &event["metadata"]["creationTimestamp"]]
-        .into_iter()
-        .find_map(super::scene::time);
-    when.is_some_and(|t| t < oldest)
+    crate::stack::readiness::event_time(event).is_some_and(|t| t < oldest)
 }
 
 /// The containers whose last run failed, and the last lines of that run.

@@ -143,18 +143,9 @@ pub fn age(now: Timestamp, then: Timestamp) -> String {
 }
 
 impl Scene {
-    /// Events about an object (core/v1 and events.k8s.io/v1), newest first, by kind,
-    /// name and (when both carry one) uid.
-    pub fn events_about<'a>(&'a self, obj: &'a Value) -> Vec<&'a Value> {
-        let (kind, object_name, uid) = (&obj["kind"], &obj["metadata"]["name"], obj["metadata"]["uid"].as_str());
-        let about = move |subject: &Value| {
-            subject["kind"] == *kind && subject["name"] == *object_name && (uid.is_none() || subject["uid"].is_null() || subject["uid"].as_str() == uid)
-        };
-        let core = self.in_namespace("", "Event", namespace(obj)).filter(move |e| about(&e["involvedObject"]));
-        let newer = self.in_namespace("events.k8s.io", "Event", namespace(obj)).filter(move |e| about(&e["regarding"]));
-        let mut events: Vec<&Value> = core.chain(newer).collect();
-        events.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
-        events
+    /// Events about an object (core/v1 and events.k8s.io/v1), newest first.
+    pub fn events_about<'a>(&'a self, obj: &Value) -> Vec<&'a Value> {
+        readiness::events_about(obj, &self.objects)
     }
 
     /// The newest event about `obj` whose reason is one of `reasons`, as evidence text:
@@ -163,20 +154,8 @@ impl Scene {
         let event = self.events_about(obj).into_iter().find(|e| reasons.iter().any(|r| e["reason"] == *r))?;
         let count = event["count"].as_i64().or(event["series"]["count"].as_i64()).unwrap_or(1);
         let message = event["message"].as_str().or(event["note"].as_str()).unwrap_or_default().trim();
-        let when = event_time(event).map(|t| format!(", {} ago", age(self.now, t))).unwrap_or_default();
+        let when = readiness::event_time(event).map(|t| format!(", {} ago", age(self.now, t))).unwrap_or_default();
         let times = if count > 1 { format!(" ×{count}") } else { String::new() };
         Some(format!("{}{times}{when}: {message}", event["reason"].as_str().unwrap_or_default()))
     }
-}
-
-fn event_time(event: &Value) -> Option<Timestamp> {
-    [
-        &event["series"]["lastObservedTime"],
-        &event["lastTimestamp"],
-        &event["eventTime"],
-        &event["deprecatedLastTimestamp"],
-        &event["metadata"]["creationTimestamp"],
-    ]
-    .into_iter()
-    .find_map(time)
 }

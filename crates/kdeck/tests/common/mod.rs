@@ -222,3 +222,35 @@ pub async fn api_log(pods: &Api<Pod>, pod: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A port nothing listens on now, on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// The program's path on the host's PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+/// Debian's PostgreSQL server binaries: `/usr/lib/postgresql/<version>/bin`, the newest.
+pub fn postgres_bin() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).filter(|d| d.join("postgres").is_file()).collect();
+    dirs.sort_by_key(|d| d.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()));
+    dirs.pop()
+}
+
+/// `found`, or (the server is not installed) None after saying the test is
+/// skipped — a failure when `CI` is set, where it must be installed.
+pub fn installed(what: &str, found: Option<PathBuf>) -> Option<PathBuf> {
+    if found.is_some() {
+        return found;
+    }
+    let message = format!("{what} is not installed on this machine");
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{message}; CI installs it (.ci/run)");
+    }
+    eprintln!("skipped: {message}");
+    None
+}

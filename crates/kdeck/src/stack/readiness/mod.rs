@@ -166,18 +166,33 @@ fn time(value: &Value) -> Option<Timestamp> {
 /// The latest event about `obj` in the snapshot (core/v1 or events.k8s.io/v1), by
 /// kind and name, and by uid when both carry one (events of a deleted namesake are not its).
 pub fn latest_event<'a>(obj: &Value, snapshot: &'a Snapshot) -> Option<&'a Value> {
+    events_about(obj, snapshot).into_iter().next()
+}
+
+/// Every event about `obj` in the snapshot, newest first.
+pub fn events_about<'a>(obj: &Value, snapshot: &'a Snapshot) -> Vec<&'a Value> {
     let (kind, name, uid) = (&obj["kind"], &obj["metadata"]["name"], obj["metadata"]["uid"].as_str());
     let about = |subject: &Value| {
         subject["kind"] == *kind && subject["name"] == *name && (uid.is_none() || subject["uid"].is_null() || subject["uid"] == uid.unwrap_or_default())
     };
     let core = snapshot.list("", "Event", namespace_of(obj)).filter(|e| about(&e["involvedObject"]));
     let events = snapshot.list("events.k8s.io", "Event", namespace_of(obj)).filter(|e| about(&e["regarding"]));
-    let when = |e: &Value| {
-        [&e["series"]["lastObservedTime"], &e["lastTimestamp"], &e["eventTime"], &e["deprecatedLastTimestamp"], &e["metadata"]["creationTimestamp"]]
-            .into_iter()
-            .find_map(time)
-    };
-    core.chain(events).max_by_key(|e| when(e))
+    let mut all: Vec<&Value> = core.chain(events).collect();
+    all.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
+    all
+}
+
+/// When an event last happened: its series, last timestamp, event time, or creation.
+pub fn event_time(event: &Value) -> Option<Timestamp> {
+    [
+        &event["series"]["lastObservedTime"],
+        &event["lastTimestamp"],
+        &event["eventTime"],
+        &event["deprecatedLastTimestamp"],
+        &event["metadata"]["creationTimestamp"],
+    ]
+    .into_iter()
+    .find_map(time)
 }
 
 /// "1 pod", "2 pods".

@@ -242,6 +242,62 @@ async fn sync_secrets_re_syncs_and_reports_each_secret() {
     assert!(stderr(&out).contains("ExternalSecrets in namespace observability: gatus, grafana"), "existing ones are listed: {}", stderr(&out));
 }
 
+/// Runs `kdeck exec … -- COMMAND` with `input` on stdin; fails the test if it has
+/// not ended within 30 s.
+fn exec_with_input(sandbox: &TestSandbox, command: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = sandbox
+        .kdeck()
+        .args(["exec", "deploy/gatus", "-n", "observability", "--context", "exec", "--"])
+        .args(command)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // The command may exit without reading it all: a broken pipe here is expected.
+    let feeder = std::thread::spawn(move || drop(stdin.write_all(&input)));
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(std::time::Duration::from_secs(30)).is_err() {
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = done_tx.send(());
+    let _ = (feeder.join(), watchdog.join());
+    assert!(out.status.signal().is_none(), "kdeck exec {command:?} hung with input on stdin");
+    out
+}
+
+#[tokio::test]
+async fn exec_ends_with_the_commands_status_whether_or_not_it_reads_its_input() {
+    let sandbox = TestSandbox::start_seeded("exec", "home-ops");
+    let client = sandbox.client().await;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "observability");
+    wait_object(&deployments, "gatus", "available", |d| d.status.as_ref().and_then(|s| s.available_replicas) == Some(1)).await;
+    let input: Vec<u8> = (0..2_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+
+    // A command that exits without reading 2 MB of input: its status, every time
+    // (the client is still sending when the process is gone).
+    for run in 0..25 {
+        let out = exec_with_input(&sandbox, &["true"], &input);
+        assert!(out.status.success(), "run {run}: {}", stderr(&out));
+    }
+    // One that reads a little and fails: its output and its code.
+    let out = exec_with_input(&sandbox, &["sh", "-c", "head -c 10 >/dev/null; echo read; exit 3"], &input);
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(3), "read\n"), "{}", stderr(&out));
+    // One that reads it all and echoes it back: every byte, in order.
+    let out = exec_with_input(&sandbox, &["cat"], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout == input, "cat gave back {} of {} bytes, or not the same ones", out.stdout.len(), input.len());
+}
+
 #[tokio::test]
 async fn exec_runs_in_the_chosen_pod_and_container_and_returns_its_exit_code() {
     let sandbox = TestSandbox::start_seeded("exec", "home-ops");

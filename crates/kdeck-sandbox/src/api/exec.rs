@@ -32,6 +32,9 @@ use crate::rest::{ApiError, Rest};
 /// hold the pipes open forever).
 const DRAIN: Duration = Duration::from_secs(2);
 
+/// How long the client has to answer the close once the status is sent.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(5);
+
 /// Serves one exec request; `ns` and `name` come from the path.
 pub async fn serve(rest: &Rest, mut req: Request<hyper::body::Incoming>, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
     let handshake = websocket_key(req.headers()).and_then(|key| Ok((key, pick_protocol(req.headers())?)));
@@ -103,7 +106,21 @@ async fn session(ws: Ws, started: Result<Running, (String, i32)>, argv: Vec<Stri
         let _ = out_tx.send(frame(ERROR, status(code, &argv).to_string().as_bytes())).await;
     }
     drop(out_tx);
-    let _ = writer.await;
+    // The client may still be sending input the process never read, blocked until
+    // we read it, and so not reading the status: keep taking (and dropping) its
+    // messages until it answers the close, so it is never left writing into a
+    // connection that resets and loses the status.
+    let reader = async {
+        while let Some(Ok(msg)) = incoming.next().await {
+            if msg.is_close() {
+                return;
+            }
+        }
+    };
+    let stop_writing = writer.abort_handle();
+    if tokio::time::timeout(CLOSE_HANDSHAKE, async { tokio::join!(writer, reader) }).await.is_err() {
+        stop_writing.abort();
+    }
 }
 
 /// Runs the session of a started process; `None` when the client went away first.

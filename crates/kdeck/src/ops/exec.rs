@@ -3,10 +3,10 @@
 //! when stdin is a terminal, plain streams otherwise. The remote exit code is the
 //! result.
 
-use futures::SinkExt;
+use futures::{FutureExt, SinkExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams, TerminalSize};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
@@ -33,7 +33,7 @@ pub async fn run(cluster: &Cluster, session: &Session<'_>) -> Result<i32> {
 
 /// Runs the session with its output sent to `out` and `err` (a task's prefixed,
 /// logged output, say); returns the remote exit code.
-pub async fn run_with_output(cluster: &Cluster, session: &Session<'_>, mut out: Sink, mut err: Sink) -> Result<i32> {
+pub async fn run_with_output(cluster: &Cluster, session: &Session<'_>, out: Sink, err: Sink) -> Result<i32> {
     let client = cluster.streaming_client()?;
     let pods: Api<Pod> = Api::namespaced(client, session.namespace);
     let params = AttachParams::default().container(session.container).stdin(session.stdin || session.tty).stdout(true).stderr(!session.tty).tty(session.tty);
@@ -42,18 +42,16 @@ pub async fn run_with_output(cluster: &Cluster, session: &Session<'_>, mut out: 
     let status = attached.take_status();
     // Raw mode from here until this function returns, whichever way it does.
     let _raw = if session.tty { RawMode::enable() } else { None };
+    // Set once the connection's message loop is over. On its error paths kube-rs
+    // never closes the output streams, so the copies take what is buffered then
+    // stop, rather than wait for an end of stream that does not come.
+    let (ended_tx, ended) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    if let Some(mut remote_out) = attached.stdout() {
-        tasks.push(tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut remote_out, &mut out).await;
-            let _ = out.shutdown().await;
-        }));
+    if let Some(remote_out) = attached.stdout() {
+        tasks.push(tokio::spawn(forward(remote_out, out, ended.clone())));
     }
-    if let Some(mut remote_err) = attached.stderr() {
-        tasks.push(tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut remote_err, &mut err).await;
-            let _ = err.shutdown().await;
-        }));
+    if let Some(remote_err) = attached.stderr() {
+        tasks.push(tokio::spawn(forward(remote_err, err, ended.clone())));
     }
     let stdin_task = attached.stdin().map(|mut remote_in| {
         tokio::spawn(async move {
@@ -62,18 +60,44 @@ pub async fn run_with_output(cluster: &Cluster, session: &Session<'_>, mut out: 
         })
     });
     let resize_task = if session.tty { attached.terminal_size().map(|sizes| tokio::spawn(forward_resizes(sizes))) } else { None };
+    // The status arrives, or its sender is dropped when the loop ends without one.
     let status = match status {
         Some(status) => status.await,
         None => None,
     };
+    let _ = ended_tx.send(true);
     for task in tasks {
         let _ = task.await;
     }
     for task in [stdin_task, resize_task].into_iter().flatten() {
         task.abort();
     }
-    let _ = attached.join().await;
-    exit_code(status).ok_or_else(|| Error::failure(format!("{what}: the connection ended without an exit status")))
+    let ended = attached.join().await;
+    exit_code(status).ok_or_else(|| match ended {
+        Err(e) => Error::failure(format!("{what}: the connection ended without an exit status: {e}")),
+        Ok(()) => Error::failure(format!("{what}: the connection ended without an exit status")),
+    })
+}
+
+/// Copies a remote stream to its sink until the stream ends, or until `ended` is
+/// set and nothing more is buffered.
+async fn forward(mut from: impl tokio::io::AsyncRead + Unpin, mut to: Sink, mut ended: tokio::sync::watch::Receiver<bool>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            _ = ended.wait_for(|ended| *ended) => from.read(&mut buf).now_or_never().unwrap_or(Ok(0)),
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 /// Sends the terminal's size now and on every SIGWINCH.

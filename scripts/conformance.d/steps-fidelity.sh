@@ -35,3 +35,34 @@ t_fidelity_default_sa() {
   expect_eq "fidelity.py default-sa" ok "$out"
 }
 step "python: a new namespace gets its default ServiceAccount and kube-root-ca.crt" t_fidelity_default_sa
+
+t_fidelity_top() {
+  local ns_top=conf-fidelity-top
+  k create namespace "$ns_top" >/dev/null
+  k -n "$ns_top" apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: busy
+  labels: {app: busy}
+  annotations:
+    sandbox.kdeck.dev/cpu-usage: "250m"
+    sandbox.kdeck.dev/memory-usage: "300Mi"
+spec:
+  containers:
+    - {name: app, image: nginx}
+YAML
+  eventually 30 output_is Running k -n "$ns_top" get pod busy -o 'jsonpath={.status.phase}'
+  eventually 20 k -n "$ns_top" top pod busy
+  out="$(k -n "$ns_top" top pod -l app=busy --containers --no-headers)"
+  expect_eq "kubectl top pod --containers" "busy app 250m 300Mi" "$(echo "$out" | tr -s ' ' | sed 's/ *$//')"
+  out="$(k top pods -A --no-headers)"
+  expect_contains "kubectl top pods -A lists the pod" "$out" "$ns_top"
+  out="$(k top nodes --no-headers)"
+  expect_contains "kubectl top nodes shows a percentage" "$out" "%"
+  local node
+  node="$(k get nodes -o 'jsonpath={.items[0].metadata.name}')"
+  out="$(k get --raw "/api/v1/nodes/$node/proxy/stats/summary")"
+  expect_contains "the kubelet's summary has the pod" "$out" '"name":"busy"'
+}
+step "kubectl top pods/nodes: metrics.k8s.io with declared usage; the kubelet's stats summary" t_fidelity_top

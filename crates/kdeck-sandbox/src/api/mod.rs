@@ -10,6 +10,7 @@ pub mod discovery;
 mod exec;
 mod list_body;
 mod logs;
+pub mod metrics;
 mod portforward;
 pub mod protobuf;
 mod proxy;
@@ -124,6 +125,23 @@ impl ApiServer {
             }
             return proxy::serve(&self.rest, req, ns, kind, id).await;
         }
+        // The node proxy reaches the kubelet: its health and its stats summary.
+        if let ["api", "v1", "nodes", node, "proxy", path @ ..] = segs.as_slice() {
+            let info = catalogue.find("", "v1", "nodes").ok_or_else(not_found_path)?;
+            let verb = proxy::verb(req.method());
+            if !auth::allows(user.role, verb, "") {
+                return Err(forbidden(&user, verb, &info, None, Some(node), Some("proxy")));
+            }
+            let node = node.split_once(':').map_or(*node, |(name, _)| name);
+            self.rest.get(&info, None, node)?;
+            return match (req.method(), path) {
+                (&Method::GET, ["stats", "summary"]) => {
+                    metrics::summary(&self.rest, node).map(|s| json_response(200, &s)).ok_or_else(|| ApiError::not_found(&info, node))
+                }
+                (&Method::GET, ["healthz"]) => Ok(text_response("ok")),
+                _ => Err(not_found_path()),
+            };
+        }
         let (group, version, rest) = match segs.as_slice() {
             ["api", version, rest @ ..] => ("", *version, rest),
             ["apis", group, version, rest @ ..] => (*group, *version, rest),
@@ -200,6 +218,13 @@ impl ApiServer {
         }
         if !auth::allows(user.role, verb, &info.group) {
             return Err(forbidden(&user, verb, &info, ns, name.as_deref(), subresource.as_deref()));
+        }
+        if info.group == metrics::GROUP {
+            let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            return Ok(match name {
+                Some(name) => self.render_one(&info, metrics::get(&self.rest, &info, ns, &name)?, accept, &query),
+                None => self.render_values(&info, metrics::list(&self.rest, &info, ns, &list_query(&info, &query)?)?, accept, &query),
+            });
         }
         // Injected faults: only here, so discovery, health, exec and /kdeck are never faulted.
         let log = info.group.is_empty() && info.plural == "pods" && subresource.as_deref() == Some("log") && verb == "get";
@@ -326,6 +351,24 @@ impl ApiServer {
             }
             Representation::Metadata => json_response(200, &partial_metadata(&obj)),
             Representation::Object => json_response(200, &obj),
+        }
+    }
+
+    /// A list of objects that are not stored (computed on the request).
+    fn render_values(&self, info: &ResourceInfo, items: Vec<Value>, accept: &str, query: &Query) -> Response<Body> {
+        let meta = json!({});
+        match Representation::of(accept) {
+            Representation::Table => {
+                let refs: Vec<&Value> = items.iter().collect();
+                json_response(200, &table::build(&info.group, &info.plural, &refs, None, include_object(query), meta, SystemTime::now()))
+            }
+            Representation::Metadata => {
+                let items: Vec<Value> = items.iter().map(partial_metadata).collect();
+                json_response(200, &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}))
+            }
+            Representation::Object => {
+                json_response(200, &json!({"kind": format!("{}List", info.kind), "apiVersion": info.api_version(), "metadata": meta, "items": items}))
+            }
         }
     }
 

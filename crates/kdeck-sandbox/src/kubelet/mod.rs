@@ -20,6 +20,7 @@ pub mod exec;
 pub mod logs;
 pub mod probes;
 pub mod restart;
+pub mod usage;
 
 use behaviour::Behaviour;
 
@@ -124,7 +125,7 @@ fn pods() -> ResourceKey {
 }
 
 /// Names of the nodes that exist, whose kubelet this is.
-fn node_names(rest: &Rest) -> Vec<String> {
+pub(crate) fn node_names(rest: &Rest) -> Vec<String> {
     rest.store.list(&ResourceKey::new("", "nodes"), None, None, |_| true).0.iter().map(|e| e.index.name.clone()).collect()
 }
 

@@ -303,15 +303,7 @@ impl Kubelet {
     /// restart policy says so, and finishes the pod when none will run again.
     /// Returns when the next exit or restart is due.
     pub(super) fn exits_and_restarts(&self, rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
-        let mut behaviour = Behaviour::of(pod);
-        // A crash declared to depend on configuration happens only while it holds.
-        if let Some((var, value)) = behaviour.crash_when_env.clone() {
-            let first = pod["spec"]["containers"][0].clone();
-            let env = super::env::resolve(rest, pod, &first).unwrap_or_default();
-            if !env.iter().any(|(n, v)| *n == var && *v == value) {
-                behaviour.run_for = None;
-            }
-        }
+        let behaviour = Behaviour::in_effect(rest, pod);
         let uid = uid_of(pod).to_string();
         let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
         let mut due = Due::default();

@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 
 use crate::rest::{Rest, Subresource, WriteOptions};
 
+pub mod settle;
+
 pub const KNOWN: &[&str] = &["crds", "demo", "home-ops", "broken:NAME", "broken:all", "scale:N"];
 
 /// The Flux and External Secrets CRDs, which scenarios that need them load first.

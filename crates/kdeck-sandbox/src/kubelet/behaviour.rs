@@ -51,6 +51,16 @@ pub fn runs_command(pod: &Value) -> bool {
     annotation(pod, "run-command").is_some_and(|v| v.trim() == "true")
 }
 
+/// The value of an annotation that may name containers: `VALUE` for every
+/// container, or `app=VALUE,sidecar=VALUE` (a container not named has none).
+pub fn for_container<'a>(text: &'a str, container: &str) -> Option<&'a str> {
+    let text = text.trim();
+    if !text.contains('=') {
+        return Some(text);
+    }
+    text.split(',').filter_map(|part| part.split_once('=')).find(|(c, _)| c.trim() == container).map(|(_, v)| v.trim())
+}
+
 fn seconds(pod: &Value, name: &str) -> Option<Duration> {
     annotation(pod, name).and_then(|v| v.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
 }

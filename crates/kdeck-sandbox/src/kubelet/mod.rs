@@ -17,6 +17,7 @@ pub mod behaviour;
 pub mod command;
 pub mod env;
 pub mod exec;
+pub mod init;
 pub mod logs;
 pub mod probes;
 pub mod restart;
@@ -196,13 +197,25 @@ impl Kubelet {
         if objects::is_pod_terminal(&pod) {
             return None;
         }
-        let statuses = pod["status"]["containerStatuses"].as_array();
         let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-        if statuses.is_none_or(|s| s.is_empty()) {
+        if pod["status"]["containerStatuses"].as_array().is_none_or(|s| s.is_empty()) {
             self.creating_since.lock().unwrap_or_else(|p| p.into_inner()).insert(uid, Instant::now());
             create_containers(rest, &info, &pod, &node);
             return Some(CREATE_DELAY);
         }
+        // Init containers first, each to completion; the main containers wait.
+        let pod = if init::initializing(&pod) {
+            if !self.created(&uid) {
+                return Some(CREATE_DELAY);
+            }
+            match self.init_step(rest, &info, &pod, &source) {
+                init::Step::Wait(next) => return next,
+                init::Step::Done => rest.get(&info, Some(&key.namespace), &key.name).ok()?,
+            }
+        } else {
+            pod
+        };
+        let statuses = pod["status"]["containerStatuses"].as_array();
         let mut retry = None;
         if statuses.is_some_and(|s| s.iter().any(waiting_to_start)) {
             if !self.created(&uid) {
@@ -237,13 +250,19 @@ fn create_containers(rest: &Rest, info: &ResourceInfo, pod: &Value, node: &str) 
     status["hostIPs"] = json!([{"ip": node_ip}]);
     status["startTime"] = json!(now);
     status["qosClass"] = json!(crate::rest::strategy::qos_class(pod));
-    let waiting = |c: &Value| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}}});
-    next["status"]["containerStatuses"] = Value::Array(containers(pod, "containers").iter().map(waiting).collect());
-    if !containers(pod, "initContainers").is_empty() {
-        next["status"]["initContainerStatuses"] = Value::Array(containers(pod, "initContainers").iter().map(waiting).collect());
-    }
+    let inits = containers(pod, "initContainers");
+    // With init containers, everything waits PodInitializing until they ran.
+    let reason = if inits.is_empty() { "ContainerCreating" } else { "PodInitializing" };
+    next["status"]["containerStatuses"] = Value::Array(containers(pod, "containers").iter().map(|c| init::waiting(c, reason)).collect());
     objects::set_condition(&mut next, "PodReadyToStartContainers", "False", "", "");
-    objects::set_condition(&mut next, "Initialized", if containers(pod, "initContainers").is_empty() { "True" } else { "False" }, "", "");
+    if inits.is_empty() {
+        objects::set_condition(&mut next, "Initialized", "True", "", "");
+    } else {
+        next["status"]["initContainerStatuses"] = Value::Array(inits.iter().map(|c| init::waiting(c, reason)).collect());
+        let names: Vec<&str> = inits.iter().filter_map(|c| c["name"].as_str()).collect();
+        let message = format!("containers with incomplete status: [{}]", names.join(" "));
+        objects::set_condition(&mut next, "Initialized", "False", "ContainersNotInitialized", &message);
+    }
     objects::set_condition(&mut next, "Ready", "False", "ContainersNotReady", &not_ready_message(pod));
     objects::set_condition(&mut next, "ContainersReady", "False", "ContainersNotReady", &not_ready_message(pod));
     objects::set_condition(&mut next, "PodScheduled", "True", "", "");
@@ -294,7 +313,6 @@ impl Kubelet {
             }
         }
         let mut next = pod.clone();
-        let now = time::now();
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
         let ip = pod["status"]["podIP"].as_str().map(str::to_string).unwrap_or_else(|| self.pod_ip(rest, node));
         next["status"]["podIP"] = json!(ip);
@@ -365,14 +383,6 @@ impl Kubelet {
             // Every container ended as it started (a command that cannot start, never restarted).
             objects::set_condition(&mut next, "ContainersReady", "False", "PodFailed", "");
             objects::set_condition(&mut next, "Ready", "False", "PodFailed", "");
-        }
-        if !containers(pod, "initContainers").is_empty() && !started.is_empty() {
-            let done = |c: &Value| {
-                json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "restartCount": 0, "started": false,
-                    "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}})
-            };
-            next["status"]["initContainerStatuses"] = Value::Array(containers(pod, "initContainers").iter().map(done).collect());
-            objects::set_condition(&mut next, "Initialized", "True", "", "");
         }
         objects::set_condition(&mut next, "PodReadyToStartContainers", "True", "", "");
         objects::write_status(rest, info, pod, next);

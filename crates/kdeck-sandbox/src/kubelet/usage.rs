@@ -51,15 +51,8 @@ impl std::ops::Add for Usage {
 /// The value of a usage annotation for one container: `350m` for every container,
 /// or `app=350m,sidecar=5m` (containers not named use the default).
 fn declared(pod: &Value, name: &str, container: &str) -> Option<f64> {
-    let text = pod["metadata"]["annotations"][format!("{PREFIX}{name}")].as_str()?.trim();
-    if !text.contains('=') {
-        return quantity::parse(text).filter(|q| q.is_finite() && *q >= 0.0);
-    }
-    text.split(',')
-        .filter_map(|part| part.split_once('='))
-        .find(|(c, _)| c.trim() == container)
-        .and_then(|(_, q)| quantity::parse(q.trim()))
-        .filter(|q| q.is_finite() && *q >= 0.0)
+    let text = pod["metadata"]["annotations"][format!("{PREFIX}{name}")].as_str()?;
+    super::behaviour::for_container(text, container).and_then(quantity::parse).filter(|q| q.is_finite() && *q >= 0.0)
 }
 
 fn resource(container: &Value, kind: &str, name: &str) -> Option<f64> {

@@ -28,6 +28,7 @@ pub const BROKEN: &[(&str, &str)] = &[
     ("broken:helmrelease", include_str!("broken/helmrelease.yaml")),
     ("broken:image-private", include_str!("broken/image-private.yaml")),
     ("broken:image-tag", include_str!("broken/image-tag.yaml")),
+    ("broken:init-crash", include_str!("broken/init-crash.yaml")),
     ("broken:ingress-missing-port", include_str!("broken/ingress-missing-port.yaml")),
     ("broken:ingress-missing-service", include_str!("broken/ingress-missing-service.yaml")),
     ("broken:job-backoff", include_str!("broken/job-backoff.yaml")),

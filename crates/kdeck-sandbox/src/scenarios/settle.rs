@@ -139,6 +139,9 @@ fn pod(rest: &Rest, pod: &Value, nodes: &[String]) -> Option<String> {
         return Some("no container status yet".into());
     }
     let creating = statuses.iter().any(|s| matches!(s["state"]["waiting"]["reason"].as_str(), Some("ContainerCreating" | "PodInitializing")));
+    if creating && crate::kubelet::init::held(pod) {
+        return None;
+    }
     if creating {
         let mount_held = pod["spec"]["volumes"].as_array().into_iter().flatten().any(|v| crate::kubelet::env::missing_volume_source(rest, pod, v).is_some());
         return (!mount_held).then(|| "ContainerCreating".into());

@@ -66,3 +66,29 @@ YAML
   expect_contains "the kubelet's summary has the pod" "$out" '"name":"busy"'
 }
 step "kubectl top pods/nodes: metrics.k8s.io with declared usage; the kubelet's stats summary" t_fidelity_top
+
+t_fidelity_aggregated_discovery() {
+  local cache out
+  cache="$(mktemp -d)"
+  out="$(k api-resources --cache-dir "$cache" -v=6 2>&1)"
+  expect_contains "api-resources lists deployments" "$out" "deployments"
+  expect_contains "kubectl asked /apis" "$out" 'url="https://127.0.0.1:'
+  # With aggregated discovery served, kubectl needs no per-group document.
+  expect_not_contains "no fallback to the legacy per-group documents" "$out" "/apis/apps/v1?"
+  rm -rf "$cache"
+}
+step "kubectl api-resources reads aggregated discovery (no per-group fallback)" t_fidelity_aggregated_discovery
+
+t_fidelity_apiservices() {
+  out="$(k get apiservices)"
+  expect_contains "kubectl get apiservices: v1.apps, local and available" "$(echo "$out" | tr -s ' ')" "v1.apps Local True"
+  k apply -f - >/dev/null <<'YAML'
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.custom.metrics.k8s.io}
+spec: {group: custom.metrics.k8s.io, version: v1beta1, service: {namespace: monitoring, name: prometheus-adapter}, groupPriorityMinimum: 100, versionPriority: 100}
+YAML
+  expect_eq "an APIService created from YAML" "prometheus-adapter" "$(k get apiservice v1beta1.custom.metrics.k8s.io -o 'jsonpath={.spec.service.name}')"
+  k delete apiservice v1beta1.custom.metrics.k8s.io >/dev/null
+}
+step "kubectl get apiservices; an APIService applied from YAML" t_fidelity_apiservices

@@ -128,6 +128,7 @@ const BUILTINS: &[Builtin] = &[
         "status",
     ),
     ("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, "pc", "", ""),
+    ("apiregistration.k8s.io", "v1", "apiservices", "apiservice", "APIService", false, "", "api-extensions", "status"),
     ("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", false, "", "", ""),
     ("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview", true, "", "", ""),
     ("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false, "", "", ""),

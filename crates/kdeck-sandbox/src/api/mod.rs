@@ -99,10 +99,20 @@ impl ApiServer {
         if req.method() != Method::GET && matches!(segs.first(), None | Some(&"openapi")) {
             return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
         }
+        let aggregated = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).and_then(discovery::aggregated_version);
         match segs.as_slice() {
             [] => return Ok(json_response(200, &discovery::root_paths(catalogue))),
             ["openapi", "v2"] => return Ok(openapi_v2(&req)),
             ["openapi", "v3", ..] => return Ok(json_response(200, &discovery::openapi_v3())),
+            ["api" | "apis"] if req.method() == Method::GET && aggregated.is_some() => {
+                let version = aggregated.unwrap_or("v2");
+                let mut response = json_response(200, &discovery::aggregated(catalogue, segs[0] == "api", version));
+                if let Ok(media) = http::HeaderValue::from_str(&discovery::aggregated_media_type(version)) {
+                    response.headers_mut().insert(header::CONTENT_TYPE, media);
+                }
+                response.headers_mut().insert(header::VARY, http::HeaderValue::from_static("Accept"));
+                return Ok(response);
+            }
             ["api"] if req.method() == Method::GET => return Ok(json_response(200, &discovery::core_versions(&self.address))),
             ["apis"] if req.method() == Method::GET => return Ok(json_response(200, &discovery::group_list(catalogue))),
             ["apis", group] if req.method() == Method::GET => {

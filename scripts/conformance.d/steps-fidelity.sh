@@ -92,3 +92,23 @@ YAML
   k delete apiservice v1beta1.custom.metrics.k8s.io >/dev/null
 }
 step "kubectl get apiservices; an APIService applied from YAML" t_fidelity_apiservices
+
+t_fidelity_watch_table() {
+  local ns_w=conf-fidelity-watch out_file pid
+  k create namespace "$ns_w" >/dev/null
+  out_file="$(mktemp)"
+  timeout 20 kubectl --context "$ctx" -n "$ns_w" get configmaps -w --output-watch-events >"$out_file" 2>&1 &
+  pid=$!
+  eventually 10 grep -q kube-root-ca.crt "$out_file"
+  k -n "$ns_w" create configmap w1 --from-literal=a=b >/dev/null
+  k -n "$ns_w" create configmap w2 --from-literal=a=b --from-literal=c=d >/dev/null
+  k -n "$ns_w" delete configmap w1 >/dev/null
+  eventually 10 grep -q "DELETED" "$out_file"
+  kill "$pid" 2>/dev/null || true
+  out="$(tr -s ' ' <"$out_file")"
+  expect_not_contains "later events keep the kind's columns (no generic header)" "$out" "EVENT NAME AGE"
+  expect_contains "w2 with its DATA count" "$out" "ADDED w2 2 "
+  expect_contains "the deletion with its DATA count" "$out" "DELETED w1 1 "
+  rm -f "$out_file"
+}
+step "kubectl get -w --output-watch-events: every event printed with the kind's columns" t_fidelity_watch_table

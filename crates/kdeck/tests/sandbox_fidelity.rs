@@ -477,3 +477,35 @@ async fn every_served_group_version_has_its_apiservice_and_clients_may_add_their
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(services.get("v1beta1.custom.metrics.k8s.io").await.unwrap().data["spec"]["service"]["name"], "prometheus-adapter");
 }
+
+#[tokio::test]
+async fn a_watch_asked_for_as_a_table_sends_tables_with_the_columns_once() {
+    use futures::{AsyncBufReadExt, TryStreamExt};
+    let sandbox = TestSandbox::start("fid-watch-table");
+    let client = sandbox.client().await;
+    let request = http::Request::builder()
+        .uri("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=5")
+        .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+        .body(Vec::new())
+        .unwrap();
+    let lines = client.request_stream(request).await.expect("watch");
+    let mut lines = lines.lines();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let mut events = Vec::new();
+    // The initial kube-root-ca.crt, then one created.
+    while events.len() < 2 {
+        if events.len() == 1 {
+            cms.create(&PostParams::default(), &cm("watched")).await.unwrap();
+        }
+        let line = lines.try_next().await.unwrap().expect("an event");
+        events.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let (first, second) = (&events[0]["object"], &events[1]["object"]);
+    assert_eq!((first["kind"].as_str(), second["kind"].as_str()), (Some("Table"), Some("Table")));
+    let names: Vec<&str> =
+        first["columnDefinitions"].as_array().expect("the first event defines the columns").iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["Name", "Data", "Age"]);
+    assert!(second["columnDefinitions"].is_null(), "later events do not repeat them: {second}");
+    assert_eq!(second["rows"][0]["cells"][0], "watched");
+    assert_eq!(second["rows"][0]["cells"][1], 1, "the Data column");
+}

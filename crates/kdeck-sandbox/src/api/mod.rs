@@ -278,7 +278,9 @@ impl ApiServer {
                 if let Some(name) = &name {
                     list_query.fields = crate::rest::selector::FieldSelector::parse(&format!("metadata.name={name}"), &[]).map_err(ApiError::bad_request)?;
                 }
-                watch::serve(&self.rest, &info, ns, list_query, &query, stream_fault)
+                let table = matches!(Representation::of(&accept), Representation::Table)
+                    .then(|| watch::TableView { columns: printer_columns(&info), include: include_object(&query) });
+                watch::serve(&self.rest, &info, ns, list_query, &query, stream_fault, table)
             }
             "create" => {
                 let bytes = body::collect(req.into_body()).await?;

@@ -362,9 +362,18 @@ pub struct PortCheck {
     pub namespace: Option<String>,
     /// The Service's port (with `service`), else the pod's.
     pub port: u16,
-    /// redis only: the password, from a Secret in the check's namespace (sent with `AUTH`, never printed).
+    /// redis: the password sent with `AUTH`; postgres: the password to log in with
+    /// (then `SELECT 1` is run). From a Secret in the check's namespace, never printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret: Option<SecretKey>,
+    /// postgres only: log in as this user and run `SELECT 1` (default `postgres`
+    /// when a passwordSecret or database is given; without any, the check is
+    /// `pg_isready`'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// postgres only: the database to log in to (default: the user's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

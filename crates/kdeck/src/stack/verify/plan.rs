@@ -59,6 +59,8 @@ pub enum Check {
         target: Target,
         port: u16,
         password: Option<SecretKey>,
+        /// postgres: (user, database) to log in as and run `SELECT 1`.
+        login: Option<(String, String)>,
     },
     Exec {
         namespace: String,
@@ -391,20 +393,35 @@ fn port(protocol: Protocol, spec: &PortCheck, place: &str, default_namespace: &s
         _ => return Err(bad(place, "give exactly one of service, pod, workload")),
     };
     if let Some(secret) = &spec.password_secret {
-        if protocol != Protocol::Redis {
-            return Err(bad(&format!("{place}.passwordSecret"), "only redis checks take a password (for now)"));
+        if protocol == Protocol::Tcp {
+            return Err(bad(&format!("{place}.passwordSecret"), "only postgres and redis checks take a password"));
         }
         name(&format!("{place}.passwordSecret.name"), &secret.name)?;
         if secret.key.is_empty() {
             return Err(bad(&format!("{place}.passwordSecret.key"), "missing"));
         }
     }
+    for (field, value) in [("user", &spec.user), ("database", &spec.database)] {
+        match value {
+            Some(_) if protocol != Protocol::Postgres => return Err(bad(&format!("{place}.{field}"), "only postgres checks log in")),
+            Some(v) if v.is_empty() || v.len() > 63 || v.contains('\0') => return Err(bad(&format!("{place}.{field}"), "must be 1 to 63 characters")),
+            _ => {}
+        }
+    }
+    // A postgres check with credentials logs in and runs SELECT 1.
+    let logs_in = protocol == Protocol::Postgres && (spec.password_secret.is_some() || spec.user.is_some() || spec.database.is_some());
+    let login = logs_in.then(|| {
+        let user = spec.user.clone().unwrap_or_else(|| "postgres".into());
+        let database = spec.database.clone().unwrap_or_else(|| user.clone());
+        (user, database)
+    });
     Ok(Check::Port {
         protocol,
         namespace: namespace(place, &spec.namespace, default_namespace)?,
         target,
         port: spec.port,
         password: spec.password_secret.clone(),
+        login,
     })
 }
 
@@ -546,7 +563,9 @@ mod tests {
         assert!(error("verify: [{name: a, http: {service: Web_1, port: 80}}]").starts_with("stack.verify[0].http.service:"));
         assert!(error("verify: [{name: a, exec: {workload: api, command: [true]}}]").starts_with("stack.verify[0].exec.workload:"));
         assert!(error("verify: [{name: a, timeout: soon, env: {workload: deploy/a, configMap: c, variables: [X]}}]").starts_with("stack.verify[0].timeout:"));
-        assert!(error("verify: [{name: a, tcp: {port: 1, pod: p, passwordSecret: {name: s, key: k}}}]").contains("only redis"));
+        assert!(error("verify: [{name: a, tcp: {port: 1, pod: p, passwordSecret: {name: s, key: k}}}]").contains("only postgres and redis"));
+        assert!(error("verify: [{name: a, redis: {port: 1, pod: p, user: admin}}]").starts_with("stack.verify[0].redis.user: only postgres checks log in"));
+        assert!(error("verify: [{name: a, postgres: {port: 1, pod: p, database: ''}}]").starts_with("stack.verify[0].postgres.database:"));
         assert!(error("verify: [{name: a, tcp: {port: 1, pod: p}}, {name: a, tcp: {port: 2, pod: p}}]").starts_with("stack.verify[1].name:"));
         assert!(error("verify: [{name: a, dns: {from: deploy/a, service: Bad_Name, port: 80}}]").starts_with("stack.verify[0].dns.service:"));
         assert!(error("verify: [{name: a, persistence: {workload: pod/p, path: /data}}]").contains("a pod is not replaced"));

@@ -343,6 +343,11 @@ pub struct HttpExpect {
     /// The longest the answer may take (`2s`, `500ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency: Option<String>,
+    /// Values the JSON body must hold: kubectl JSONPath → the value it must select
+    /// (`{.status}: ok`, `"{.checks[?(@.name==\"db\")].up}": true`); several values
+    /// selected are compared as kubectl prints them, separated by spaces.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub json_path: BTreeMap<String, serde_json::Value>,
 }
 
 /// Where a `tcp`, `postgres` or `redis` check connects: exactly one of `service`, `pod`, `workload`.

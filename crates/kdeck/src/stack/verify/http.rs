@@ -28,13 +28,31 @@ fn judge(expect: &Expect, status: u16, body: &[u8], latency: Duration, message: 
     {
         return Err(format!("status {status}, but the body ({} bytes) does not contain {text:?}", body.len()));
     }
+    let mut held = String::new();
+    if !expect.json_path.is_empty() {
+        let document: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| format!("status {status}, but the body is not JSON ({e}), so jsonPath cannot be checked"))?;
+        for (path, wanted) in &expect.json_path {
+            let selected = kdeck_sandbox::api::table::jsonpath::select(path, &document).unwrap_or_default();
+            if selected.is_empty() {
+                return Err(format!("status {status}, but {path} selects nothing in the body"));
+            }
+            // As kubectl prints what a path selects: strings bare, the rest as JSON.
+            let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            let got = selected.iter().map(|v| text(v)).collect::<Vec<_>>().join(" ");
+            if !(selected.len() == 1 && selected[0] == wanted) && got != text(wanted) {
+                return Err(format!("status {status}, but {path} is {got:?} (expected {:?})", text(wanted)));
+            }
+            held.push_str(&format!(", {path} = {got:?}"));
+        }
+    }
     if let Some(max) = expect.max_latency
         && latency > max
     {
         return Err(format!("status {status} after {took}, slower than maxLatency {:?}", max));
     }
     let contains = expect.body_contains.as_ref().map(|t| format!(", body contains {t:?}")).unwrap_or_default();
-    Ok(format!("status {status} in {took}{contains}"))
+    Ok(format!("status {status} in {took}{contains}{held}"))
 }
 
 /// Through the API's service proxy, with a client that does not retry (a 503 is an answer here).
@@ -162,9 +180,10 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn expect() -> Expect {
-        Expect { status: 200, body_contains: Some("ok".into()), max_latency: Some(Duration::from_secs(2)) }
+        Expect { status: 200, body_contains: Some("ok".into()), max_latency: Some(Duration::from_secs(2)), json_path: Vec::new() }
     }
 
     #[test]
@@ -192,5 +211,28 @@ mod tests {
         assert!(judge(&expect(), 200, b"nope", Duration::ZERO, None).unwrap_err().contains("does not contain \"ok\""));
         assert!(judge(&expect(), 200, b"ok", Duration::from_secs(3), None).unwrap_err().contains("slower than maxLatency"));
         assert!(parse_response(b"SSH-2.0\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn json_paths_select_what_the_body_must_hold() {
+        let with = |pairs: &[(&str, serde_json::Value)]| Expect {
+            status: 200,
+            body_contains: None,
+            max_latency: None,
+            json_path: pairs.iter().map(|(p, v)| (p.to_string(), v.clone())).collect(),
+        };
+        let body = br#"{"status": "ok", "version": 3, "checks": [{"name": "db", "up": true}, {"name": "cache", "up": false}]}"#;
+        let ok = with(&[("{.status}", json!("ok")), (".version", json!(3)), ("$.checks[?(@.name==\"db\")].up", json!(true))]);
+        let passed = judge(&ok, 200, body, Duration::ZERO, None).unwrap();
+        assert!(passed.contains("{.status} = \"ok\"") && passed.contains(".version = \"3\""), "{passed}");
+        // A value given as text matches what kubectl would print.
+        assert!(judge(&with(&[("{.version}", json!("3"))]), 200, body, Duration::ZERO, None).is_ok());
+        let e = judge(&with(&[("{.checks[*].up}", json!("true true"))]), 200, body, Duration::ZERO, None).unwrap_err();
+        assert_eq!(e, "status 200, but {.checks[*].up} is \"true false\" (expected \"true true\")");
+        assert_eq!(
+            judge(&with(&[("{.missing}", json!("x"))]), 200, body, Duration::ZERO, None).unwrap_err(),
+            "status 200, but {.missing} selects nothing in the body"
+        );
+        assert!(judge(&with(&[("{.status}", json!("ok"))]), 200, b"<html>", Duration::ZERO, None).unwrap_err().contains("the body is not JSON"));
     }
 }

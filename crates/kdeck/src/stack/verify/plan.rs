@@ -125,6 +125,8 @@ pub struct Expect {
     pub status: u16,
     pub body_contains: Option<String>,
     pub max_latency: Option<Duration>,
+    /// (kubectl JSONPath, the value it must select), checked in the JSON body.
+    pub json_path: Vec<(String, serde_json::Value)>,
 }
 
 fn bad(place: &str, what: impl std::fmt::Display) -> Error {
@@ -324,7 +326,13 @@ fn http(spec: &HttpCheck, place: &str, default_namespace: &str) -> Result<Check>
             Some(text) => Some(duration(&format!("{place}.expect.maxLatency"), text)?),
             None => None,
         },
+        json_path: spec.expect.json_path.iter().map(|(path, value)| (path.clone(), value.clone())).collect(),
     };
+    for (path, _) in &expect.json_path {
+        if kdeck_sandbox::api::table::jsonpath::select(path, &serde_json::Value::Null).is_none() {
+            return Err(bad(&format!("{place}.expect.jsonPath"), format!("{path:?} is not a JSONPath kubectl understands (as in {{.status.phase}})")));
+        }
+    }
     if !(100..=599).contains(&expect.status) {
         return Err(bad(&format!("{place}.expect.status"), format!("{} is not an HTTP status code", expect.status)));
     }
@@ -561,6 +569,9 @@ mod tests {
         assert!(error("verify: [{name: a, tcp: {port: 1}}]").contains("exactly one of service, pod, workload"));
         assert!(error("verify: [{name: a, http: {url: 'https://x'}}]").starts_with("stack.verify[0].http.url:"));
         assert!(error("verify: [{name: a, http: {service: Web_1, port: 80}}]").starts_with("stack.verify[0].http.service:"));
+        assert!(
+            error("verify: [{name: a, http: {service: web, port: 80, expect: {jsonPath: {'{.a[': x}}}}]").starts_with("stack.verify[0].http.expect.jsonPath:")
+        );
         assert!(error("verify: [{name: a, exec: {workload: api, command: [true]}}]").starts_with("stack.verify[0].exec.workload:"));
         assert!(error("verify: [{name: a, timeout: soon, env: {workload: deploy/a, configMap: c, variables: [X]}}]").starts_with("stack.verify[0].timeout:"));
         assert!(error("verify: [{name: a, tcp: {port: 1, pod: p, passwordSecret: {name: s, key: k}}}]").contains("only postgres and redis"));

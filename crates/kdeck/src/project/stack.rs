@@ -321,12 +321,17 @@ pub struct HttpCheck {
     /// The path to ask for (default `/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// A plain `http://` URL asked from this machine; `${stack:ingress}` is the provider's ingress address.
+    /// An `http://` or `https://` URL asked from this machine; `${stack:ingress}` is the provider's ingress address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// The `Host` header (with `url`: for host-based ingress rules).
+    /// The `Host` header (with `url`: for host-based ingress rules; with `https://`
+    /// also the name the TLS handshake asks for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// With an `https://` url: accept any certificate, as `curl -k` does (a local
+    /// ingress's self-signed one). Default: verified against the system's roots.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
     #[serde(default)]
     pub expect: HttpExpect,
 }

@@ -167,9 +167,9 @@ async fn check(env: &Env, name: &str, check: &Check) -> std::result::Result<Stri
     let cluster = &env.cluster;
     match check {
         Check::Proxy { namespace, service, port, path, expect } => http::proxy(&env.probe, namespace, service, *port, path, expect).await,
-        Check::Url { url, host, expect } => {
+        Check::Url { url, host, insecure, expect } => {
             let url = http::expand(url, env.ingress.as_deref(), &env.provider)?;
-            http::url(&url, host.as_deref(), expect).await
+            http::url(&url, host.as_deref(), *insecure, expect).await
         }
         Check::Port { protocol, namespace, target, port, password, login } => {
             // The password first: a missing Secret is said before any connection.

@@ -47,10 +47,12 @@ pub enum Check {
         path: String,
         expect: Expect,
     },
-    /// A plain `http://` URL (`${stack:ingress}` not yet expanded).
+    /// An `http://` or `https://` URL (`${stack:ingress}` not yet expanded).
     Url {
         url: String,
         host: Option<String>,
+        /// https: any certificate accepted.
+        insecure: bool,
         expect: Expect,
     },
     Port {
@@ -346,19 +348,25 @@ fn http(spec: &HttpCheck, place: &str, default_namespace: &str) -> Result<Check>
                 }
             }
             let probe = url.replace("${stack:ingress}", "http://127.0.0.1");
-            if !probe.starts_with("http://") {
-                return Err(bad(&format!("{place}.url"), format!("{url:?}: only plain http:// URLs (or ${{stack:ingress}}…) are checked for now")));
+            if let Err(e) = super::http::parse_url(&probe) {
+                return Err(bad(&format!("{place}.url"), e));
+            }
+            if spec.insecure && !probe.starts_with("https://") {
+                return Err(bad(&format!("{place}.insecure"), "only with an https:// url"));
             }
             if let Some(host) = &spec.host
                 && (host.is_empty() || host.chars().any(|c| c.is_control() || c.is_whitespace()))
             {
                 return Err(bad(&format!("{place}.host"), format!("{host:?} is not a host name")));
             }
-            Ok(Check::Url { url: url.clone(), host: spec.host.clone(), expect })
+            Ok(Check::Url { url: url.clone(), host: spec.host.clone(), insecure: spec.insecure, expect })
         }
         (None, Some(service)) => {
             if spec.host.is_some() {
                 return Err(bad(&format!("{place}.host"), "only with url: the API's service proxy sends its own Host header"));
+            }
+            if spec.insecure {
+                return Err(bad(&format!("{place}.insecure"), "only with an https:// url"));
             }
             let port = match spec.port {
                 Some(0) => return Err(bad(&format!("{place}.port"), "0 is not a port")),
@@ -567,7 +575,8 @@ mod tests {
         assert!(error("verify: [{name: a}, {name: b}]").starts_with("stack.verify[0]: check \"a\" has no kind"));
         assert!(error("verify: [{name: a, tcp: {port: 1, service: x}, redis: {port: 2, service: x}}]").contains("several kinds (tcp, redis)"));
         assert!(error("verify: [{name: a, tcp: {port: 1}}]").contains("exactly one of service, pod, workload"));
-        assert!(error("verify: [{name: a, http: {url: 'https://x'}}]").starts_with("stack.verify[0].http.url:"));
+        assert!(error("verify: [{name: a, http: {url: 'ftp://x'}}]").starts_with("stack.verify[0].http.url:"));
+        assert!(error("verify: [{name: a, http: {url: 'http://x', insecure: true}}]").starts_with("stack.verify[0].http.insecure:"));
         assert!(error("verify: [{name: a, http: {service: Web_1, port: 80}}]").starts_with("stack.verify[0].http.service:"));
         assert!(
             error("verify: [{name: a, http: {service: web, port: 80, expect: {jsonPath: {'{.a[': x}}}}]").starts_with("stack.verify[0].http.expect.jsonPath:")

@@ -139,3 +139,16 @@ YAML
   expect_contains "kubectl get events shows an events.k8s.io event" "$out" "recorded with events.k8s.io"
 }
 step "events: one store — kubectl events, kubectl get events and events.k8s.io agree" t_fidelity_events
+
+t_fidelity_typed_bodies() {
+  k -n "$fid_ns" create configmap typed --from-literal=a=b >/dev/null
+  expect_fails "replace a ConfigMap with a number in data" k -n "$fid_ns" replace -f - <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: typed, namespace: $fid_ns}
+data: {a: 1}
+YAML
+  expect_contains "refused as the real server decodes it" "$out" 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string'
+  expect_eq "the ConfigMap is unchanged" "b" "$(kf get configmap typed -o 'jsonpath={.data.a}')"
+}
+step "kubectl replace with a wrongly typed field: 400 as the real server words it, nothing stored" t_fidelity_typed_bodies

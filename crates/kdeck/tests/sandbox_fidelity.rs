@@ -557,3 +557,25 @@ async fn core_and_events_k8s_io_events_are_one_store() {
     let names: Vec<String> = core.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|e| e.metadata.name).collect();
     assert!(names.iter().any(|n| n == "web.reconciled"), "{names:?}");
 }
+
+#[tokio::test]
+async fn wrongly_typed_fields_are_refused_on_create_update_and_patch() {
+    let sandbox = TestSandbox::start("fid-types");
+    let client = sandbox.client().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &cm("typed")).await.unwrap();
+    let expected =
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string";
+    let body = |name: &str| serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": 1}})).unwrap();
+    for (method, path, content_type, body) in [
+        ("POST", "/api/v1/namespaces/default/configmaps", "application/json", body("fresh")),
+        ("PUT", "/api/v1/namespaces/default/configmaps/typed", "application/json", body("typed")),
+        ("PATCH", "/api/v1/namespaces/default/configmaps/typed", "application/merge-patch+json", br#"{"data":{"k":1}}"#.to_vec()),
+    ] {
+        let (code, text) = raw(&client, method, path, content_type, body).await;
+        let status: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((code, status["reason"].as_str(), status["message"].as_str()), (400, Some("BadRequest"), Some(expected)), "{method}");
+    }
+    assert_eq!(cms.get("typed").await.unwrap().data.unwrap()["k"], "v", "nothing was stored");
+    assert!(cms.get_opt("fresh").await.unwrap().is_none());
+}

@@ -14,6 +14,7 @@ pub mod patch;
 pub mod selector;
 pub mod status;
 pub mod strategy;
+pub mod types;
 pub mod validate;
 
 use std::sync::Arc;
@@ -140,6 +141,7 @@ impl Rest {
     /// Creates an object. `ns` is the namespace of the URL.
     pub fn create(&self, info: &ResourceInfo, ns: Option<&str>, mut obj: Value, opts: &WriteOptions) -> Result<Value, ApiError> {
         check_type(info, &mut obj)?;
+        types::check(info, &obj)?;
         check_namespace(info, ns, &mut obj)?;
         let meta = obj["metadata"].as_object_mut().ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
         if meta.get("resourceVersion").and_then(Value::as_str).is_some_and(|rv| !rv.is_empty()) {
@@ -322,6 +324,7 @@ impl Rest {
         if !next["metadata"].is_object() {
             return Err(ApiError::bad_request("metadata must be an object"));
         }
+        types::check(info, next)?;
         for kept in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "resourceVersion"] {
             match current["metadata"].get(kept) {
                 Some(v) => next["metadata"][kept] = v.clone(),

@@ -1,0 +1,224 @@
+//! The types of built-in kinds' fields, checked as kube-apiserver's decoding into
+//! its Go structs checks them: a number where a string goes (a ConfigMap's `data`
+//! value, a label, a container's image), a string where an integer goes
+//! (`spec.replicas`, a port), a map or list of the wrong shape — refused with
+//! `400 BadRequest` and Go's message, naming the struct and the field path:
+//!
+//! `ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot
+//! unmarshal number into Go struct field ConfigMap.data of type string`
+//!
+//! The table covers what clients write by hand most (metadata, ConfigMaps,
+//! Secrets, pod templates, workloads, Services), not every field of every kind.
+
+use serde_json::Value;
+
+use super::ApiError;
+use crate::resources::ResourceInfo;
+
+#[derive(Clone, Copy)]
+enum Kind {
+    String,
+    Integer,
+    Bool,
+    /// A JSON object (a map or a struct).
+    Object,
+    List,
+}
+
+/// One field: its path (`[]`: each element of a list, `*`: each value of a map),
+/// the Go struct it belongs to, its Go type, and the JSON it takes.
+type Rule = (&'static str, &'static str, &'static str, Kind);
+
+const METADATA: &[Rule] = &[
+    ("metadata.name", "ObjectMeta", "string", Kind::String),
+    ("metadata.generateName", "ObjectMeta", "string", Kind::String),
+    ("metadata.namespace", "ObjectMeta", "string", Kind::String),
+    ("metadata.labels", "ObjectMeta", "map[string]string", Kind::Object),
+    ("metadata.labels.*", "ObjectMeta", "string", Kind::String),
+    ("metadata.annotations", "ObjectMeta", "map[string]string", Kind::Object),
+    ("metadata.annotations.*", "ObjectMeta", "string", Kind::String),
+    ("metadata.finalizers", "ObjectMeta", "[]string", Kind::List),
+    ("metadata.finalizers[]", "ObjectMeta", "string", Kind::String),
+];
+
+const CONFIG_MAP: &[Rule] = &[
+    ("data", "ConfigMap", "map[string]string", Kind::Object),
+    ("data.*", "ConfigMap", "string", Kind::String),
+    ("binaryData", "ConfigMap", "map[string][]uint8", Kind::Object),
+    ("binaryData.*", "ConfigMap", "[]uint8", Kind::String),
+    ("immutable", "ConfigMap", "bool", Kind::Bool),
+];
+
+const SECRET: &[Rule] = &[
+    ("data", "Secret", "map[string][]uint8", Kind::Object),
+    ("data.*", "Secret", "[]uint8", Kind::String),
+    ("stringData", "Secret", "map[string]string", Kind::Object),
+    ("stringData.*", "Secret", "string", Kind::String),
+    ("type", "Secret", "v1.SecretType", Kind::String),
+    ("immutable", "Secret", "bool", Kind::Bool),
+];
+
+/// A PodSpec's fields, below its path (`spec`, `spec.template.spec`, …).
+const POD_SPEC: &[Rule] = &[
+    ("containers", "PodSpec", "[]v1.Container", Kind::List),
+    ("initContainers", "PodSpec", "[]v1.Container", Kind::List),
+    ("restartPolicy", "PodSpec", "v1.RestartPolicy", Kind::String),
+    ("serviceAccountName", "PodSpec", "string", Kind::String),
+    ("nodeSelector", "PodSpec", "map[string]string", Kind::Object),
+    ("nodeSelector.*", "PodSpec", "string", Kind::String),
+    ("CONTAINERS[].name", "Container", "string", Kind::String),
+    ("CONTAINERS[].image", "Container", "string", Kind::String),
+    ("CONTAINERS[].command", "Container", "[]string", Kind::List),
+    ("CONTAINERS[].command[]", "Container", "string", Kind::String),
+    ("CONTAINERS[].args", "Container", "[]string", Kind::List),
+    ("CONTAINERS[].args[]", "Container", "string", Kind::String),
+    ("CONTAINERS[].workingDir", "Container", "string", Kind::String),
+    ("CONTAINERS[].ports", "Container", "[]v1.ContainerPort", Kind::List),
+    ("CONTAINERS[].ports[].containerPort", "ContainerPort", "int32", Kind::Integer),
+    ("CONTAINERS[].ports[].name", "ContainerPort", "string", Kind::String),
+    ("CONTAINERS[].env", "Container", "[]v1.EnvVar", Kind::List),
+    ("CONTAINERS[].env[].name", "EnvVar", "string", Kind::String),
+    ("CONTAINERS[].env[].value", "EnvVar", "string", Kind::String),
+];
+
+const SERVICE: &[Rule] = &[
+    ("spec.type", "ServiceSpec", "v1.ServiceType", Kind::String),
+    ("spec.selector", "ServiceSpec", "map[string]string", Kind::Object),
+    ("spec.selector.*", "ServiceSpec", "string", Kind::String),
+    ("spec.ports", "ServiceSpec", "[]v1.ServicePort", Kind::List),
+    ("spec.ports[].name", "ServicePort", "string", Kind::String),
+    ("spec.ports[].port", "ServicePort", "int32", Kind::Integer),
+];
+
+/// Where a kind's pod template is, if it has one.
+fn pod_spec_path(info: &ResourceInfo) -> Option<&'static str> {
+    match (info.group.as_str(), info.plural.as_str()) {
+        ("", "pods") => Some("spec"),
+        ("apps", "deployments" | "statefulsets" | "replicasets" | "daemonsets") | ("batch", "jobs") | ("", "replicationcontrollers") => {
+            Some("spec.template.spec")
+        }
+        ("batch", "cronjobs") => Some("spec.jobTemplate.spec.template.spec"),
+        _ => None,
+    }
+}
+
+/// Refuses a body whose fields do not decode into the kind's Go types.
+pub fn check(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+    if info.is_custom() {
+        return Ok(());
+    }
+    let mut rules: Vec<(String, String, &str, Kind)> = METADATA.iter().map(|&(p, s, t, k)| (p.to_string(), s.to_string(), t, k)).collect();
+    let mut add = |table: &[Rule], prefix: &str| {
+        for &(path, strukt, go, kind) in table {
+            for containers in ["containers", "initContainers"] {
+                if !path.contains("CONTAINERS") && containers == "initContainers" {
+                    continue;
+                }
+                let path = path.replace("CONTAINERS", containers);
+                rules.push((if prefix.is_empty() { path } else { format!("{prefix}.{path}") }, strukt.to_string(), go, kind));
+            }
+        }
+    };
+    match (info.group.as_str(), info.plural.as_str()) {
+        ("", "configmaps") => add(CONFIG_MAP, ""),
+        ("", "secrets") => add(SECRET, ""),
+        ("", "services") => add(SERVICE, ""),
+        _ => {}
+    }
+    if let Some(prefix) = pod_spec_path(info) {
+        add(POD_SPEC, prefix);
+        if info.group == "apps" || info.plural == "replicationcontrollers" {
+            rules.push(("spec.replicas".into(), format!("{}Spec", info.kind), "int32", Kind::Integer));
+        }
+    }
+    for (path, strukt, go, kind) in &rules {
+        let segments: Vec<&str> = path.split('.').collect();
+        if let Some(found) = first_mismatch(obj, &segments, *kind) {
+            let field: Vec<&str> = segments.iter().map(|s| s.trim_end_matches("[]")).filter(|s| *s != "*").collect();
+            let message = format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {found} into Go struct field {strukt}.{field} of type {go}",
+                kind = info.kind,
+                version = info.version,
+                field = field.join("."),
+            );
+            return Err(ApiError::bad_request(message));
+        }
+    }
+    Ok(())
+}
+
+/// What JSON `value` is, in Go's words (`number 1.5` for a fraction given to an integer).
+fn describe(value: &Value, want: Kind) -> Option<String> {
+    let ok = match (want, value) {
+        (_, Value::Null) => true,
+        (Kind::String, Value::String(_)) | (Kind::Bool, Value::Bool(_)) | (Kind::Object, Value::Object(_)) | (Kind::List, Value::Array(_)) => true,
+        (Kind::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+        _ => false,
+    };
+    if ok {
+        return None;
+    }
+    Some(match value {
+        Value::Number(n) if matches!(want, Kind::Integer) => format!("number {n}"),
+        Value::Number(_) => "number".into(),
+        Value::String(_) => "string".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Array(_) => "array".into(),
+        Value::Object(_) => "object".into(),
+        Value::Null => "null".into(),
+    })
+}
+
+/// The first value at `path` that is not of `kind`, described.
+fn first_mismatch(value: &Value, path: &[&str], kind: Kind) -> Option<String> {
+    let Some((head, rest)) = path.split_first() else { return describe(value, kind) };
+    if *head == "*" {
+        return value.as_object()?.values().find_map(|v| first_mismatch(v, rest, kind));
+    }
+    match head.strip_suffix("[]") {
+        Some(key) => value.get(key)?.as_array()?.iter().find_map(|v| first_mismatch(v, rest, kind)),
+        None => first_mismatch(value.get(*head)?, rest, kind),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Catalogue;
+    use serde_json::json;
+
+    fn refused(plural: &str, group: &str, obj: Value) -> String {
+        let catalogue = Catalogue::new();
+        let info = catalogue.find(group, "v1", plural).unwrap();
+        check(&info, &obj).map(|()| "accepted".to_string()).unwrap_or_else(|e| e.message)
+    }
+
+    #[test]
+    fn wrongly_typed_fields_are_refused_with_gos_message() {
+        assert_eq!(
+            refused("configmaps", "", json!({"data": {"a": 1}})),
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string"
+        );
+        assert_eq!(
+            refused("deployments", "apps", json!({"spec": {"replicas": "2"}})),
+            "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"
+        );
+        assert_eq!(
+            refused("pods", "", json!({"metadata": {"labels": {"app": true}}})),
+            "Pod in version \"v1\" cannot be handled as a Pod: json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string"
+        );
+        assert_eq!(
+            refused("deployments", "apps", json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "image": 3}]}}}})),
+            "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal number into Go struct field Container.spec.template.spec.containers.image of type string"
+        );
+        assert!(
+            refused("services", "", json!({"spec": {"ports": [{"port": 80.5}]}}))
+                .ends_with("cannot unmarshal number 80.5 into Go struct field ServicePort.spec.ports.port of type int32")
+        );
+        assert!(refused("secrets", "", json!({"data": "x"})).ends_with("Go struct field Secret.data of type map[string][]uint8"));
+        // Right types, nulls and kinds without rules pass.
+        assert_eq!(refused("configmaps", "", json!({"metadata": {"labels": null}, "data": {"a": "1"}})), "accepted");
+        assert_eq!(refused("pods", "", json!({"spec": {"containers": [{"name": "a", "image": "nginx", "ports": [{"containerPort": 80}]}]}})), "accepted");
+        assert_eq!(refused("leases", "coordination.k8s.io", json!({"spec": {"holderIdentity": 3}})), "accepted");
+    }
+}

@@ -2,4 +2,5 @@
 //! model and `kdeck mcp` offers to any AI assistant — reads run, changes are plans
 //! applied only after a person confirmed, and everything is redacted first.
 
+pub mod mcp;
 pub mod tools;

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod hr_restart;
 pub mod init;
 pub mod logs;
+pub mod mcp;
 pub mod run;
 pub mod sandbox;
 pub mod stack;
@@ -60,6 +61,8 @@ pub enum Command {
     Verify(stack::VerifyArgs),
     /// The root causes of what is broken, with the chain of evidence and the fix (exit 1 when errors are found).
     Diagnose(diagnose::DiagnoseArgs),
+    /// Serve kdeck's tools to AI assistants over MCP (read-only unless --allow-changes; changes only after the user confirms).
+    Mcp(mcp::McpArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
     Doctor(stack::DoctorArgs),
     /// Keep the stack's declared ports open on 127.0.0.1, following restarts and rollouts.
@@ -100,6 +103,7 @@ impl Cli {
             Command::Down(args) => args.run(&self.cluster).await,
             Command::Verify(args) => args.run(&self.cluster).await,
             Command::Diagnose(args) => args.run(&self.cluster).await,
+            Command::Mcp(args) => args.run(&self.cluster).await,
             Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Forward(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),

@@ -2,5 +2,6 @@
 //! model and `kdeck mcp` offers to any AI assistant — reads run, changes are plans
 //! applied only after a person confirmed, and everything is redacted first.
 
+pub mod ask;
 pub mod mcp;
 pub mod tools;

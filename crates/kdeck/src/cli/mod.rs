@@ -1,6 +1,7 @@
 //! The command line: one file per command, each an options struct that is
 //! validated, then run.
 
+pub mod ask;
 pub mod browse_pvc;
 pub mod cleanse_pods;
 pub mod complete;
@@ -61,6 +62,8 @@ pub enum Command {
     Verify(stack::VerifyArgs),
     /// The root causes of what is broken, with the chain of evidence and the fix (exit 1 when errors are found).
     Diagnose(diagnose::DiagnoseArgs),
+    /// Ask a model about the cluster: it calls kdeck's tools (reads at once, changes only as plans you confirm).
+    Ask(ask::AskArgs),
     /// Serve kdeck's tools to AI assistants over MCP (read-only unless --allow-changes; changes only after the user confirms).
     Mcp(mcp::McpArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
@@ -103,6 +106,7 @@ impl Cli {
             Command::Down(args) => args.run(&self.cluster).await,
             Command::Verify(args) => args.run(&self.cluster).await,
             Command::Diagnose(args) => args.run(&self.cluster).await,
+            Command::Ask(args) => args.run(&self.cluster).await,
             Command::Mcp(args) => args.run(&self.cluster).await,
             Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Forward(args) => args.run(&self.cluster).await,

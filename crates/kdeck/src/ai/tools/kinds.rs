@@ -159,6 +159,7 @@ pub fn shown(obj: &Value) -> Value {
         return out;
     }
     let mut obj = obj.clone();
+    mask_literal_secrets(&mut obj);
     if let Some(meta) = obj["metadata"].as_object_mut() {
         meta.remove("managedFields");
         if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
@@ -166,6 +167,39 @@ pub fn shown(obj: &Value) -> Value {
         }
     }
     obj
+}
+
+/// Literal values under names that look secret (`DB_PASSWORD`, `API_TOKEN`) in
+/// containers' env and in a ConfigMap's data become the mask: a password written
+/// into a manifest is no less a secret for not being in a Secret.
+fn mask_literal_secrets(obj: &mut Value) {
+    use crate::project::secret::{MASK, looks_secret};
+    let mask_env = |pod_spec: &mut Value| {
+        for field in ["containers", "initContainers"] {
+            for container in pod_spec[field].as_array_mut().into_iter().flatten() {
+                for env in container["env"].as_array_mut().into_iter().flatten() {
+                    let secret = env["name"].as_str().is_some_and(looks_secret);
+                    if secret && env["value"].is_string() {
+                        env["value"] = json!(MASK);
+                    }
+                }
+            }
+        }
+    };
+    if obj["kind"] == "Pod" {
+        mask_env(&mut obj["spec"]);
+    } else if obj["spec"]["template"]["spec"].is_object() {
+        mask_env(&mut obj["spec"]["template"]["spec"]);
+    } else if obj["spec"]["jobTemplate"]["spec"]["template"]["spec"].is_object() {
+        mask_env(&mut obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]);
+    }
+    if obj["kind"] == "ConfigMap" {
+        for (key, value) in obj["data"].as_object_mut().into_iter().flatten() {
+            if looks_secret(key) {
+                *value = json!(MASK);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +216,17 @@ mod tests {
             assert!(text.contains("password") && text.contains("user"), "keys are shown: {text}");
             assert!(!text.contains("aHVudGVyMi1wdw") && !text.contains("hunter2") && !text.contains("\"app\""), "no value: {text}");
         }
+    }
+
+    #[test]
+    fn literal_values_under_secret_names_are_masked() {
+        let deploy = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "api",
+            "env": [{"name": "DB_PASSWORD", "value": "hunter2-pw"}, {"name": "LOG_LEVEL", "value": "info"}]}]}}}});
+        let shown = shown(&deploy);
+        assert_eq!(shown["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "******");
+        assert_eq!(shown["spec"]["template"]["spec"]["containers"][0]["env"][1]["value"], "info");
+        let cm = json!({"kind": "ConfigMap", "data": {"SMTP_PASSWORD": "x1y2z3w4", "HOST": "smtp"}});
+        assert_eq!(super::shown(&cm)["data"], json!({"SMTP_PASSWORD": "******", "HOST": "smtp"}));
     }
 
     #[test]

@@ -162,7 +162,7 @@ async fn malicious_tool_calls_are_refused_and_nothing_secret_or_unconfirmed_gets
     let sandbox = TestSandbox::start_seeded("askevil", "demo");
     // A ConfigMap that holds the Secret's value: it is masked on the way out.
     let configmaps: Api<ConfigMap> = Api::namespaced(sandbox.client().await, "demo");
-    let leaky = json!({"metadata": {"name": "leaky"}, "data": {"DSN": format!("postgres://app:{SECRET_VALUE}@postgres:5432/app"), "COPY": SECRET_VALUE}});
+    let leaky = json!({"metadata": {"name": "leaky"}, "data": {"ENDPOINT": format!("postgres://app:{SECRET_VALUE}@postgres:5432/app"), "COPY": SECRET_VALUE}});
     configmaps.create(&PostParams::default(), &serde_json::from_value(leaky).unwrap()).await.unwrap();
 
     let m = StandInModel::scripted(vec![

@@ -35,3 +35,80 @@ t_fidelity_default_sa() {
   expect_eq "fidelity.py default-sa" ok "$out"
 }
 step "python: a new namespace gets its default ServiceAccount and kube-root-ca.crt" t_fidelity_default_sa
+
+t_fidelity_top() {
+  local ns_top=conf-fidelity-top
+  k create namespace "$ns_top" >/dev/null
+  k -n "$ns_top" apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: busy
+  labels: {app: busy}
+  annotations:
+    sandbox.kdeck.dev/cpu-usage: "250m"
+    sandbox.kdeck.dev/memory-usage: "300Mi"
+spec:
+  containers:
+    - {name: app, image: nginx}
+YAML
+  eventually 30 output_is Running k -n "$ns_top" get pod busy -o 'jsonpath={.status.phase}'
+  eventually 20 k -n "$ns_top" top pod busy
+  out="$(k -n "$ns_top" top pod -l app=busy --containers --no-headers)"
+  expect_eq "kubectl top pod --containers" "busy app 250m 300Mi" "$(echo "$out" | tr -s ' ' | sed 's/ *$//')"
+  out="$(k top pods -A --no-headers)"
+  expect_contains "kubectl top pods -A lists the pod" "$out" "$ns_top"
+  out="$(k top nodes --no-headers)"
+  expect_contains "kubectl top nodes shows a percentage" "$out" "%"
+  local node
+  node="$(k get nodes -o 'jsonpath={.items[0].metadata.name}')"
+  out="$(k get --raw "/api/v1/nodes/$node/proxy/stats/summary")"
+  expect_contains "the kubelet's summary has the pod" "$out" '"name":"busy"'
+}
+step "kubectl top pods/nodes: metrics.k8s.io with declared usage; the kubelet's stats summary" t_fidelity_top
+
+t_fidelity_aggregated_discovery() {
+  local cache out
+  cache="$(mktemp -d)"
+  out="$(k api-resources --cache-dir "$cache" -v=6 2>&1)"
+  expect_contains "api-resources lists deployments" "$out" "deployments"
+  expect_contains "kubectl asked /apis" "$out" 'url="https://127.0.0.1:'
+  # With aggregated discovery served, kubectl needs no per-group document.
+  expect_not_contains "no fallback to the legacy per-group documents" "$out" "/apis/apps/v1?"
+  rm -rf "$cache"
+}
+step "kubectl api-resources reads aggregated discovery (no per-group fallback)" t_fidelity_aggregated_discovery
+
+t_fidelity_apiservices() {
+  out="$(k get apiservices)"
+  expect_contains "kubectl get apiservices: v1.apps, local and available" "$(echo "$out" | tr -s ' ')" "v1.apps Local True"
+  k apply -f - >/dev/null <<'YAML'
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.custom.metrics.k8s.io}
+spec: {group: custom.metrics.k8s.io, version: v1beta1, service: {namespace: monitoring, name: prometheus-adapter}, groupPriorityMinimum: 100, versionPriority: 100}
+YAML
+  expect_eq "an APIService created from YAML" "prometheus-adapter" "$(k get apiservice v1beta1.custom.metrics.k8s.io -o 'jsonpath={.spec.service.name}')"
+  k delete apiservice v1beta1.custom.metrics.k8s.io >/dev/null
+}
+step "kubectl get apiservices; an APIService applied from YAML" t_fidelity_apiservices
+
+t_fidelity_watch_table() {
+  local ns_w=conf-fidelity-watch out_file pid
+  k create namespace "$ns_w" >/dev/null
+  out_file="$(mktemp)"
+  timeout 20 kubectl --context "$ctx" -n "$ns_w" get configmaps -w --output-watch-events >"$out_file" 2>&1 &
+  pid=$!
+  eventually 10 grep -q kube-root-ca.crt "$out_file"
+  k -n "$ns_w" create configmap w1 --from-literal=a=b >/dev/null
+  k -n "$ns_w" create configmap w2 --from-literal=a=b --from-literal=c=d >/dev/null
+  k -n "$ns_w" delete configmap w1 >/dev/null
+  eventually 10 grep -q "DELETED" "$out_file"
+  kill "$pid" 2>/dev/null || true
+  out="$(tr -s ' ' <"$out_file")"
+  expect_not_contains "later events keep the kind's columns (no generic header)" "$out" "EVENT NAME AGE"
+  expect_contains "w2 with its DATA count" "$out" "ADDED w2 2 "
+  expect_contains "the deletion with its DATA count" "$out" "DELETED w1 1 "
+  rm -f "$out_file"
+}
+step "kubectl get -w --output-watch-events: every event printed with the kind's columns" t_fidelity_watch_table

@@ -128,9 +128,13 @@ const BUILTINS: &[Builtin] = &[
         "status",
     ),
     ("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, "pc", "", ""),
+    ("apiregistration.k8s.io", "v1", "apiservices", "apiservice", "APIService", false, "", "api-extensions", "status"),
     ("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", false, "", "", ""),
     ("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview", true, "", "", ""),
     ("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false, "", "", ""),
+    // Computed on each read, as metrics-server serves them (see `api::metrics`).
+    ("metrics.k8s.io", "v1beta1", "pods", "", "PodMetrics", true, "", "", ""),
+    ("metrics.k8s.io", "v1beta1", "nodes", "", "NodeMetrics", false, "", "", ""),
 ];
 
 /// Kinds that are requests, not stored objects: only `create` is served.
@@ -155,7 +159,13 @@ fn builtin_infos() -> Vec<ResourceInfo> {
             short_names: split(short),
             categories: split(cats),
             subresources: split(subs),
-            verbs: if create_only(group) { vec!["create"] } else { ALL_VERBS.to_vec() },
+            verbs: if create_only(group) {
+                vec!["create"]
+            } else if group == "metrics.k8s.io" {
+                vec!["get", "list"]
+            } else {
+                ALL_VERBS.to_vec()
+            },
             custom: None,
         })
         .collect()

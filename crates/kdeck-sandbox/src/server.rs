@@ -277,7 +277,7 @@ fn load_or_create_tokens(dir: &Path, name: &str) -> Result<Tokens, SandboxError>
     Ok(tokens)
 }
 
-/// What every cluster has: the system namespaces.
+/// What every cluster has: the system namespaces, the APIServices of what it serves.
 fn bootstrap(rest: &Rest) {
     let key = ResourceKey::new("", "namespaces");
     let Some(info) = rest.catalogue.find("", "v1", "namespaces") else { return };
@@ -287,6 +287,7 @@ fn bootstrap(rest: &Rest) {
             let _ = rest.create(&info, None, obj, &Default::default());
         }
     }
+    crate::controllers::apiservices::sync(rest);
 }
 
 #[cfg(test)]

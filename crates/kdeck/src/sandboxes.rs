@@ -411,6 +411,29 @@ pub async fn admin_request(record: &Record, method: http::Method, path: &str, bo
     })
 }
 
+/// Waits until what the sandbox loaded has settled (its failed pods failed, its
+/// releases Ready or failed: the sandbox crate's `scenarios::settle`), asking in
+/// short rounds so no request waits long for its answer.
+pub async fn wait_settled(record: &Record, scenario: &str, timeout: Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let round = deadline.saturating_duration_since(std::time::Instant::now()).min(Duration::from_secs(5));
+        let answer = admin_request(record, http::Method::GET, &format!("settled?timeout={}", round.as_secs_f64()), Vec::new()).await?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&answer).map_err(|e| Error::failure(format!("sandbox {:?} answered the settle check with {e}", record.name)))?;
+        if answer["settled"] == true {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            let pending: Vec<&str> = answer["pending"].as_array().into_iter().flatten().filter_map(|p| p.as_str()).collect();
+            let shown = pending.iter().take(5).copied().collect::<Vec<_>>().join("; ");
+            let more = if pending.len() > 5 { format!(" (and {} more)", pending.len() - 5) } else { String::new() };
+            return Err(Error::new(ExitCode::Timeout, format!("scenario {scenario:?} has not settled within {}s: {shown}{more}", timeout.as_secs()))
+                .hint(format!("sandbox {:?} is running with it loaded; give it longer with --timeout, or skip the wait with --no-wait", record.name)));
+        }
+    }
+}
+
 /// Stops a running sandbox and waits until it exited — which it does only after
 /// draining its requests, flushing its journal and writing its state.
 pub async fn stop(record: &mut Record) -> Result<bool> {

@@ -191,3 +191,68 @@ async fn a_scenario_loads_into_a_running_sandbox() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"));
 }
+
+#[tokio::test]
+async fn a_seeded_start_returns_once_the_scenario_has_settled() {
+    // No wait of the test's own: what start --seed promises holds when it returns.
+    let sandbox = TestSandbox::start_seeded("settled", "home-ops");
+    let client = sandbox.client().await;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::all(client.clone());
+    let listed = pods.list(&ListParams::default()).await.unwrap().items;
+    let phase = |name: &str| {
+        let pod = listed.iter().find(|p| p.metadata.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("pod {name}"));
+        pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default()
+    };
+    for failed in ["db-migrate-error", "thumbnailer-oom", "immich-ml-6d5f9c7b8d-evict", "grafana-image-renderer-evict"] {
+        assert_eq!(phase(failed), "Failed", "{failed} has failed");
+    }
+    assert_eq!(phase("backup-completed"), "Succeeded");
+    let creating: Vec<_> = listed
+        .iter()
+        .filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .into_iter()
+                .flatten()
+                .any(|c| c.state.as_ref().and_then(|s| s.waiting.as_ref()).is_some_and(|w| w.reason.as_deref() == Some("ContainerCreating")))
+        })
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    assert!(creating.is_empty(), "no pod is still being created: {creating:?}");
+    let releases: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "observability",
+        &kube::api::ApiResource::from_gvk_with_plural(&kube::core::GroupVersionKind::gvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"), "helmreleases"),
+    );
+    let ready = |name: &str| {
+        let releases = releases.clone();
+        let name = name.to_string();
+        async move {
+            let hr = releases.get(&name).await.unwrap();
+            hr.data["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Ready")
+                .map(|c| c["status"].as_str().unwrap_or_default().to_string())
+        }
+    };
+    assert_eq!(ready("gatus").await.as_deref(), Some("True"));
+    assert_eq!(ready("grafana").await.as_deref(), Some("True"));
+    assert_eq!(ready("loki").await.as_deref(), Some("False"), "loki fails as declared");
+
+    // A scenario that cannot settle in time says what has not, and stays loaded.
+    let out = sandbox.run(&["sandbox", "seed", "demo", "--name", "settled", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(4), "a timeout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("scenario \"demo\" has not settled within 1s: Pod demo/"), "{stderr}");
+    assert!(stderr.contains("--no-wait"), "{stderr}");
+    let demo: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "demo");
+    assert!(!demo.list(&ListParams::default()).await.unwrap().items.is_empty(), "the scenario stays loaded");
+    // --no-wait returns at once; a later seed waits for all of it.
+    let out = sandbox.run(&["sandbox", "seed", "broken:oom", "--name", "settled", "--no-wait"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sandbox.run(&["sandbox", "seed", "demo", "--name", "settled"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -360,3 +360,152 @@ async fn a_pod_without_the_named_target_port_is_no_endpoint() {
     let names: Vec<_> = with_port.endpoints.iter().filter_map(|e| e.target_ref.as_ref()?.name.clone()).collect();
     assert_eq!(names, ["serves"]);
 }
+
+/// GETs `path` with an Accept header; the answer's Content-Type and JSON body.
+async fn discover(client: &kube::Client, path: &str, accept: &str) -> (String, Value) {
+    let request = http::Request::builder().uri(path).header("Accept", accept).body(kube::client::Body::from(Vec::new())).unwrap();
+    let response = client.send(request).await.expect("request sent");
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let bytes = response.into_body().collect_bytes().await.expect("body read");
+    (content_type, serde_json::from_slice(&bytes).expect("JSON"))
+}
+
+#[tokio::test]
+async fn aggregated_discovery_lists_every_group_and_resource_when_asked_for() {
+    let sandbox = TestSandbox::start("fid-discovery");
+    let client = sandbox.client().await;
+    // What kubectl 1.35 sends: v2, then v2beta1, then the legacy documents.
+    let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+    let (content_type, apis) = discover(&client, "/apis", accept).await;
+    assert_eq!(content_type, "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+    assert_eq!((apis["kind"].as_str(), apis["apiVersion"].as_str()), (Some("APIGroupDiscoveryList"), Some("apidiscovery.k8s.io/v2")));
+    let group = |doc: &Value, name: &str| {
+        doc["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == name).cloned().unwrap_or_else(|| panic!("group {name}"))
+    };
+    let apps = group(&apis, "apps");
+    let deployments = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").cloned().unwrap();
+    assert_eq!(apps["versions"][0]["version"], "v1");
+    assert_eq!(deployments["responseKind"], json!({"group": "apps", "version": "v1", "kind": "Deployment"}));
+    assert_eq!((deployments["scope"].as_str(), deployments["singularResource"].as_str()), (Some("Namespaced"), Some("deployment")));
+    assert_eq!(deployments["shortNames"], json!(["deploy"]));
+    let scale = deployments["subresources"].as_array().unwrap().iter().find(|s| s["subresource"] == "scale").cloned().unwrap();
+    assert_eq!(scale["responseKind"], json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}));
+    // The preferred version first (autoscaling/v2), and no core group under /apis.
+    assert_eq!(group(&apis, "autoscaling")["versions"][0]["version"], "v2");
+    assert!(apis["items"].as_array().unwrap().iter().all(|g| g["metadata"]["name"].is_string()));
+
+    let (_, core) = discover(&client, "/api", accept).await;
+    assert_eq!(core["items"].as_array().unwrap().len(), 1, "only the core group");
+    let pods = core["items"][0]["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "pods").cloned().unwrap();
+    let subresources: Vec<&str> = pods["subresources"].as_array().unwrap().iter().filter_map(|s| s["subresource"].as_str()).collect();
+    assert!(subresources.contains(&"exec") && subresources.contains(&"log"), "{subresources:?}");
+
+    // A client that knows only v2beta1 gets it; one that asks for nothing special, the legacy list.
+    let (content_type, beta) = discover(&client, "/apis", "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList").await;
+    assert!(content_type.contains("v=v2beta1") && beta["apiVersion"] == "apidiscovery.k8s.io/v2beta1");
+    let (content_type, legacy) = discover(&client, "/apis", "application/json").await;
+    assert!(content_type.starts_with("application/json") && legacy["kind"] == "APIGroupList", "{content_type}");
+
+    // A CRD's group appears as soon as it is served.
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    let crd = serde_json::from_value(json!({
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap();
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    let mut found = false;
+    for _ in 0..50 {
+        let (_, apis) = discover(&client, "/apis", accept).await;
+        if apis["items"].as_array().unwrap().iter().any(|g| g["metadata"]["name"] == "example.com") {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "the CRD's group is listed");
+}
+
+#[tokio::test]
+async fn every_served_group_version_has_its_apiservice_and_clients_may_add_their_own() {
+    let sandbox = TestSandbox::start("fid-apiservices");
+    let client = sandbox.client().await;
+    let ar = kube::api::ApiResource::from_gvk_with_plural(&kube::core::GroupVersionKind::gvk("apiregistration.k8s.io", "v1", "APIService"), "apiservices");
+    let services: Api<kube::api::DynamicObject> = Api::all_with(client.clone(), &ar);
+    let apps = services.get("v1.apps").await.expect("v1.apps is registered");
+    assert_eq!(apps.data["spec"]["group"], "apps");
+    assert!(apps.data["spec"]["service"].is_null(), "served locally");
+    let available = apps.data["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Available").cloned().unwrap();
+    assert_eq!((available["status"].as_str(), available["reason"].as_str()), (Some("True"), Some("Local")));
+    let metrics = services.get("v1beta1.metrics.k8s.io").await.unwrap();
+    assert_eq!(metrics.data["spec"]["service"]["name"], "metrics-server");
+
+    // A CRD's group gets one while it is served.
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    let crd = serde_json::from_value(json!({
+        "metadata": {"name": "gadgets.example.org"},
+        "spec": {"group": "example.org", "scope": "Namespaced", "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap();
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    let registered = |present: bool| {
+        let services = services.clone();
+        async move {
+            for _ in 0..50 {
+                if services.get_opt("v1.example.org").await.unwrap().is_some() == present {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    assert!(registered(true).await, "v1.example.org appears");
+    crds.delete("gadgets.example.org", &DeleteParams::default()).await.unwrap();
+    assert!(registered(false).await, "and goes with its CRD");
+
+    // One a client creates (an adapter's) is kept as written.
+    let adapter: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": "v1beta1.custom.metrics.k8s.io"},
+        "spec": {"group": "custom.metrics.k8s.io", "version": "v1beta1", "service": {"namespace": "monitoring", "name": "prometheus-adapter"}, "groupPriorityMinimum": 100, "versionPriority": 100}
+    }))
+    .unwrap();
+    services.create(&PostParams::default(), &adapter).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(services.get("v1beta1.custom.metrics.k8s.io").await.unwrap().data["spec"]["service"]["name"], "prometheus-adapter");
+}
+
+#[tokio::test]
+async fn a_watch_asked_for_as_a_table_sends_tables_with_the_columns_once() {
+    use futures::{AsyncBufReadExt, TryStreamExt};
+    let sandbox = TestSandbox::start("fid-watch-table");
+    let client = sandbox.client().await;
+    let request = http::Request::builder()
+        .uri("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=5")
+        .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+        .body(Vec::new())
+        .unwrap();
+    let lines = client.request_stream(request).await.expect("watch");
+    let mut lines = lines.lines();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let mut events = Vec::new();
+    // The initial kube-root-ca.crt, then one created.
+    while events.len() < 2 {
+        if events.len() == 1 {
+            cms.create(&PostParams::default(), &cm("watched")).await.unwrap();
+        }
+        let line = lines.try_next().await.unwrap().expect("an event");
+        events.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let (first, second) = (&events[0]["object"], &events[1]["object"]);
+    assert_eq!((first["kind"].as_str(), second["kind"].as_str()), (Some("Table"), Some("Table")));
+    let names: Vec<&str> =
+        first["columnDefinitions"].as_array().expect("the first event defines the columns").iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["Name", "Data", "Age"]);
+    assert!(second["columnDefinitions"].is_null(), "later events do not repeat them: {second}");
+    assert_eq!(second["rows"][0]["cells"][0], "watched");
+    assert_eq!(second["rows"][0]["cells"][1], 1, "the Data column");
+}

@@ -324,6 +324,51 @@ async fn jobs_complete_or_fail_after_their_backoff_limit() {
 }
 
 #[tokio::test]
+async fn pods_and_jobs_past_their_active_deadline_fail_with_deadline_exceeded() {
+    use k8s_openapi::api::batch::v1::Job;
+    let sandbox = TestSandbox::start("deadlines");
+    let client = sandbox.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "bounded"}, "spec": {"activeDeadlineSeconds": 1, "containers": [{"name": "app", "image": "nginx"}]}}),
+    )
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let job: Job = serde_json::from_value(json!({"metadata": {"name": "slow"}, "spec": {"activeDeadlineSeconds": 1, "backoffLimit": 3,
+        "template": {"metadata": {"annotations": {"sandbox.kdeck.dev/run-seconds": "300"}}, "spec": {"restartPolicy": "Never", "containers": [{"name": "work", "image": "busybox"}]}}}}))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+
+    let failed = common::wait_object(&pods, "bounded", "Failed", |p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")).await;
+    let status = failed.status.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("DeadlineExceeded"));
+    assert_eq!(status.message.as_deref(), Some("Pod was active on the node longer than the specified deadline"));
+    let killed = status.container_statuses.unwrap()[0].state.clone().unwrap().terminated.expect("the container was killed");
+    assert_eq!(killed.exit_code, 137);
+
+    let condition = |job: &Job, kind: &str| {
+        job.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == kind && c.status == "True"))
+            .map(|c| (c.reason.clone().unwrap_or_default(), c.message.clone().unwrap_or_default()))
+    };
+    let slow = common::wait_object(&jobs, "slow", "Failed", |j| condition(j, "Failed").is_some()).await;
+    let expected = ("DeadlineExceeded".to_string(), "Job was active longer than specified deadline".to_string());
+    assert_eq!(condition(&slow, "FailureTarget"), Some(expected.clone()), "FailureTarget first, as since 1.31");
+    assert_eq!(condition(&slow, "Failed"), Some(expected));
+    assert_eq!(
+        (slow.status.as_ref().unwrap().active, slow.status.as_ref().unwrap().failed),
+        (Some(0), Some(1)),
+        "its running pod stopped and counts as failed"
+    );
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let reasons: Vec<String> = events.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|e| e.reason).collect();
+    assert_eq!(reasons.iter().filter(|r| *r == "DeadlineExceeded").count(), 2, "{reasons:?}");
+}
+
+#[tokio::test]
 async fn image_pull_config_and_mount_errors_block_pods_until_fixed() {
     use k8s_openapi::api::core::v1::{ConfigMap, Secret};
     let sandbox = TestSandbox::start("preflight");

@@ -4,6 +4,9 @@
 //!   version>", "kubernetesVersion": "v1.35.0"}` — `runCommands` tells whether
 //!   pods that opt in with `sandbox.kdeck.dev/run-command` run their command
 //!   (the sandbox was started with `--run-commands`) or stay simulated;
+//! - `GET /kdeck/settled?timeout=SECONDS` waits (at most that long, default 0)
+//!   until what is loaded has settled ([`crate::scenarios::settle`]) and answers
+//!   `{"settled": true|false, "pending": ["Pod demo/api-1: ContainerCreating", …]}`;
 //!
 //! and, for the admin token only:
 //! - `POST /kdeck/seed/{scenario}` loads a scenario into the running sandbox;
@@ -28,8 +31,10 @@ use crate::rest::{ApiError, Rest};
 pub const PREFIX: &str = "kdeck";
 
 pub async fn serve(api: &ApiServer, req: Request<hyper::body::Incoming>, user: &User, path: &[&str]) -> Result<http::Response<Body>, ApiError> {
-    if let (&Method::GET, ["info"]) = (req.method(), path) {
-        return Ok(json_response(200, &info(api)));
+    match (req.method(), path) {
+        (&Method::GET, ["info"]) => return Ok(json_response(200, &info(api))),
+        (&Method::GET, ["settled"]) => return settled(&api.rest, req.uri().query().unwrap_or_default()).await,
+        _ => {}
     }
     if user.role != Role::Admin {
         return Err(ApiError::new(403, "Forbidden", "the sandbox's own endpoints need the admin token"));
@@ -74,6 +79,22 @@ async fn seed(rest: &Rest, scenario: &str) -> Result<http::Response<Body>, ApiEr
         .map_err(|_| ApiError::internal("loading the scenario failed"))?
         .map_err(|e| ApiError::new(422, "Invalid", e))?;
     Ok(json_response(200, &json!({"scenario": scenario, "seconds": started.elapsed().as_secs_f64()})))
+}
+
+/// Waits until the cluster has settled, or the timeout; says what has not.
+async fn settled(rest: &Rest, query: &str) -> Result<http::Response<Body>, ApiError> {
+    let query = super::query::Query::parse(query);
+    let seconds = match query.get("timeout") {
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && (0.0..=3600.0).contains(s))
+            .ok_or_else(|| ApiError::bad_request(format!("timeout must be a number of seconds from 0 to 3600, got {t:?}")))?,
+        None => 0.0,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let pending = crate::scenarios::settle::wait(rest, deadline).await;
+    Ok(json_response(200, &json!({"settled": pending.is_empty(), "pending": pending})))
 }
 
 fn text_response(text: String) -> http::Response<Body> {

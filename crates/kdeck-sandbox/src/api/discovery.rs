@@ -1,8 +1,10 @@
 //! Discovery (`/api`, `/apis`, `/api/v1`, `/apis/{group}/{version}`), `/version` and
 //! the OpenAPI endpoints, all derived from the resource catalogue.
 //!
-//! Aggregated discovery is not served: answering with plain `application/json`
-//! makes kubectl and client-go fall back to these legacy documents.
+//! Aggregated discovery (`apidiscovery.k8s.io` v2 and v2beta1, one document for
+//! `/api` and one for `/apis` listing every group, version and resource) is served
+//! when the Accept header asks for it, as kubectl 1.35 and client-go do first;
+//! otherwise the legacy documents.
 
 use serde_json::{Value, json};
 
@@ -106,6 +108,87 @@ pub fn resource_list(catalogue: &Catalogue, group: &str, version: &str) -> Optio
     }
     let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
     Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+}
+
+/// The aggregated discovery version an Accept header asks for (`v2`, `v2beta1`), in
+/// the client's order of preference; None when it asks for the legacy documents.
+pub fn aggregated_version(accept: &str) -> Option<&'static str> {
+    accept.split(',').find_map(|media| {
+        let mut params = media.split(';').map(str::trim);
+        if params.next() != Some("application/json") {
+            return None;
+        }
+        let params: Vec<&str> = params.collect();
+        if !params.contains(&"g=apidiscovery.k8s.io") || !params.contains(&"as=APIGroupDiscoveryList") {
+            return None;
+        }
+        params.iter().find_map(|p| match *p {
+            "v=v2" => Some("v2"),
+            "v=v2beta1" => Some("v2beta1"),
+            _ => None,
+        })
+    })
+}
+
+/// The media type of an aggregated discovery answer.
+pub fn aggregated_media_type(version: &str) -> String {
+    format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList")
+}
+
+/// The `APIGroupDiscoveryList` of `/api` (`core`: the core group alone) or of
+/// `/apis` (every named group), each version with its resources and subresources.
+pub fn aggregated(catalogue: &Catalogue, core: bool, version: &str) -> Value {
+    let infos = catalogue.all();
+    let items: Vec<Value> = catalogue
+        .groups()
+        .iter()
+        .filter(|(group, _)| group.is_empty() == core)
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = infos.iter().filter(|r| &r.group == group && &r.version == v).map(aggregated_resource).collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            let mut metadata = json!({"creationTimestamp": null});
+            if !group.is_empty() {
+                metadata["name"] = json!(group);
+            }
+            json!({"metadata": metadata, "versions": versions})
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"), "metadata": {}, "items": items})
+}
+
+fn aggregated_resource(r: &ResourceInfo) -> Value {
+    let kind = |group: &str, version: &str, kind: &str| json!({"group": group, "version": version, "kind": kind});
+    let mut entry = json!({
+        "resource": r.plural,
+        "responseKind": kind(&r.group, &r.version, &r.kind),
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": r.verbs,
+    });
+    if !r.short_names.is_empty() {
+        entry["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        entry["categories"] = json!(r.categories);
+    }
+    let subresources: Vec<Value> = r
+        .subresources
+        .iter()
+        .map(|sub| {
+            let (sub_kind, gv, verbs) = subresource_shape(sub, r);
+            let (group, version) = gv.unwrap_or((&r.group, &r.version));
+            json!({"subresource": sub, "responseKind": kind(group, version, &sub_kind), "verbs": verbs})
+        })
+        .collect();
+    if !subresources.is_empty() {
+        entry["subresources"] = json!(subresources);
+    }
+    entry
 }
 
 /// `/` lists the paths the server serves, as the real one does.

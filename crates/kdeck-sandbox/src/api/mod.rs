@@ -10,6 +10,7 @@ pub mod discovery;
 mod exec;
 mod list_body;
 mod logs;
+pub mod metrics;
 mod portforward;
 pub mod protobuf;
 mod proxy;
@@ -98,10 +99,20 @@ impl ApiServer {
         if req.method() != Method::GET && matches!(segs.first(), None | Some(&"openapi")) {
             return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
         }
+        let aggregated = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).and_then(discovery::aggregated_version);
         match segs.as_slice() {
             [] => return Ok(json_response(200, &discovery::root_paths(catalogue))),
             ["openapi", "v2"] => return Ok(openapi_v2(&req)),
             ["openapi", "v3", ..] => return Ok(json_response(200, &discovery::openapi_v3())),
+            ["api" | "apis"] if req.method() == Method::GET && aggregated.is_some() => {
+                let version = aggregated.unwrap_or("v2");
+                let mut response = json_response(200, &discovery::aggregated(catalogue, segs[0] == "api", version));
+                if let Ok(media) = http::HeaderValue::from_str(&discovery::aggregated_media_type(version)) {
+                    response.headers_mut().insert(header::CONTENT_TYPE, media);
+                }
+                response.headers_mut().insert(header::VARY, http::HeaderValue::from_static("Accept"));
+                return Ok(response);
+            }
             ["api"] if req.method() == Method::GET => return Ok(json_response(200, &discovery::core_versions(&self.address))),
             ["apis"] if req.method() == Method::GET => return Ok(json_response(200, &discovery::group_list(catalogue))),
             ["apis", group] if req.method() == Method::GET => {
@@ -123,6 +134,23 @@ impl ApiServer {
                 return Err(forbidden(&user, verb, &info, Some(ns), Some(id), Some("proxy")));
             }
             return proxy::serve(&self.rest, req, ns, kind, id).await;
+        }
+        // The node proxy reaches the kubelet: its health and its stats summary.
+        if let ["api", "v1", "nodes", node, "proxy", path @ ..] = segs.as_slice() {
+            let info = catalogue.find("", "v1", "nodes").ok_or_else(not_found_path)?;
+            let verb = proxy::verb(req.method());
+            if !auth::allows(user.role, verb, "") {
+                return Err(forbidden(&user, verb, &info, None, Some(node), Some("proxy")));
+            }
+            let node = node.split_once(':').map_or(*node, |(name, _)| name);
+            self.rest.get(&info, None, node)?;
+            return match (req.method(), path) {
+                (&Method::GET, ["stats", "summary"]) => {
+                    metrics::summary(&self.rest, node).map(|s| json_response(200, &s)).ok_or_else(|| ApiError::not_found(&info, node))
+                }
+                (&Method::GET, ["healthz"]) => Ok(text_response("ok")),
+                _ => Err(not_found_path()),
+            };
         }
         let (group, version, rest) = match segs.as_slice() {
             ["api", version, rest @ ..] => ("", *version, rest),
@@ -201,6 +229,13 @@ impl ApiServer {
         if !auth::allows(user.role, verb, &info.group) {
             return Err(forbidden(&user, verb, &info, ns, name.as_deref(), subresource.as_deref()));
         }
+        if info.group == metrics::GROUP {
+            let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            return Ok(match name {
+                Some(name) => self.render_one(&info, metrics::get(&self.rest, &info, ns, &name)?, accept, &query),
+                None => self.render_values(&info, metrics::list(&self.rest, &info, ns, &list_query(&info, &query)?)?, accept, &query),
+            });
+        }
         // Injected faults: only here, so discovery, health, exec and /kdeck are never faulted.
         let log = info.group.is_empty() && info.plural == "pods" && subresource.as_deref() == Some("log") && verb == "get";
         let stream = verb == "watch" || log && query.flag("follow");
@@ -243,7 +278,9 @@ impl ApiServer {
                 if let Some(name) = &name {
                     list_query.fields = crate::rest::selector::FieldSelector::parse(&format!("metadata.name={name}"), &[]).map_err(ApiError::bad_request)?;
                 }
-                watch::serve(&self.rest, &info, ns, list_query, &query, stream_fault)
+                let table = matches!(Representation::of(&accept), Representation::Table)
+                    .then(|| watch::TableView { columns: printer_columns(&info), include: include_object(&query) });
+                watch::serve(&self.rest, &info, ns, list_query, &query, stream_fault, table)
             }
             "create" => {
                 let bytes = body::collect(req.into_body()).await?;
@@ -326,6 +363,24 @@ impl ApiServer {
             }
             Representation::Metadata => json_response(200, &partial_metadata(&obj)),
             Representation::Object => json_response(200, &obj),
+        }
+    }
+
+    /// A list of objects that are not stored (computed on the request).
+    fn render_values(&self, info: &ResourceInfo, items: Vec<Value>, accept: &str, query: &Query) -> Response<Body> {
+        let meta = json!({});
+        match Representation::of(accept) {
+            Representation::Table => {
+                let refs: Vec<&Value> = items.iter().collect();
+                json_response(200, &table::build(&info.group, &info.plural, &refs, None, include_object(query), meta, SystemTime::now()))
+            }
+            Representation::Metadata => {
+                let items: Vec<Value> = items.iter().map(partial_metadata).collect();
+                json_response(200, &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}))
+            }
+            Representation::Object => {
+                json_response(200, &json!({"kind": format!("{}List", info.kind), "apiVersion": info.api_version(), "metadata": meta, "items": items}))
+            }
         }
     }
 

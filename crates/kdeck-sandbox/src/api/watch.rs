@@ -87,6 +87,26 @@ fn presented(info: &ResourceInfo, raw: &Bytes) -> Bytes {
     }
 }
 
+/// A watch asked for as a Table (`kubectl get -w`): each event's object is a
+/// Table of its one row; as kube-apiserver sends them, only the first carries the
+/// column definitions (later ones have `null`).
+pub struct TableView {
+    pub columns: Option<Vec<super::table::PrinterColumn>>,
+    pub include: super::table::RowObject,
+}
+
+impl TableView {
+    fn event(&self, info: &ResourceInfo, kind: &str, raw: &Bytes, first: &mut bool) -> Bytes {
+        let obj: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+        let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
+        let mut table = super::table::build(&info.group, &info.plural, &[&obj], self.columns.as_deref(), self.include, meta, std::time::SystemTime::now());
+        if !std::mem::take(first) {
+            table["columnDefinitions"] = Value::Null;
+        }
+        event_line(kind, &serde_json::to_vec(&table).unwrap_or_default())
+    }
+}
+
 pub fn serve(
     rest: &Rest,
     info: &ResourceInfo,
@@ -94,7 +114,9 @@ pub fn serve(
     list_query: ListQuery,
     query: &Query,
     fault: Option<WatchFault>,
+    table: Option<TableView>,
 ) -> Result<Response<Body>, ApiError> {
+    let mut first_table = true;
     let rv = query.get("resourceVersion").filter(|v| !v.is_empty());
     let requested = match rv {
         Some(v) => {
@@ -137,7 +159,13 @@ pub fn serve(
         let (items, rv) = rest.store.list(&info.key(), if info.namespaced { ns } else { None }, None, |e| filter.matches(&e.index));
         start_rv = rv;
         if send_initial != Some(false) {
-            initial = items.iter().map(|e| event_line("ADDED", &presented(info, &e.raw))).collect();
+            initial = items
+                .iter()
+                .map(|e| match &table {
+                    Some(view) => view.event(info, "ADDED", &presented(info, &e.raw), &mut first_table),
+                    None => event_line("ADDED", &presented(info, &e.raw)),
+                })
+                .collect();
         }
     } else {
         let since = requested.unwrap_or(0);
@@ -168,7 +196,12 @@ pub fn serve(
         tokio::pin!(deadline);
         let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
         ticker.tick().await;
-        let send = |change: &Change| filter.event_type(change).map(|kind| event_line(kind.as_str(), &presented(&info, &change.entry.raw)));
+        let mut send = |change: &Change| {
+            filter.event_type(change).map(|kind| match &table {
+                Some(view) => view.event(&info, kind.as_str(), &presented(&info, &change.entry.raw), &mut first_table),
+                None => event_line(kind.as_str(), &presented(&info, &change.entry.raw)),
+            })
+        };
         for change in subscription.backlog {
             start_rv = change.rv;
             if let Some(line) = send(&change)

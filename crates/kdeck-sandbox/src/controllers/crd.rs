@@ -45,4 +45,5 @@ pub fn on_change(rest: &Rest, change: &Change) {
             rest.catalogue.set_custom(group, plural, Vec::new());
         }
     }
+    super::apiservices::sync(rest);
 }

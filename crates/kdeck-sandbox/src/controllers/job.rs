@@ -1,5 +1,6 @@
 //! The Job controller: runs pods until `completions` succeed (at most `parallelism`
-//! at a time), gives up after `backoffLimit` failures, reports the conditions
+//! at a time), gives up after `backoffLimit` failures or past its
+//! `activeDeadlineSeconds` (`DeadlineExceeded`), reports the conditions
 //! `kubectl wait --for=condition=complete` reads, and deletes finished Jobs after
 //! `ttlSecondsAfterFinished`.
 
@@ -56,15 +57,36 @@ impl Controller for Jobs {
             next["status"]["startTime"] = json!(now);
         }
         let mut active_count = active.len() as i64;
+        let mut failed = failed;
         let mut requeue = None;
-        if failed > backoff_limit {
+        // activeDeadlineSeconds counts from the Job's start.
+        let deadline = spec["activeDeadlineSeconds"].as_u64().map(Duration::from_secs);
+        let running_for =
+            next["status"]["startTime"].as_str().and_then(time::parse_rfc3339).map(|t| Duration::from_secs(u64::try_from(time::unix_secs() - t).unwrap_or(0)));
+        let past_deadline = matches!((deadline, running_for), (Some(d), Some(r)) if r >= d);
+        if let (Some(d), Some(r)) = (deadline, running_for)
+            && r < d
+        {
+            requeue = Some(d - r);
+        }
+        let give_up = if past_deadline {
+            Some(("DeadlineExceeded", "Job was active longer than specified deadline"))
+        } else if failed > backoff_limit {
+            Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+        } else {
+            None
+        };
+        if let Some((reason, message)) = give_up {
+            // Its running pods are stopped and count as failed.
             for pod in &active {
                 let _ = rest.delete(&rest.catalogue.find("", "v1", "pods")?, Some(namespace(pod)), name(pod), &DeleteOptions::default());
             }
+            failed += active_count;
             active_count = 0;
-            objects::set_condition(&mut next, "FailureTarget", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
-            objects::set_condition(&mut next, "Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit");
-            events::warning(rest, &job, &SOURCE, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
+            objects::set_condition(&mut next, "FailureTarget", "True", reason, message);
+            objects::set_condition(&mut next, "Failed", "True", reason, message);
+            events::warning(rest, &job, &SOURCE, reason, message);
+            requeue = None;
         } else if succeeded >= completions {
             objects::set_condition(&mut next, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods");
             objects::set_condition(&mut next, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods");
@@ -73,7 +95,7 @@ impl Controller for Jobs {
         } else if spec["suspend"] != true
             && let Some(wait) = failure_backoff(&job, &pods, failed)
         {
-            requeue = Some(wait);
+            requeue = Some(requeue.map_or(wait, |r: Duration| r.min(wait)));
         } else if spec["suspend"] != true {
             let wanted = parallelism.min(completions - succeeded) - active_count;
             for _ in 0..wanted.max(0) {

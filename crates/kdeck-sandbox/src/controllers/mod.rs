@@ -12,6 +12,7 @@
 //! After falling behind the change feed (a burst of writes), every controller
 //! resynchronises from the full state, as real controllers do after a relist.
 
+pub mod apiservices;
 pub(crate) mod crd;
 mod cronjob;
 mod daemonset;
@@ -94,6 +95,7 @@ fn handle(rest: &Rest, cluster: &defaults::Cluster, change: &Arc<Change>) {
 
 fn resync(rest: &Rest, cluster: &defaults::Cluster) {
     crd::register_all(rest);
+    apiservices::sync(rest);
     gc::resync(rest);
     namespace::resync(rest);
     defaults::resync(rest, cluster);

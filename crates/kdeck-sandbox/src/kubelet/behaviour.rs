@@ -6,7 +6,7 @@
 //! | `run-seconds: N` | main containers exit after N seconds (pods with restartPolicy Never/OnFailure default to 1, or N for a `sleep N` command; Always runs forever) |
 //! | `exit-code: N` | the exit code then (default 0; non-zero is reason `Error`) |
 //! | `crash-log: TEXT` | lines the container prints as it exits (shown by `kubectl logs`, and `--previous` after a restart) |
-//! | `oom-after-seconds: N` | killed for memory after N seconds: exit 137, reason `OOMKilled` |
+//! | `oom-after-seconds: N` | killed for memory after N seconds: exit 137, reason `OOMKilled` (also when memory declared to grow reaches the limit, see [`super::usage`]) |
 //! | `backoff-seconds: N` | base of the restart back-off (default 10, doubling to 300), as CrashLoopBackOff; on a Job's template, of its pod-replacement back-off (default 10, doubling to 360) |
 //! | `readiness-fail: "true"` | containers that define a readinessProbe never pass it: Running, not Ready, `Unhealthy` events |
 //! | `liveness-fail-after-seconds: N` | the liveness probe fails after N seconds: `Unhealthy`, the kubelet kills the container (exit 137) and restarts it |
@@ -51,6 +51,16 @@ pub fn runs_command(pod: &Value) -> bool {
     annotation(pod, "run-command").is_some_and(|v| v.trim() == "true")
 }
 
+/// The value of an annotation that may name containers: `VALUE` for every
+/// container, or `app=VALUE,sidecar=VALUE` (a container not named has none).
+pub fn for_container<'a>(text: &'a str, container: &str) -> Option<&'a str> {
+    let text = text.trim();
+    if !text.contains('=') {
+        return Some(text);
+    }
+    text.split(',').filter_map(|part| part.split_once('=')).find(|(c, _)| c.trim() == container).map(|(_, v)| v.trim())
+}
+
 fn seconds(pod: &Value, name: &str) -> Option<Duration> {
     annotation(pod, name).and_then(|v| v.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
 }
@@ -60,7 +70,8 @@ impl Behaviour {
         let runs_to_completion = matches!(pod["spec"]["restartPolicy"].as_str(), Some("Never" | "OnFailure"));
         let declared_exit = annotation(pod, "exit-code").and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
         // How the main containers end, if they do: (after, exit code, reason, killed by a liveness probe).
-        let (run_for, exit_code, reason, liveness_kill) = if let Some(after) = seconds(pod, "oom-after-seconds") {
+        let oom_after = seconds(pod, "oom-after-seconds").or_else(|| super::usage::oom_after(pod));
+        let (run_for, exit_code, reason, liveness_kill) = if let Some(after) = oom_after {
             (Some(after), 137, "OOMKilled", false)
         } else if let Some(after) = seconds(pod, "liveness-fail-after-seconds") {
             (Some(after), 137, "Error", true)
@@ -80,6 +91,20 @@ impl Behaviour {
             readiness_fails: annotation(pod, "readiness-fail") == Some("true"),
             runs_command: runs_command(pod),
         }
+    }
+
+    /// The behaviour as it plays out now: a crash declared to depend on
+    /// configuration (`crash-when-env`) happens only while that configuration holds.
+    pub fn in_effect(rest: &crate::rest::Rest, pod: &Value) -> Self {
+        let mut behaviour = Self::of(pod);
+        if let Some((var, value)) = behaviour.crash_when_env.clone() {
+            let first = pod["spec"]["containers"][0].clone();
+            let env = super::env::resolve(rest, pod, &first).unwrap_or_default();
+            if !env.iter().any(|(n, v)| *n == var && *v == value) {
+                behaviour.run_for = None;
+            }
+        }
+        behaviour
     }
 
     /// Whether the kubelet starts the container again after this exit.

@@ -17,9 +17,11 @@ pub mod behaviour;
 pub mod command;
 pub mod env;
 pub mod exec;
+pub mod init;
 pub mod logs;
 pub mod probes;
 pub mod restart;
+pub mod usage;
 
 use behaviour::Behaviour;
 
@@ -124,7 +126,7 @@ fn pods() -> ResourceKey {
 }
 
 /// Names of the nodes that exist, whose kubelet this is.
-fn node_names(rest: &Rest) -> Vec<String> {
+pub(crate) fn node_names(rest: &Rest) -> Vec<String> {
     rest.store.list(&ResourceKey::new("", "nodes"), None, None, |_| true).0.iter().map(|e| e.index.name.clone()).collect()
 }
 
@@ -195,13 +197,30 @@ impl Kubelet {
         if objects::is_pod_terminal(&pod) {
             return None;
         }
-        let statuses = pod["status"]["containerStatuses"].as_array();
         let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-        if statuses.is_none_or(|s| s.is_empty()) {
+        if pod["status"]["containerStatuses"].as_array().is_none_or(|s| s.is_empty()) {
             self.creating_since.lock().unwrap_or_else(|p| p.into_inner()).insert(uid, Instant::now());
             create_containers(rest, &info, &pod, &node);
             return Some(CREATE_DELAY);
         }
+        let deadline_check = deadline_when_due(rest, &info, &pod, &source);
+        let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
+        if objects::is_pod_terminal(&pod) {
+            return None;
+        }
+        // Init containers first, each to completion; the main containers wait.
+        let pod = if init::initializing(&pod) {
+            if !self.created(&uid) {
+                return Some(CREATE_DELAY);
+            }
+            match self.init_step(rest, &info, &pod, &source) {
+                init::Step::Wait(next) => return [next, deadline_check].into_iter().flatten().min(),
+                init::Step::Done => rest.get(&info, Some(&key.namespace), &key.name).ok()?,
+            }
+        } else {
+            pod
+        };
+        let statuses = pod["status"]["containerStatuses"].as_array();
         let mut retry = None;
         if statuses.is_some_and(|s| s.iter().any(waiting_to_start)) {
             if !self.created(&uid) {
@@ -218,7 +237,7 @@ impl Kubelet {
         let exit_check = self.exits_and_restarts(rest, &info, &pod, &source);
         let pod = rest.get(&info, Some(&key.namespace), &key.name).ok()?;
         let readiness_check = update_readiness(rest, &info, &pod, &source);
-        [retry, eviction_check, exit_check, readiness_check].into_iter().flatten().min()
+        [retry, eviction_check, deadline_check, exit_check, readiness_check].into_iter().flatten().min()
     }
 }
 
@@ -236,13 +255,19 @@ fn create_containers(rest: &Rest, info: &ResourceInfo, pod: &Value, node: &str) 
     status["hostIPs"] = json!([{"ip": node_ip}]);
     status["startTime"] = json!(now);
     status["qosClass"] = json!(crate::rest::strategy::qos_class(pod));
-    let waiting = |c: &Value| json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}}});
-    next["status"]["containerStatuses"] = Value::Array(containers(pod, "containers").iter().map(waiting).collect());
-    if !containers(pod, "initContainers").is_empty() {
-        next["status"]["initContainerStatuses"] = Value::Array(containers(pod, "initContainers").iter().map(waiting).collect());
-    }
+    let inits = containers(pod, "initContainers");
+    // With init containers, everything waits PodInitializing until they ran.
+    let reason = if inits.is_empty() { "ContainerCreating" } else { "PodInitializing" };
+    next["status"]["containerStatuses"] = Value::Array(containers(pod, "containers").iter().map(|c| init::waiting(c, reason)).collect());
     objects::set_condition(&mut next, "PodReadyToStartContainers", "False", "", "");
-    objects::set_condition(&mut next, "Initialized", if containers(pod, "initContainers").is_empty() { "True" } else { "False" }, "", "");
+    if inits.is_empty() {
+        objects::set_condition(&mut next, "Initialized", "True", "", "");
+    } else {
+        next["status"]["initContainerStatuses"] = Value::Array(inits.iter().map(|c| init::waiting(c, reason)).collect());
+        let names: Vec<&str> = inits.iter().filter_map(|c| c["name"].as_str()).collect();
+        let message = format!("containers with incomplete status: [{}]", names.join(" "));
+        objects::set_condition(&mut next, "Initialized", "False", "ContainersNotInitialized", &message);
+    }
     objects::set_condition(&mut next, "Ready", "False", "ContainersNotReady", &not_ready_message(pod));
     objects::set_condition(&mut next, "ContainersReady", "False", "ContainersNotReady", &not_ready_message(pod));
     objects::set_condition(&mut next, "PodScheduled", "True", "", "");
@@ -293,7 +318,6 @@ impl Kubelet {
             }
         }
         let mut next = pod.clone();
-        let now = time::now();
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
         let ip = pod["status"]["podIP"].as_str().map(str::to_string).unwrap_or_else(|| self.pod_ip(rest, node));
         next["status"]["podIP"] = json!(ip);
@@ -364,14 +388,6 @@ impl Kubelet {
             // Every container ended as it started (a command that cannot start, never restarted).
             objects::set_condition(&mut next, "ContainersReady", "False", "PodFailed", "");
             objects::set_condition(&mut next, "Ready", "False", "PodFailed", "");
-        }
-        if !containers(pod, "initContainers").is_empty() && !started.is_empty() {
-            let done = |c: &Value| {
-                json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "restartCount": 0, "started": false,
-                    "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}})
-            };
-            next["status"]["initContainerStatuses"] = Value::Array(containers(pod, "initContainers").iter().map(done).collect());
-            objects::set_condition(&mut next, "Initialized", "True", "", "");
         }
         objects::set_condition(&mut next, "PodReadyToStartContainers", "True", "", "");
         objects::write_status(rest, info, pod, next);
@@ -545,25 +561,60 @@ fn evict_when_due(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source
         "The node was low on resource: memory. Threshold quantity: 100Mi, available: 52Mi. Container {} was using 812Mi, request is 0, has larger consumption of memory.",
         containers(pod, "containers").first().and_then(|c| c["name"].as_str()).unwrap_or(name)
     );
+    let unknown = json!({"exitCode": 137, "reason": "ContainerStatusUnknown", "message": "The container could not be located when the pod was terminated"});
+    fail_pod(rest, info, pod, source, "Evicted", &message, &unknown, true);
+    None
+}
+
+/// Ends a pod past its `activeDeadlineSeconds` (counted from its start), as the
+/// kubelet does: its containers killed, phase Failed with reason `DeadlineExceeded`.
+fn deadline_when_due(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
+    let deadline = Duration::from_secs(pod["spec"]["activeDeadlineSeconds"].as_u64()?);
+    let started = pod["status"]["startTime"].as_str().map(elapsed_since)?;
+    if started < deadline {
+        return Some(deadline - started);
+    }
+    let killed = json!({"exitCode": 137, "reason": "Error"});
+    fail_pod(rest, info, pod, source, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline", &killed, false);
+    None
+}
+
+/// Fails a pod for `reason` (with its warning event): its running containers end
+/// as `terminated` says (start and finish times added); with `disruption`, the
+/// `DisruptionTarget` condition an eviction sets.
+#[allow(clippy::too_many_arguments)]
+fn fail_pod(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source, reason: &str, message: &str, terminated: &Value, disruption: bool) {
     let mut next = pod.clone();
     let now = time::now();
     next["status"]["phase"] = json!("Failed");
-    next["status"]["reason"] = json!("Evicted");
+    next["status"]["reason"] = json!(reason);
     next["status"]["message"] = json!(message);
-    let statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default().into_iter().map(|mut s| {
-        let started_at = s["state"]["running"]["startedAt"].clone();
-        s["ready"] = json!(false);
-        s["started"] = json!(false);
-        s["state"] = json!({"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "message": "The container could not be located when the pod was terminated", "startedAt": started_at, "finishedAt": now}});
-        s
-    }).collect();
+    let statuses: Vec<Value> = pod["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut s| {
+            if !s["state"]["running"].is_object() && !disruption {
+                return s;
+            }
+            let mut ended = terminated.clone();
+            ended["startedAt"] = s["state"]["running"]["startedAt"].clone();
+            ended["finishedAt"] = json!(now);
+            s["ready"] = json!(false);
+            s["started"] = json!(false);
+            s["state"] = json!({"terminated": ended});
+            s
+        })
+        .collect();
     next["status"]["containerStatuses"] = Value::Array(statuses);
-    objects::set_condition(&mut next, "DisruptionTarget", "True", "TerminationByKubelet", &message);
+    if disruption {
+        objects::set_condition(&mut next, "DisruptionTarget", "True", "TerminationByKubelet", message);
+    }
     objects::set_condition(&mut next, "Ready", "False", "PodFailed", "");
     objects::set_condition(&mut next, "ContainersReady", "False", "PodFailed", "");
     objects::write_status(rest, info, pod, next);
-    events::warning(rest, pod, source, "Evicted", &message);
-    None
+    events::warning(rest, pod, source, reason, message);
 }
 
 /// Time since an RFC 3339 timestamp (zero when absent or in the future).

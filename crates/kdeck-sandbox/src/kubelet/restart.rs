@@ -90,7 +90,7 @@ impl Backoffs {
 
     /// Moves the container's back-off on for restart number `restarts` after a
     /// run that lasted `ran`; it begins now.
-    fn next(&self, uid: &str, container: &str, base: Duration, ran: Duration, restarts: i64) -> Duration {
+    pub(super) fn next(&self, uid: &str, container: &str, base: Duration, ran: Duration, restarts: i64) -> Duration {
         let key = (uid.to_string(), container.to_string());
         let mut delays = self.lock();
         let delay = next_backoff(delays.get(&key).map(|(d, _)| *d), base, ran, restarts);
@@ -100,7 +100,7 @@ impl Backoffs {
 
     /// The back-off the container waits now and how long it has waited: as
     /// recorded, else derived from the restart count and the last run's finish.
-    fn current(&self, uid: &str, container: &str, base: Duration, restarts: i64, finished: Option<&str>) -> (Duration, Duration) {
+    pub(super) fn current(&self, uid: &str, container: &str, base: Duration, restarts: i64, finished: Option<&str>) -> (Duration, Duration) {
         match self.lock().get(&(uid.to_string(), container.to_string())) {
             Some((delay, since)) => (*delay, since.elapsed()),
             None => (derived_backoff(base, restarts), finished.map(elapsed_since).unwrap_or_default()),
@@ -113,7 +113,7 @@ impl Backoffs {
 }
 
 /// `5m0s`, `40s`, `2.5s`, `200ms`: a duration as Go prints it (the kubelet's back-off message).
-fn go_duration(d: Duration) -> String {
+pub(super) fn go_duration(d: Duration) -> String {
     let millis = d.as_millis();
     if millis < 1000 {
         return format!("{millis}ms");
@@ -163,7 +163,7 @@ impl Due {
 }
 
 /// `name_namespace(uid)`, as the kubelet names a pod in its messages.
-fn pod_ref(pod: &Value) -> String {
+pub(super) fn pod_ref(pod: &Value) -> String {
     let meta = &pod["metadata"];
     format!("{}_{}({})", meta["name"].as_str().unwrap_or_default(), meta["namespace"].as_str().unwrap_or_default(), meta["uid"].as_str().unwrap_or_default())
 }
@@ -303,15 +303,7 @@ impl Kubelet {
     /// restart policy says so, and finishes the pod when none will run again.
     /// Returns when the next exit or restart is due.
     pub(super) fn exits_and_restarts(&self, rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Option<Duration> {
-        let mut behaviour = Behaviour::of(pod);
-        // A crash declared to depend on configuration happens only while it holds.
-        if let Some((var, value)) = behaviour.crash_when_env.clone() {
-            let first = pod["spec"]["containers"][0].clone();
-            let env = super::env::resolve(rest, pod, &first).unwrap_or_default();
-            if !env.iter().any(|(n, v)| *n == var && *v == value) {
-                behaviour.run_for = None;
-            }
-        }
+        let behaviour = Behaviour::in_effect(rest, pod);
         let uid = uid_of(pod).to_string();
         let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
         let mut due = Due::default();

@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 
 use crate::rest::{Rest, Subresource, WriteOptions};
 
+pub mod settle;
+
 pub const KNOWN: &[&str] = &["crds", "demo", "home-ops", "broken:NAME", "broken:all", "scale:N"];
 
 /// The Flux and External Secrets CRDs, which scenarios that need them load first.
@@ -26,6 +28,7 @@ pub const BROKEN: &[(&str, &str)] = &[
     ("broken:helmrelease", include_str!("broken/helmrelease.yaml")),
     ("broken:image-private", include_str!("broken/image-private.yaml")),
     ("broken:image-tag", include_str!("broken/image-tag.yaml")),
+    ("broken:init-crash", include_str!("broken/init-crash.yaml")),
     ("broken:ingress-missing-port", include_str!("broken/ingress-missing-port.yaml")),
     ("broken:ingress-missing-service", include_str!("broken/ingress-missing-service.yaml")),
     ("broken:job-backoff", include_str!("broken/job-backoff.yaml")),

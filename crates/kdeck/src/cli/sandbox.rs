@@ -52,6 +52,12 @@ pub struct SeedArgs {
     /// Name of the sandbox.
     #[arg(long, default_value = DEFAULT_NAME)]
     name: String,
+    /// Return once the scenario is loaded, without waiting for it to settle.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for the scenario to settle.
+    #[arg(long, default_value = "60", value_name = "SECONDS")]
+    timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -86,7 +92,12 @@ pub struct StartArgs {
     /// only); by default the one of the last start if it is free, else a free one.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     ingress_port: Option<u16>,
-    /// How long --detach waits for the sandbox to answer.
+    /// With --seed and --detach: return once the scenario is loaded, without
+    /// waiting for it to settle.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long --detach waits for the sandbox to answer and, with --seed, for the
+    /// scenario to settle.
     #[arg(long, default_value = "60", value_name = "SECONDS")]
     timeout: u64,
 }
@@ -161,10 +172,15 @@ impl StartArgs {
     async fn run(self) -> Result<()> {
         let opts = self.complete()?;
         if self.detach {
-            let record = sandboxes::spawn_detached(&opts, Duration::from_secs(self.timeout)).await?;
+            let started = std::time::Instant::now();
+            let timeout = Duration::from_secs(self.timeout);
+            let record = sandboxes::spawn_detached(&opts, timeout).await?;
             eprintln!("sandbox {:?} is running at {} (pid {})", record.name, record.server, record.pid);
             eprintln!("  ingress: {}", record.ingress);
             println!("{}", record.name);
+            if let Some(seed) = opts.seed.as_deref().filter(|_| !self.no_wait) {
+                sandboxes::wait_settled(&record, seed, timeout.saturating_sub(started.elapsed())).await?;
+            }
             return Ok(());
         }
         sandboxes::serve(&opts, |record| {
@@ -198,6 +214,9 @@ impl SeedArgs {
         let record = sandboxes::require(&self.name)?;
         let path = format!("seed/{}", self.scenario);
         sandboxes::admin_request(&record, http::Method::POST, &path, Vec::new()).await?;
+        if !self.no_wait {
+            sandboxes::wait_settled(&record, &self.scenario, Duration::from_secs(self.timeout)).await?;
+        }
         eprintln!("scenario {:?} loaded into sandbox {:?}", self.scenario, self.name);
         Ok(())
     }

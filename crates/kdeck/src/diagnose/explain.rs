@@ -73,12 +73,19 @@ impl Masks {
             if !p.namespace.is_empty() && !namespaces.contains(&p.namespace) {
                 namespaces.push(p.namespace.clone());
             }
-            let references = std::iter::once(&p.root_cause.object).chain(p.chain.iter().map(|l| &l.object)).chain(&p.affected);
-            for reference in references {
-                let name = match reference.split_once(['/', ' ']) {
+            let references =
+                std::iter::once(&p.root_cause.object).chain(p.chain.iter().map(|l| &l.object)).chain(&p.affected).chain(p.evidence.iter().map(|e| &e.object));
+            let mut names: Vec<&str> = references
+                .map(|reference| match reference.split_once(['/', ' ']) {
                     Some((_, name)) => name,
                     None => reference.as_str(),
-                };
+                })
+                .collect();
+            // Objects named inside evidence and fixes (`… (deploy/api)`), too.
+            let texts =
+                p.evidence.iter().map(|e| e.text.as_str()).chain(p.fix.iter().map(String::as_str)).chain(std::iter::once(p.root_cause.summary.as_str()));
+            names.extend(texts.flat_map(named_objects));
+            for name in names {
                 if name.len() > 1 && !objects.iter().any(|o| o == name) {
                     objects.push(name.to_string());
                 }
@@ -102,10 +109,21 @@ impl Masks {
     }
 }
 
+/// The names in `kind/name` references inside free text.
+fn named_objects(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c.is_whitespace() || "()[],;:\"'`".contains(c)).filter_map(|token| {
+        let (kind, name) = token.split_once('/')?;
+        let name = name.trim_end_matches('.');
+        let is_kind = !kind.is_empty() && kind.chars().all(|c| c.is_ascii_lowercase() || c == '.');
+        let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        (is_kind && is_name).then_some(name)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::problem::Severity;
+    use crate::diagnose::problem::{Evidence, Severity};
 
     #[test]
     fn names_are_masked_for_the_model_and_put_back_in_its_answer() {
@@ -119,5 +137,13 @@ mod tests {
         assert_eq!(masks.restore(&sent), "configmap/api-config of deploy/api in shop; pod/api-7f9c-x2 container api");
         let answer = masks.restore(&format!("Fix {} first.", masks.mask("api-config")));
         assert_eq!(answer, "Fix api-config first.");
+        // Names met only inside evidence text are masked too.
+        let problem = Problem::new(Severity::Error, "shop", "service-selects-nothing", "service/db", "Service db selects app=pg").evidence(Evidence::new(
+            "field",
+            "pods of the namespace",
+            "labels under the same keys: app=billing (deploy/billing)",
+        ));
+        let masks = Masks::of(std::slice::from_ref(&problem));
+        assert!(!masks.mask("labels under the same keys: app=billing (deploy/billing)").contains("billing"));
     }
 }

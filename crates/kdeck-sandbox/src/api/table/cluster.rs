@@ -177,6 +177,31 @@ pub(super) fn priority_class_row(o: Obj<'_>, ctx: &Ctx) -> Row {
 }
 
 #[rustfmt::skip]
+pub(super) const API_SERVICE_COLUMNS: &[Col] = &[
+    NAME,
+    col("Service", "string", "The reference to the service that hosts this API endpoint."),
+    col("Available", "string", "Whether this service is available."),
+    AGE,
+];
+
+/// The aggregator's printer: `Local` for an API the server serves itself; the
+/// Available condition's status, with its reason when it is not True.
+pub(super) fn api_service_row(o: Obj<'_>, ctx: &Ctx) -> Row {
+    let service = o.child(&["spec", "service"]);
+    let service = match non_empty(service.str(&["name"])) {
+        Some(name) => format!("{}/{name}", service.str(&["namespace"])),
+        None => "Local".to_string(),
+    };
+    let available = o.child(&["status"]).list(&["conditions"]).iter().map(Obj).find(|c| c.str(&["type"]) == "Available").map_or("Unknown".to_string(), |c| {
+        match c.str(&["status"]) {
+            "True" => "True".to_string(),
+            status => format!("{status} ({})", c.str(&["reason"])),
+        }
+    });
+    Row::from(cells![o.name(), service, available, o.age(ctx)])
+}
+
+#[rustfmt::skip]
 pub(super) const RUNTIME_CLASS_COLUMNS: &[Col] = &[
     NAME,
     col("Handler", "string", "handler specifies the underlying runtime and configuration that the CRI implementation will use to handle pods of this class."),

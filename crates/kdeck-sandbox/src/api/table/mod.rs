@@ -262,6 +262,7 @@ fn builtin_printer(group: &str, resource: &str) -> Option<Printer> {
         ("storage.k8s.io", "csidrivers") => (storage::CSI_DRIVER_COLUMNS, storage::csi_driver_row),
         ("scheduling.k8s.io", "priorityclasses") => (cluster::PRIORITY_CLASS_COLUMNS, cluster::priority_class_row),
         ("node.k8s.io", "runtimeclasses") => (cluster::RUNTIME_CLASS_COLUMNS, cluster::runtime_class_row),
+        ("apiregistration.k8s.io", "apiservices") => (cluster::API_SERVICE_COLUMNS, cluster::api_service_row),
         ("admissionregistration.k8s.io", "mutatingwebhookconfigurations" | "validatingwebhookconfigurations") => {
             (cluster::WEBHOOK_CONFIGURATION_COLUMNS, cluster::webhook_configuration_row)
         }

@@ -364,8 +364,10 @@ fn crash(scene: &Scene, pod: &Value, spec: &Value, ended: &Value, restarts: i64)
             Some(line) => format!("exits with code {exit}{signal}: {:?}", line.trim()),
             None => format!("exits with code {exit}{signal} (no log lines)"),
         };
-        pod_problem(scene, pod, "crash-loop", Severity::Error, workload.clone(), format!("container {cname} crash-loops: it {cause}"))
-            .link(format!("container {cname}"), container_state.clone())
+        // An init container that fails holds the whole pod before its containers start.
+        let kind = if pod["spec"]["initContainers"].as_array().into_iter().flatten().any(|c| c["name"] == cname) { "init container" } else { "container" };
+        pod_problem(scene, pod, "crash-loop", Severity::Error, workload.clone(), format!("{kind} {cname} crash-loops: it {cause}"))
+            .link(format!("{kind} {cname}"), container_state.clone())
             .fix(format!("read the log above; kdeck logs -n {ns} {} -c {cname} -p shows the previous run", name(pod)))
     };
     for line in last_lines {

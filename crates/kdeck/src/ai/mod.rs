@@ -4,4 +4,5 @@
 
 pub mod ask;
 pub mod mcp;
+pub mod rightsize;
 pub mod tools;

@@ -13,6 +13,7 @@ pub mod hr_restart;
 pub mod init;
 pub mod logs;
 pub mod mcp;
+pub mod rightsize;
 pub mod run;
 pub mod sandbox;
 pub mod stack;
@@ -64,6 +65,8 @@ pub enum Command {
     Diagnose(diagnose::DiagnoseArgs),
     /// Ask a model about the cluster: it calls kdeck's tools (reads at once, changes only as plans you confirm).
     Ask(ask::AskArgs),
+    /// Suggest requests and limits from sampled usage (metrics.k8s.io); --apply patches them after confirmation.
+    Rightsize(rightsize::RightsizeArgs),
     /// Serve kdeck's tools to AI assistants over MCP (read-only unless --allow-changes; changes only after the user confirms).
     Mcp(mcp::McpArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
@@ -108,6 +111,7 @@ impl Cli {
             Command::Diagnose(args) => args.run(&self.cluster).await,
             Command::Ask(args) => args.run(&self.cluster).await,
             Command::Mcp(args) => args.run(&self.cluster).await,
+            Command::Rightsize(args) => args.run(&self.cluster).await,
             Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Forward(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),

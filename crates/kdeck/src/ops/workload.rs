@@ -69,12 +69,16 @@ pub enum Change {
         container: String,
         image: String,
     },
-    /// Requests and limits by resource name (`cpu`, `memory`), as quantities.
-    SetResources {
-        container: String,
-        requests: BTreeMap<String, String>,
-        limits: BTreeMap<String, String>,
-    },
+    /// New requests and limits of one or more containers, in one patch (one rollout).
+    SetResources(Vec<Resources>),
+}
+
+/// Requests and limits of one container by resource name (`cpu`, `memory`), as quantities.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resources {
+    pub container: String,
+    pub requests: BTreeMap<String, String>,
+    pub limits: BTreeMap<String, String>,
 }
 
 impl Change {
@@ -83,7 +87,7 @@ impl Change {
             Change::Scale(_) => "scale",
             Change::Restart => "rollout restart",
             Change::SetImage { .. } => "set image",
-            Change::SetResources { .. } => "set resources",
+            Change::SetResources(_) => "set resources",
         }
     }
 }
@@ -161,34 +165,43 @@ pub fn patch_for(kind: Kind, object: &Value, change: &Change) -> Result<(String,
             let now = containers[i]["image"].as_str().unwrap_or_default();
             (format!("container {container}: image {now} → {image}"), containers_patch(json!({"name": container, "image": image})))
         }
-        Change::SetResources { container, requests, limits } => {
-            names::validate_namespace(container).map_err(|_| Error::usage(format!("invalid container name {container:?}")))?;
-            if requests.is_empty() && limits.is_empty() {
-                return Err(Error::usage("set resources needs requests or limits").hint("e.g. requests cpu=250m, memory=256Mi"));
+        Change::SetResources(all) => {
+            if all.is_empty() {
+                return Err(Error::usage("set resources needs a container"));
             }
-            for (key, value) in requests.iter().chain(limits) {
-                if !matches!(key.as_str(), "cpu" | "memory" | "ephemeral-storage") {
-                    return Err(Error::usage(format!("unknown resource {key:?}")).hint("resources are cpu, memory and ephemeral-storage"));
+            let mut patches = Vec::new();
+            let mut said_all = Vec::new();
+            for Resources { container, requests, limits } in all {
+                names::validate_namespace(container).map_err(|_| Error::usage(format!("invalid container name {container:?}")))?;
+                if requests.is_empty() && limits.is_empty() {
+                    return Err(Error::usage("set resources needs requests or limits").hint("e.g. requests cpu=250m, memory=256Mi"));
                 }
-                validate_quantity(key, value)?;
-            }
-            let i = index_of(container)?;
-            let mut resources = containers[i]["resources"].clone();
-            if !resources.is_object() {
-                resources = json!({});
-            }
-            let mut said = Vec::new();
-            for (section, wanted) in [("requests", requests), ("limits", limits)] {
-                for (key, value) in wanted {
-                    let before = resources[section][key].as_str().unwrap_or("none").to_string();
-                    said.push(format!("{section}.{key} {before} → {value}"));
-                    if !resources[section].is_object() {
-                        resources[section] = json!({});
+                for (key, value) in requests.iter().chain(limits) {
+                    if !matches!(key.as_str(), "cpu" | "memory" | "ephemeral-storage") {
+                        return Err(Error::usage(format!("unknown resource {key:?}")).hint("resources are cpu, memory and ephemeral-storage"));
                     }
-                    resources[section][key] = json!(value);
+                    validate_quantity(key, value)?;
                 }
+                let i = index_of(container)?;
+                let mut resources = containers[i]["resources"].clone();
+                if !resources.is_object() {
+                    resources = json!({});
+                }
+                let mut said = Vec::new();
+                for (section, wanted) in [("requests", requests), ("limits", limits)] {
+                    for (key, value) in wanted {
+                        let before = resources[section][key].as_str().unwrap_or("none").to_string();
+                        said.push(format!("{section}.{key} {before} → {value}"));
+                        if !resources[section].is_object() {
+                            resources[section] = json!({});
+                        }
+                        resources[section][key] = json!(value);
+                    }
+                }
+                said_all.push(format!("container {container}: {}", said.join(", ")));
+                patches.push(json!({"name": container, "resources": resources}));
             }
-            (format!("container {container}: {}", said.join(", ")), containers_patch(json!({"name": container, "resources": resources})))
+            (said_all.join("; "), json!({"spec": {"template": {"spec": {"containers": patches}}}}))
         }
     })
 }
@@ -296,7 +309,11 @@ mod tests {
         assert_eq!(patch, json!({"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "proxy:3"}]}}}}));
         assert!(missing_containers(&patch, &deployment()).is_empty());
         assert_eq!(missing_containers(&patch, &json!({"spec": {"template": {"spec": {"containers": [{"name": "api"}]}}}})), ["sidecar"]);
-        let change = Change::SetResources { container: "api".into(), requests: BTreeMap::from([("cpu".into(), "250m".into())]), limits: BTreeMap::new() };
+        let change = Change::SetResources(vec![Resources {
+            container: "api".into(),
+            requests: BTreeMap::from([("cpu".into(), "250m".into())]),
+            limits: BTreeMap::new(),
+        }]);
         let (what, patch) = patch_for(Kind::Deployment, &deployment(), &change).unwrap();
         assert_eq!(what, "container api: requests.cpu none → 250m");
         let resources = &patch["spec"]["template"]["spec"]["containers"][0]["resources"];

@@ -63,7 +63,7 @@ pub async fn set_image(tools: &Tools, a: &SetImageArgs) -> Result<Pending> {
 }
 
 pub async fn set_resources(tools: &Tools, a: &SetResourcesArgs) -> Result<Pending> {
-    let change = Change::SetResources { container: a.container.clone(), requests: a.requests.clone(), limits: a.limits.clone() };
+    let change = Change::SetResources(vec![workload::Resources { container: a.container.clone(), requests: a.requests.clone(), limits: a.limits.clone() }]);
     workload(tools, &a.target, &a.namespace, change).await
 }
 

@@ -234,24 +234,10 @@ pub async fn rollout_status(tools: &Tools, a: &WorkloadArgs) -> Result<Value> {
     let (kind, name) = args::workload(&a.target)?;
     let object_args = ObjectArgs { kind: kind.short().into(), name: name.clone(), namespace: a.namespace.clone() };
     let (_, namespace, value) = object(tools, &object_args).await?;
-    let (spec, status) = (&value["spec"], &value["status"]);
-    let number = |k: &str| status[k].as_i64().unwrap_or(0);
-    let generation = value["metadata"]["generation"].as_i64().unwrap_or(0);
-    let observed = status["observedGeneration"].as_i64().unwrap_or(0);
-    let (wanted, updated, ready, available) = match kind {
-        crate::ops::workload::Kind::DaemonSet => {
-            (number("desiredNumberScheduled"), number("updatedNumberScheduled"), number("numberReady"), number("numberAvailable"))
-        }
-        _ => (spec["replicas"].as_i64().unwrap_or(1), number("updatedReplicas"), number("readyReplicas"), number("availableReplicas")),
-    };
-    let stuck = status["conditions"].as_array().into_iter().flatten().find(|c| c["reason"] == "ProgressDeadlineExceeded").map(|c| c["message"].clone());
-    let complete = observed >= generation && updated >= wanted && available >= wanted && number("replicas").max(wanted) <= wanted;
-    let message = match (&stuck, complete) {
-        (Some(m), _) => format!("{}/{name} exceeded its progress deadline: {}", kind.short(), m.as_str().unwrap_or_default()),
-        (None, true) => format!("{}/{name} successfully rolled out", kind.short()),
-        (None, false) if observed < generation => "waiting for the controller to see the new spec".into(),
-        (None, false) => format!("waiting for rollout to finish: {updated} of {wanted} updated, {available} available, {ready} ready"),
-    };
+    let rollout = rollout(kind, &value);
+    let (complete, message) = (rollout["complete"].as_bool().unwrap_or(false), rollout["message"].as_str().unwrap_or_default().to_string());
+    let (wanted, updated, ready, available) = (&rollout["replicas"], &rollout["updated"], &rollout["ready"], &rollout["available"]);
+    let status = &value["status"];
     Ok(json!({"namespace": namespace, "target": format!("{}/{name}", kind.short()), "complete": complete, "message": message,
               "replicas": wanted, "updated": updated, "ready": ready, "available": available, "conditions": status["conditions"]}))
 }
@@ -301,4 +287,28 @@ pub async fn top(tools: &Tools, a: &TopArgs) -> Result<Value> {
         })
         .collect();
     Ok(json!({"metricsServed": true, "items": items}))
+}
+
+/// Where a workload's rollout is: `complete`, a message as kubectl words it, and the counts.
+pub fn rollout(kind: crate::ops::workload::Kind, value: &Value) -> Value {
+    let name = value["metadata"]["name"].as_str().unwrap_or_default();
+    let (spec, status) = (&value["spec"], &value["status"]);
+    let number = |k: &str| status[k].as_i64().unwrap_or(0);
+    let generation = value["metadata"]["generation"].as_i64().unwrap_or(0);
+    let observed = status["observedGeneration"].as_i64().unwrap_or(0);
+    let (wanted, updated, ready, available) = match kind {
+        crate::ops::workload::Kind::DaemonSet => {
+            (number("desiredNumberScheduled"), number("updatedNumberScheduled"), number("numberReady"), number("numberAvailable"))
+        }
+        _ => (spec["replicas"].as_i64().unwrap_or(1), number("updatedReplicas"), number("readyReplicas"), number("availableReplicas")),
+    };
+    let stuck = status["conditions"].as_array().into_iter().flatten().find(|c| c["reason"] == "ProgressDeadlineExceeded").map(|c| c["message"].clone());
+    let complete = observed >= generation && updated >= wanted && available >= wanted && number("replicas").max(wanted) <= wanted;
+    let message = match (&stuck, complete) {
+        (Some(m), _) => format!("{}/{name} exceeded its progress deadline: {}", kind.short(), m.as_str().unwrap_or_default()),
+        (None, true) => format!("{}/{name} successfully rolled out", kind.short()),
+        (None, false) if observed < generation => "waiting for the controller to see the new spec".into(),
+        (None, false) => format!("waiting for rollout to finish: {updated} of {wanted} updated, {available} available, {ready} ready"),
+    };
+    json!({"complete": complete, "stuck": stuck.is_some(), "message": message, "replicas": wanted, "updated": updated, "ready": ready, "available": available})
 }

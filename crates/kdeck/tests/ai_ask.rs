@@ -85,6 +85,25 @@ async fn the_seeds_six_questions_run_as_scripted_conversations_against_demo() {
     let result = &tool_results(&m)[0];
     assert!(result.contains("\"metricsServed\": true"), "the sandbox serves metrics.k8s.io: {result}");
 
+    // The resource suggestions the projects asked kagent for, then applied as a confirmed plan.
+    let m = StandInModel::scripted(vec![
+        model::calls(&[("rightsize", json!({"target": "deploy/redis", "namespace": "demo", "windowSeconds": 1}))]),
+        model::calls(&[(
+            "set_resources",
+            json!({"target": "deploy/redis", "container": "redis", "requests": {"cpu": "50m", "memory": "64Mi"}, "namespace": "demo"}),
+        )]),
+        model::text("I suggest 50m and 64Mi; confirm the plan to apply it."),
+    ])
+    .await;
+    let out = ask(&sandbox, &m, &["suggest resources for redis and apply them"]);
+    assert_eq!(out.status.code(), Some(1), "the set_resources plan is not applied without a terminal: {}", stderr(&out));
+    assert!(stderr(&out).contains("→ rightsize deploy/redis --window 1s -n demo"), "{}", stderr(&out));
+    let results = tool_results(&m);
+    assert!(results[0].contains("\"suggestedRequests\"") && results[0].contains("\"container\": \"redis\""), "{}", results[0]);
+    assert!(results[1].contains("requests.cpu none → 50m") && results[1].contains("NOT applied"), "{}", results[1]);
+    let redis = deployments.get("redis").await.unwrap();
+    assert!(redis.spec.unwrap().template.spec.unwrap().containers[0].resources.as_ref().and_then(|r| r.requests.as_ref()).is_none(), "not applied");
+
     // "describe backend service"
     let m = StandInModel::scripted(vec![
         model::calls(&[("describe", json!({"kind": "service", "name": "api", "namespace": "demo"}))]),

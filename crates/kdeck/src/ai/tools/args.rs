@@ -130,6 +130,18 @@ pub struct TopArgs {
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RightsizeArgs {
+    /// The workload: deploy/NAME, sts/NAME or ds/NAME.
+    pub target: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// How long to sample usage, in seconds (1–60, default 15); `kdeck rightsize --window 1h` samples longer.
+    #[serde(default)]
+    pub window_seconds: Option<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScaleArgs {
     /// deploy/NAME or sts/NAME.
     pub target: String,

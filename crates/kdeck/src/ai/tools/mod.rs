@@ -88,6 +88,12 @@ pub const TOOLS: &[ToolDef] = &[
     ),
     tool!("stack_status", false, NoArgs, "The readiness of each resource of the stack of the kdeck.yaml in the working directory."),
     tool!("top", false, TopArgs, "CPU and memory usage of pods (or nodes) from metrics.k8s.io, when the cluster serves it."),
+    tool!(
+        "rightsize",
+        false,
+        RightsizeArgs,
+        "Suggested CPU/memory requests and limits for a workload's containers from their usage sampled over a short window (metrics.k8s.io), with the reason; apply one with set_resources."
+    ),
     tool!("scale", true, ScaleArgs, "Plan setting a Deployment's or StatefulSet's replicas; applied only after the user confirms."),
     tool!("rollout_restart", true, WorkloadArgs, "Plan restarting a workload's pods (as kubectl rollout restart); applied only after the user confirms."),
     tool!("set_image", true, SetImageArgs, "Plan changing one container's image; applied only after the user confirms."),
@@ -119,6 +125,7 @@ pub enum Call {
     RolloutStatus(WorkloadArgs),
     StackStatus,
     Top(TopArgs),
+    Rightsize(RightsizeArgs),
     Scale(ScaleArgs),
     RolloutRestart(WorkloadArgs),
     SetImage(SetImageArgs),
@@ -147,6 +154,7 @@ impl Call {
             "rollout_status" => Call::RolloutStatus(parsed(name, arguments)?),
             "stack_status" => parsed::<NoArgs>(name, arguments).map(|_| Call::StackStatus)?,
             "top" => Call::Top(parsed(name, arguments)?),
+            "rightsize" => Call::Rightsize(parsed(name, arguments)?),
             "scale" => Call::Scale(parsed(name, arguments)?),
             "rollout_restart" => Call::RolloutRestart(parsed(name, arguments)?),
             "set_image" => Call::SetImage(parsed(name, arguments)?),
@@ -210,6 +218,13 @@ impl Call {
             Call::Top(a) => {
                 namespace(&a.namespace)?;
                 selector(&a.selector)?;
+            }
+            Call::Rightsize(a) => {
+                namespace(&a.namespace)?;
+                workload(&a.target)?;
+                if a.window_seconds.is_some_and(|w| !(1..=60).contains(&w)) {
+                    return Err(Error::usage("invalid windowSeconds").hint("windowSeconds is between 1 and 60; for longer, run kdeck rightsize --window"));
+                }
             }
             Call::Scale(a) => {
                 namespace(&a.namespace)?;
@@ -281,6 +296,7 @@ impl Call {
             Call::RolloutStatus(a) | Call::RolloutRestart(a) => (a.namespace.as_ref(), false),
             Call::StackStatus => (None, true),
             Call::Top(a) => (a.namespace.as_ref(), a.all_namespaces),
+            Call::Rightsize(a) => (a.namespace.as_ref(), false),
             Call::Scale(a) => (a.namespace.as_ref(), false),
             Call::SetImage(a) => (a.namespace.as_ref(), false),
             Call::SetResources(a) => (a.namespace.as_ref(), false),
@@ -317,6 +333,7 @@ impl Call {
             Call::RolloutStatus(a) => vec!["rollout status".into(), a.target.clone()],
             Call::StackStatus => vec!["status".into()],
             Call::Top(a) => vec!["top".into(), a.kind.clone().unwrap_or_else(|| "pods".into())],
+            Call::Rightsize(a) => vec!["rightsize".into(), a.target.clone(), format!("--window {}s", a.window_seconds.unwrap_or(15))],
             Call::Scale(a) => vec!["scale".into(), a.target.clone(), format!("--replicas {}", a.replicas)],
             Call::RolloutRestart(a) => vec!["rollout restart".into(), a.target.clone()],
             Call::SetImage(a) => vec!["set image".into(), a.target.clone(), format!("{}={}", a.container, a.image)],
@@ -408,6 +425,7 @@ impl Tools {
                 Call::RolloutStatus(a) => Outcome::Read(text(&read::rollout_status(self, a).await?)),
                 Call::StackStatus => Outcome::Read(text(&read::stack_status().await?)),
                 Call::Top(a) => Outcome::Read(text(&read::top(self, a).await?)),
+                Call::Rightsize(a) => Outcome::Read(text(&read::rightsize(self, a).await?)),
                 Call::Scale(a) => Outcome::Planned(change::scale(self, a).await?),
                 Call::RolloutRestart(a) => Outcome::Planned(change::restart(self, a).await?),
                 Call::SetImage(a) => Outcome::Planned(change::set_image(self, a).await?),
@@ -497,6 +515,7 @@ mod tests {
         assert!(refused("logs", json!({"target": "pod/api", "since": "1 hour"})).contains("invalid since"));
         assert!(refused("set_resources", json!({"target": "deploy/api", "container": "api", "limits": {"memory": "1Gi; reboot"}})).contains("invalid memory"));
         assert!(refused("hr_restart", json!({"name": "web", "mode": "nuke"})).contains("invalid mode"));
+        assert!(refused("rightsize", json!({"target": "deploy/api", "windowSeconds": 3600})).contains("invalid windowSeconds"));
     }
 
     #[test]

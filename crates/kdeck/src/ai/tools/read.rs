@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use kdeck_sandbox::rest::selector::LabelSelector;
 
 use super::Tools;
-use super::args::{self, DiagnoseArgs, EventsArgs, ListArgs, LogsArgs, ObjectArgs, TopArgs, WorkloadArgs};
+use super::args::{self, DiagnoseArgs, EventsArgs, ListArgs, LogsArgs, ObjectArgs, RightsizeArgs, TopArgs, WorkloadArgs};
 use super::kinds;
 use crate::cluster::listing;
 use crate::cluster::names;
@@ -311,4 +311,27 @@ pub fn rollout(kind: crate::ops::workload::Kind, value: &Value) -> Value {
         (None, false) => format!("waiting for rollout to finish: {updated} of {wanted} updated, {available} available, {ready} ready"),
     };
     json!({"complete": complete, "stuck": stuck.is_some(), "message": message, "replicas": wanted, "updated": updated, "ready": ready, "available": available})
+}
+
+/// Suggestions for one workload from usage sampled over a short window (see `ai::rightsize`).
+pub async fn rightsize(tools: &Tools, a: &RightsizeArgs) -> Result<Value> {
+    use crate::ai::rightsize as sizing;
+    let namespace = tools.scope(&a.namespace, false)?.unwrap_or_default();
+    let window = std::time::Duration::from_secs(a.window_seconds.unwrap_or(15).clamp(1, 60));
+    let workloads = sizing::workloads(&tools.cluster, Some(&namespace), std::slice::from_ref(&a.target)).await?;
+    let namespaces = std::collections::BTreeSet::from([namespace.clone()]);
+    let not_served = || json!({"metricsServed": false, "message": "metrics not served: this cluster does not serve metrics.k8s.io (install metrics-server)"});
+    let Some(first) = sizing::sample(&tools.cluster, &namespaces).await? else { return Ok(not_served()) };
+    let mut samples = vec![first];
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < window {
+        tokio::time::sleep(window.saturating_sub(started.elapsed()).min(sizing::INTERVAL)).await;
+        match sizing::sample(&tools.cluster, &namespaces).await? {
+            Some(sample) => samples.push(sample),
+            None => return Ok(not_served()),
+        }
+    }
+    let suggestions = sizing::suggestions(&tools.cluster, &workloads, &samples).await?;
+    Ok(json!({"metricsServed": true, "windowSeconds": window.as_secs(), "suggestions": suggestions,
+              "note": "a short window: kdeck rightsize --window 1h samples longer; apply a suggestion with set_resources"}))
 }

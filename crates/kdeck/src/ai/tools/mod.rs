@@ -28,7 +28,7 @@ use crate::redact::Redactor;
 pub use change::Pending;
 
 /// How long one tool may read the cluster.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+const READ_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A tool as callers list it.
 pub struct ToolDef {

@@ -112,3 +112,30 @@ t_fidelity_watch_table() {
   rm -f "$out_file"
 }
 step "kubectl get -w --output-watch-events: every event printed with the kind's columns" t_fidelity_watch_table
+
+t_fidelity_events() {
+  local ns_e=conf-fidelity-events
+  k create namespace "$ns_e" >/dev/null
+  k -n "$ns_e" run evented --image=nginx >/dev/null
+  eventually 20 output_is Running k -n "$ns_e" get pod evented -o 'jsonpath={.status.phase}'
+  out="$(k -n "$ns_e" events --for pod/evented)"
+  expect_contains "kubectl events shows the scheduling" "$out" "Successfully assigned $ns_e/evented"
+  out="$(k -n "$ns_e" get events.events.k8s.io -o 'jsonpath={range .items[*]}{.reason}:{.note}{"\n"}{end}')"
+  expect_contains "the same event through events.k8s.io, its message as note" "$out" "Scheduled:Successfully assigned $ns_e/evented"
+  k -n "$ns_e" apply -f - >/dev/null <<'YAML'
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {name: evented.recorded}
+eventTime: "2026-12-07T10:00:00.000000Z"
+reportingController: example.com/operator
+reportingInstance: operator-0
+action: Reconcile
+reason: Synced
+note: recorded with events.k8s.io
+type: Normal
+regarding: {kind: Pod, name: evented, namespace: conf-fidelity-events}
+YAML
+  out="$(k -n "$ns_e" get events)"
+  expect_contains "kubectl get events shows an events.k8s.io event" "$out" "recorded with events.k8s.io"
+}
+step "events: one store — kubectl events, kubectl get events and events.k8s.io agree" t_fidelity_events

@@ -17,7 +17,7 @@ pub mod cron;
 pub mod faults;
 mod fsutil;
 pub mod kubelet;
-mod md5;
+pub mod md5;
 pub mod network;
 pub mod quantity;
 pub mod resources;

@@ -56,8 +56,19 @@ pub struct CustomInfo {
 }
 
 impl ResourceInfo {
+    /// Where its objects are stored: their own key, except `events.k8s.io` Events,
+    /// stored as core Events (one store served by both APIs, see `rest::events`).
     pub fn key(&self) -> ResourceKey {
+        if self.group == "events.k8s.io" && self.plural == "events" {
+            return ResourceKey::new("", "events");
+        }
         ResourceKey::new(&self.group, &self.plural)
+    }
+
+    /// `plural.group` (`deployments.apps`; the plural alone for the core group), as
+    /// the API server names a resource in its messages.
+    pub fn qualified(&self) -> String {
+        ResourceKey::new(&self.group, &self.plural).qualified()
     }
 
     pub fn api_version(&self) -> String {

@@ -509,3 +509,51 @@ async fn a_watch_asked_for_as_a_table_sends_tables_with_the_columns_once() {
     assert_eq!(second["rows"][0]["cells"][0], "watched");
     assert_eq!(second["rows"][0]["cells"][1], 1, "the Data column");
 }
+
+#[tokio::test]
+async fn core_and_events_k8s_io_events_are_one_store() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event;
+    let sandbox = TestSandbox::start("fid-events");
+    let client = sandbox.client().await;
+    let new_api: Api<Event> = Api::namespaced(client.clone(), "default");
+    let core: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+
+    // Recorded with events.k8s.io (as client-go's broadcaster and kube-rs's Recorder do).
+    let recorded: Event = serde_json::from_value(json!({
+        "metadata": {"name": "web.reconciled"},
+        "eventTime": "2026-12-07T10:00:00.000000Z",
+        "reportingController": "example.com/operator", "reportingInstance": "operator-0",
+        "action": "Reconcile", "reason": "Synced", "note": "web is in sync", "type": "Normal",
+        "regarding": {"kind": "Deployment", "namespace": "default", "name": "web", "apiVersion": "apps/v1"}
+    }))
+    .unwrap();
+    let created = new_api.create(&PostParams::default(), &recorded).await.unwrap();
+    assert_eq!(created.note.as_deref(), Some("web is in sync"), "answered in the events.k8s.io shape");
+    // ... and seen as a core Event, fields mapped.
+    let as_core = core.get("web.reconciled").await.expect("the same event through core v1");
+    assert_eq!(as_core.message.as_deref(), Some("web is in sync"));
+    assert_eq!(as_core.involved_object.name.as_deref(), Some("web"));
+    assert_eq!(as_core.reporting_component.as_deref(), Some("example.com/operator"));
+    assert_eq!(as_core.reason.as_deref(), Some("Synced"));
+
+    // A core Event (the kubelet's) through events.k8s.io.
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "evented"}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}})).unwrap();
+    Api::<Pod>::namespaced(client.clone(), "default").create(&PostParams::default(), &pod).await.unwrap();
+    let mut seen = None;
+    for _ in 0..50 {
+        let listed = new_api.list(&ListParams::default()).await.unwrap().items;
+        if let Some(e) =
+            listed.into_iter().find(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("evented") && e.reason.as_deref() == Some("Scheduled"))
+        {
+            seen = Some(e);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let scheduled = seen.expect("the scheduler's core Event, listed through events.k8s.io");
+    assert!(scheduled.note.as_deref().is_some_and(|n| n.starts_with("Successfully assigned default/evented")), "{scheduled:?}");
+    // The core list holds the recorded one too.
+    let names: Vec<String> = core.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|e| e.metadata.name).collect();
+    assert!(names.iter().any(|n| n == "web.reconciled"), "{names:?}");
+}

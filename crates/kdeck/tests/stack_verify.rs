@@ -49,6 +49,8 @@ const GREEN: &str = r#"
       postgres: {workload: sts/pg, port: 5432}
     - name: cache
       redis: {service: redis, port: 6379, passwordSecret: {name: redis-secret, key: password}}
+    - name: database login
+      postgres: {service: pg, port: 5432, passwordSecret: {name: db-secret, key: password}}
     - name: shell in web
       exec: {workload: deploy/web, command: [sh, -c, "echo hello from web"], expect: {exitCode: 0, stdoutContains: "hello from"}}
     - name: config injected
@@ -77,6 +79,8 @@ const BROKEN: &str = r#"
     - name: slow
       timeout: 1s
       exec: {workload: deploy/web, command: [sleep, "5"]}
+    - name: database wrong password
+      postgres: {service: pg, port: 5432, passwordSecret: {name: redis-secret, key: password}}
 "#;
 
 /// A check with an unknown kind: `verify` fails it at its place and runs the others.
@@ -124,12 +128,13 @@ async fn verify_passes_on_a_working_stack_and_says_why_each_broken_check_fails()
     let out = project.kdeck(&["verify"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    assert_eq!(text.lines().count(), 9, "{text}");
+    assert_eq!(text.lines().count(), 10, "{text}");
     assert!(text.lines().all(|l| l.starts_with("ok ")), "{text}");
     assert!(line(&text, "web answers").contains("svc/web:80/: status 200"), "{text}");
     assert!(line(&text, "ingress").contains("status 200"), "{text}");
     assert!(line(&text, "database accepts connections").contains("svc/pg → pod pg-0:5432: accepting connections"), "{text}");
     assert!(line(&text, "cache").contains("PONG"), "{text}");
+    assert!(line(&text, "database login").contains("SELECT 1 answered 1 (user postgres, database postgres, SCRAM-SHA-256 authentication)"), "{text}");
     assert!(line(&text, "shell in web").contains("exit code 0, stdout contains \"hello from\""), "{text}");
     assert!(line(&text, "config injected").contains("2 variable(s) from ConfigMap web-config in 1 container(s)"), "{text}");
     assert!(line(&text, "config injected").contains("set and equal in 1 running container(s) of pod web-"), "{text}");
@@ -178,16 +183,20 @@ async fn verify_passes_on_a_working_stack_and_says_why_each_broken_check_fails()
     fail("env missing", "container nginx: envFrom ConfigMap web-config has no key for DATABASE_URL");
     fail("env literal", "container nginx: MODE is a literal env value (expected from ConfigMap web-config)");
     fail("slow", "timed out after 1s");
+    fail(
+        "database wrong password",
+        "the database refused the credentials from Secret shop/redis-secret key password: password authentication failed for user \"postgres\" (28P01)",
+    );
     // A check declared wrong fails at its place in kdeck.yaml; the others ran.
-    fail("typo", "kdeck.yaml:35:13: stack.verify[10].dnss: unknown key `dnss` (valid keys here: name, timeout, http");
-    assert!(stderr(&out).contains("10 of 12 check(s) failed"), "{}", stderr(&out));
+    fail("typo", "kdeck.yaml:37:13: stack.verify[11].dnss: unknown key `dnss` (valid keys here: name, timeout, http");
+    assert!(stderr(&out).contains("11 of 13 check(s) failed"), "{}", stderr(&out));
     assert_no_secret(&out, &values);
 
     let out = project.kdeck(&["verify", "-o", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["ok"], false);
-    assert_eq!(doc["checks"].as_array().unwrap().iter().filter(|c| c["ok"] == false).count(), 10);
+    assert_eq!(doc["checks"].as_array().unwrap().iter().filter(|c| c["ok"] == false).count(), 11);
     assert_no_secret(&out, &values);
 
     // up with a check declared wrong: refused before anything (exit 2).
@@ -201,8 +210,8 @@ async fn verify_passes_on_a_working_stack_and_says_why_each_broken_check_fails()
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["result"], "failed");
-    assert_eq!(report["checks"].as_array().unwrap().len(), 11);
-    assert!(report["error"]["message"].as_str().unwrap().contains("9 of 11 check(s) failed"), "{report}");
+    assert_eq!(report["checks"].as_array().unwrap().len(), 12);
+    assert!(report["error"]["message"].as_str().unwrap().contains("10 of 12 check(s) failed"), "{report}");
     assert_no_secret(&out, &values);
     let out = project.kdeck(&["up", "--no-verify"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -303,6 +312,8 @@ stack:
       redis: {{workload: deploy/redis, port: {redis_port}}}
     - name: real postgres
       postgres: {{workload: sts/pg, port: {pg_port}}}
+    - name: real postgres query
+      postgres: {{workload: sts/pg, port: {pg_port}, user: postgres}}
     - name: nothing there
       postgres: {{pod: pg-0, port: {}}}
 "#,
@@ -317,6 +328,7 @@ stack:
     assert!(line(&text, "real redis").starts_with("ok ") && line(&text, "real redis").contains("PONG"), "{text}");
     assert!(line(&text, "real redis without password").contains("needs AUTH"), "{text}");
     assert!(line(&text, "real postgres").starts_with("ok ") && line(&text, "real postgres").contains("accepting connections"), "{text}");
+    assert!(line(&text, "real postgres query").contains("SELECT 1 answered 1 (user postgres, database postgres, trust authentication)"), "{text}");
     assert!(line(&text, "nothing there").starts_with("FAIL ") && line(&text, "nothing there").contains("connection refused"), "{text}");
     let secret = Api::<Secret>::namespaced(home.client().await, "real").get("redis-secret").await.unwrap();
     let value = String::from_utf8(secret.data.unwrap()["password"].0.clone()).unwrap();

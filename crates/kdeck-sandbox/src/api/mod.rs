@@ -510,8 +510,8 @@ fn forbidden(user: &User, verb: &str, info: &ResourceInfo, ns: Option<&str>, nam
         None => info.plural.clone(),
     };
     let what = match name {
-        Some(n) => format!("{} \"{n}\"", info.key().qualified()),
-        None => info.key().qualified(),
+        Some(n) => format!("{} \"{n}\"", info.qualified()),
+        None => info.qualified(),
     };
     let scope = match ns {
         Some(ns) => format!(" in the namespace \"{ns}\""),

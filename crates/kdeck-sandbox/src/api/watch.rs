@@ -75,16 +75,15 @@ fn bookmark(info: &ResourceInfo, rv: u64, initial_events_end: bool) -> Bytes {
     event_line("BOOKMARK", &serde_json::to_vec(&obj).unwrap_or_default())
 }
 
-/// Rewrites a stored custom resource to the requested version when they differ.
+/// A stored object as the requested API shows it: a custom resource in the
+/// requested version, a core Event as `events.k8s.io` (see `rest::present`).
 fn presented(info: &ResourceInfo, raw: &Bytes) -> Bytes {
-    match &info.custom {
-        Some(c) if c.storage_version != info.version => {
-            let mut v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
-            v["apiVersion"] = json!(info.api_version());
-            Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
-        }
-        _ => raw.clone(),
+    if !crate::rest::needs_conversion(info) {
+        return raw.clone();
     }
+    let mut v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+    crate::rest::present(info, &mut v);
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
 
 /// A watch asked for as a Table (`kubectl get -w`): each event's object is a

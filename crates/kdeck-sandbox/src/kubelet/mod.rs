@@ -561,8 +561,7 @@ fn evict_when_due(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source
         "The node was low on resource: memory. Threshold quantity: 100Mi, available: 52Mi. Container {} was using 812Mi, request is 0, has larger consumption of memory.",
         containers(pod, "containers").first().and_then(|c| c["name"].as_str()).unwrap_or(name)
     );
-    let unknown = json!({"exitCode": 137, "reason": "ContainerStatusUnknown", "message": "The container could not be located when the pod was terminated"});
-    fail_pod(rest, info, pod, source, "Evicted", &message, &unknown, true);
+    fail_pod(rest, info, pod, source, "Evicted", &message, &unknown_end(), true);
     None
 }
 
@@ -579,8 +578,14 @@ fn deadline_when_due(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Sou
     None
 }
 
+/// How the kubelet ends a container whose state it cannot know as its pod ends.
+fn unknown_end() -> Value {
+    json!({"exitCode": 137, "reason": "ContainerStatusUnknown", "message": "The container could not be located when the pod was terminated"})
+}
+
 /// Fails a pod for `reason` (with its warning event): its running containers end
-/// as `terminated` says (start and finish times added); with `disruption`, the
+/// as `terminated` says (start and finish times added), the others as the kubelet
+/// ends containers it cannot account for; with `disruption`, the
 /// `DisruptionTarget` condition an eviction sets.
 #[allow(clippy::too_many_arguments)]
 fn fail_pod(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source, reason: &str, message: &str, terminated: &Value, disruption: bool) {
@@ -595,10 +600,11 @@ fn fail_pod(rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source, reas
         .unwrap_or_default()
         .into_iter()
         .map(|mut s| {
-            if !s["state"]["running"].is_object() && !disruption {
+            if s["state"]["terminated"].is_object() {
                 return s;
             }
-            let mut ended = terminated.clone();
+            // A container that never ran ends as the kubelet ends it in a terminal pod.
+            let mut ended = if s["state"]["running"].is_object() { terminated.clone() } else { unknown_end() };
             ended["startedAt"] = s["state"]["running"]["startedAt"].clone();
             ended["finishedAt"] = json!(now);
             s["ready"] = json!(false);

@@ -47,7 +47,7 @@ fn details(info: &ResourceInfo, name: &str) -> Value {
 }
 
 fn qualified(info: &ResourceInfo) -> String {
-    info.key().qualified()
+    info.qualified()
 }
 
 impl ApiError {

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod defaults;
 mod delete;
 pub mod error;
+pub mod events;
 pub mod patch;
 pub mod selector;
 pub mod status;
@@ -605,14 +606,17 @@ fn check_namespace(info: &ResourceInfo, url_ns: Option<&str>, obj: &mut Value) -
     Ok(())
 }
 
-fn needs_conversion(info: &ResourceInfo) -> bool {
-    info.custom.as_ref().is_some_and(|c| c.storage_version != info.version)
+pub(crate) fn needs_conversion(info: &ResourceInfo) -> bool {
+    info.custom.as_ref().is_some_and(|c| c.storage_version != info.version) || events::is_events_api(info)
 }
 
 /// Custom resources are stored in their storage version and served in the requested
 /// one; versions share one schema here, so conversion is a relabel (strategy None).
-fn present(info: &ResourceInfo, obj: &mut Value) {
-    if needs_conversion(info) {
+/// `events.k8s.io` Events are core Events converted ([`events`]).
+pub(crate) fn present(info: &ResourceInfo, obj: &mut Value) {
+    if events::is_events_api(info) {
+        events::from_core(obj);
+    } else if needs_conversion(info) {
         obj["apiVersion"] = json!(info.api_version());
     }
 }
@@ -620,6 +624,9 @@ fn present(info: &ResourceInfo, obj: &mut Value) {
 fn to_storage_version(info: &ResourceInfo, obj: &mut Value) {
     if let Some(c) = &info.custom {
         obj["apiVersion"] = json!(format!("{}/{}", info.group, c.storage_version));
+    }
+    if events::is_events_api(info) {
+        events::to_core(obj);
     }
 }
 

@@ -321,12 +321,17 @@ pub struct HttpCheck {
     /// The path to ask for (default `/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// A plain `http://` URL asked from this machine; `${stack:ingress}` is the provider's ingress address.
+    /// An `http://` or `https://` URL asked from this machine; `${stack:ingress}` is the provider's ingress address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// The `Host` header (with `url`: for host-based ingress rules).
+    /// The `Host` header (with `url`: for host-based ingress rules; with `https://`
+    /// also the name the TLS handshake asks for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// With an `https://` url: accept any certificate, as `curl -k` does (a local
+    /// ingress's self-signed one). Default: verified against the system's roots.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
     #[serde(default)]
     pub expect: HttpExpect,
 }
@@ -343,6 +348,11 @@ pub struct HttpExpect {
     /// The longest the answer may take (`2s`, `500ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency: Option<String>,
+    /// Values the JSON body must hold: kubectl JSONPath → the value it must select
+    /// (`{.status}: ok`, `"{.checks[?(@.name==\"db\")].up}": true`); several values
+    /// selected are compared as kubectl prints them, separated by spaces.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub json_path: BTreeMap<String, serde_json::Value>,
 }
 
 /// Where a `tcp`, `postgres` or `redis` check connects: exactly one of `service`, `pod`, `workload`.
@@ -362,9 +372,18 @@ pub struct PortCheck {
     pub namespace: Option<String>,
     /// The Service's port (with `service`), else the pod's.
     pub port: u16,
-    /// redis only: the password, from a Secret in the check's namespace (sent with `AUTH`, never printed).
+    /// redis: the password sent with `AUTH`; postgres: the password to log in with
+    /// (then `SELECT 1` is run). From a Secret in the check's namespace, never printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret: Option<SecretKey>,
+    /// postgres only: log in as this user and run `SELECT 1` (default `postgres`
+    /// when a passwordSecret or database is given; without any, the check is
+    /// `pg_isready`'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// postgres only: the database to log in to (default: the user's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -41,6 +41,17 @@ enum Operand {
     Literal(Value),
 }
 
+/// The values `path` selects in `root` (`{.status.phase}`, `.items[0].name`,
+/// `$.checks[?(@.name=="db")].status`); None when the path does not parse,
+/// `Some(vec![])` when it selects nothing.
+pub fn select<'a>(path: &str, root: &'a Value) -> Option<Vec<&'a Value>> {
+    let path = path.trim();
+    let path = path.strip_prefix('{').and_then(|p| p.strip_suffix('}')).unwrap_or(path);
+    let path = path.strip_prefix('$').unwrap_or(path);
+    let steps = parse_json_path(path)?;
+    Some(eval_json_path(&steps, root).unwrap_or_default())
+}
+
 /// Parses a CRD column's jsonPath (`.spec.replicas`, `.status.conditions[?(@.type=="Ready")].status`,
 /// `.metadata.labels.app\.kubernetes\.io/name`, `.items[-1]`, `['key']`). None when it
 /// is not a path this evaluator understands, which prints as an empty cell.

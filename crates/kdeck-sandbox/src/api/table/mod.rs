@@ -24,7 +24,7 @@ mod cluster;
 mod config;
 mod custom;
 mod duration;
-mod jsonpath;
+pub mod jsonpath;
 mod network;
 mod obj;
 mod pods;

@@ -28,7 +28,7 @@ mod http;
 pub mod inside;
 mod postgres;
 mod redis;
-mod scram;
+pub mod scram;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,4 +1,5 @@
-//! The server side of SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL runs it:
+//! SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL runs it — the server side, and
+//! the [`client`] side:
 //! no channel binding (the simulated server has no TLS), the user name of the
 //! SCRAM message ignored (the startup packet's counts), 4096 iterations. The
 //! password is used as given (PostgreSQL's SASLprep changes only non-ASCII ones).
@@ -112,18 +113,20 @@ impl Exchange {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod client {
-    //! A SCRAM client, to test the server side with.
+/// The client side, as libpq runs it (kdeck's `verify` logs in with it; the
+/// server side's tests prove themselves with it).
+pub mod client {
     use super::*;
 
-    pub fn proof(password: &str, client_first_bare: &str, server_first: &str, client_final_without_proof: &str) -> (String, String) {
+    /// The client proof for `password` (base64) and the server-final-message the
+    /// server must then send (`v=…`), from the exchange so far.
+    pub fn proof(password: &str, client_first_bare: &str, server_first: &str, client_final_without_proof: &str) -> Option<(String, String)> {
         let mut fields = server_first.split(',');
         let _nonce = fields.next();
-        let salt = STANDARD.decode(fields.next().unwrap_or_default().trim_start_matches("s=")).unwrap_or_default();
-        let iterations: u32 = fields.next().unwrap_or_default().trim_start_matches("i=").parse().unwrap_or(1);
+        let salt = STANDARD.decode(fields.next()?.strip_prefix("s=")?).ok()?;
+        let iterations: u32 = fields.next()?.strip_prefix("i=")?.parse().ok()?;
         let mut salted = [0u8; 32];
-        pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, iterations.try_into().unwrap(), &salt, password.as_bytes(), &mut salted);
+        pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, std::num::NonZeroU32::new(iterations)?, &salt, password.as_bytes(), &mut salted);
         let key = hmac::Key::new(hmac::HMAC_SHA256, &salted);
         let client_key = hmac::sign(&key, b"Client Key");
         let stored = digest::digest(&digest::SHA256, client_key.as_ref());
@@ -132,7 +135,7 @@ pub(crate) mod client {
         let proof: Vec<u8> = client_key.as_ref().iter().zip(signature.as_ref()).map(|(k, s)| k ^ s).collect();
         let server_key = hmac::sign(&key, b"Server Key");
         let verifier = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, server_key.as_ref()), auth.as_bytes());
-        (STANDARD.encode(proof), format!("v={}", STANDARD.encode(verifier.as_ref())))
+        Some((STANDARD.encode(proof), format!("v={}", STANDARD.encode(verifier.as_ref()))))
     }
 }
 
@@ -145,7 +148,8 @@ mod tests {
         assert!(server_first.starts_with("r=rOprNGfwEbeRWgbNEkqO") && server_first.ends_with(",i=4096"));
         let nonce = server_first.split(',').next().unwrap_or_default().trim_start_matches("r=");
         let without_proof = format!("c=biws,r={nonce}");
-        let (proof, verifier) = client::proof(client_password, "n=,r=rOprNGfwEbeRWgbNEkqO", &server_first, &without_proof);
+        let (proof, verifier) =
+            client::proof(client_password, "n=,r=rOprNGfwEbeRWgbNEkqO", &server_first, &without_proof).expect("a well-formed server-first-message");
         let outcome = exchange.finish(&format!("{without_proof},p={proof}"))?;
         if let Some(server_final) = &outcome {
             assert_eq!(server_final, &verifier, "the server proves it knows the password too");

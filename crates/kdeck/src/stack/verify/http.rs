@@ -1,7 +1,7 @@
 //! `http` checks: through the API's service proxy
 //! (`/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH`, with kdeck's client) or
-//! a plain `http://` URL asked from this machine — `${stack:ingress}` being the
-//! provider's ingress address. The answer is judged by its status, its body and
+//! an `http://` or `https://` URL asked from this machine — `${stack:ingress}`
+//! being the provider's ingress address. The answer is judged by its status, its body and
 //! how long it took; a failure says what was expected and what came.
 //!
 //! The URL client is a few lines of HTTP/1.1 (`Connection: close`, chunked bodies
@@ -28,13 +28,31 @@ fn judge(expect: &Expect, status: u16, body: &[u8], latency: Duration, message: 
     {
         return Err(format!("status {status}, but the body ({} bytes) does not contain {text:?}", body.len()));
     }
+    let mut held = String::new();
+    if !expect.json_path.is_empty() {
+        let document: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| format!("status {status}, but the body is not JSON ({e}), so jsonPath cannot be checked"))?;
+        for (path, wanted) in &expect.json_path {
+            let selected = kdeck_sandbox::api::table::jsonpath::select(path, &document).unwrap_or_default();
+            if selected.is_empty() {
+                return Err(format!("status {status}, but {path} selects nothing in the body"));
+            }
+            // As kubectl prints what a path selects: strings bare, the rest as JSON.
+            let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            let got = selected.iter().map(|v| text(v)).collect::<Vec<_>>().join(" ");
+            if !(selected.len() == 1 && selected[0] == wanted) && got != text(wanted) {
+                return Err(format!("status {status}, but {path} is {got:?} (expected {:?})", text(wanted)));
+            }
+            held.push_str(&format!(", {path} = {got:?}"));
+        }
+    }
     if let Some(max) = expect.max_latency
         && latency > max
     {
         return Err(format!("status {status} after {took}, slower than maxLatency {:?}", max));
     }
     let contains = expect.body_contains.as_ref().map(|t| format!(", body contains {t:?}")).unwrap_or_default();
-    Ok(format!("status {status} in {took}{contains}"))
+    Ok(format!("status {status} in {took}{contains}{held}"))
 }
 
 /// Through the API's service proxy, with a client that does not retry (a 503 is an answer here).
@@ -55,9 +73,10 @@ pub async fn proxy(probe: &kube::Client, namespace: &str, service: &str, port: u
     judge(expect, status, &body, latency, message).map(|ok| format!("svc/{service}:{port}{path}: {ok}")).map_err(|e| format!("svc/{service}:{port}{path}: {e}"))
 }
 
-/// The parts of a plain `http://` URL.
+/// The parts of an `http://` or `https://` URL.
 #[derive(Debug, PartialEq)]
 pub struct Url {
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// Path and query, at least `/`.
@@ -65,7 +84,11 @@ pub struct Url {
 }
 
 pub fn parse_url(url: &str) -> Result<Url, String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url:?} is not an http:// URL"))?;
+    let (tls, rest, default_port) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(rest), _) => (false, rest, 80),
+        (_, Some(rest)) => (true, rest, 443),
+        _ => return Err(format!("{url:?} is not an http:// or https:// URL")),
+    };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
@@ -78,12 +101,12 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
         Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
             (host.to_string(), port.parse::<u16>().map_err(|_| format!("{url:?}: {port:?} is not a port"))?)
         }
-        _ => (authority.to_string(), 80),
+        _ => (authority.to_string(), default_port),
     };
     if host.is_empty() || path.chars().any(|c| c.is_control() || c == ' ') {
         return Err(format!("{url:?} is not a URL kdeck can ask"));
     }
-    Ok(Url { host, port, path })
+    Ok(Url { tls, host, port, path })
 }
 
 /// `${stack:ingress}` expanded with the provider's ingress address.
@@ -97,32 +120,117 @@ pub fn expand(url: &str, ingress: Option<&str>, provider: &str) -> Result<String
     }
 }
 
-/// A GET of `url` from this machine.
-pub async fn url(url: &str, host: Option<&str>, expect: &Expect) -> Result<String, String> {
+/// A GET of `url` from this machine; over TLS for `https://` (the certificate
+/// verified against the system's roots for the name asked, unless `insecure`).
+pub async fn url(url: &str, host: Option<&str>, insecure: bool, expect: &Expect) -> Result<String, String> {
     let parsed = parse_url(url)?;
     let started = Instant::now();
     let address = format!("{}:{}", parsed.host.trim_start_matches('[').trim_end_matches(']'), parsed.port);
-    let mut stream = tokio::net::TcpStream::connect(&address).await.map_err(|e| format!("{url}: cannot connect to {address}: {e}"))?;
+    let tcp = tokio::net::TcpStream::connect(&address).await.map_err(|e| format!("{url}: cannot connect to {address}: {e}"))?;
+    let default_port = if parsed.tls { 443 } else { 80 };
     let host_header =
-        host.map(str::to_string).unwrap_or_else(|| if parsed.port == 80 { parsed.host.clone() } else { format!("{}:{}", parsed.host, parsed.port) });
+        host.map(str::to_string).unwrap_or_else(|| if parsed.port == default_port { parsed.host.clone() } else { format!("{}:{}", parsed.host, parsed.port) });
     let request = format!("GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: kdeck-verify\r\nAccept: */*\r\nConnection: close\r\n\r\n", parsed.path);
-    stream.write_all(request.as_bytes()).await.map_err(|e| format!("{url}: sending the request: {e}"))?;
+    let raw = if parsed.tls {
+        // The name asked for: the Host header's (host-based ingress rules), else the URL's.
+        let name = host.map(|h| h.rsplit_once(':').map_or(h, |(n, _)| n)).unwrap_or(&parsed.host);
+        let stream = tls::connect(tcp, name.trim_start_matches('[').trim_end_matches(']'), insecure).await.map_err(|e| format!("{url}: {e}"))?;
+        exchange(stream, &request).await
+    } else {
+        exchange(tcp, &request).await
+    }
+    .map_err(|e| format!("{url}: {e}"))?;
+    let latency = started.elapsed();
+    let (status, body) = parse_response(&raw).map_err(|e| format!("{url}: {e}"))?;
+    judge(expect, status, &body, latency, None).map_err(|e| format!("{url}: {e}"))
+}
+
+/// Sends the request and reads the whole answer (up to [`BODY_MAX`]).
+async fn exchange(mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin, request: &str) -> Result<Vec<u8>, String> {
+    stream.write_all(request.as_bytes()).await.map_err(|e| format!("sending the request: {e}"))?;
     let mut raw = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
         match stream.read(&mut chunk).await {
             Ok(0) => break,
             Ok(n) => raw.extend_from_slice(&chunk[..n]),
-            Err(e) if raw.is_empty() => return Err(format!("{url}: no answer: {e}")),
+            Err(e) if raw.is_empty() => return Err(format!("no answer: {e}")),
+            // A server that closes without TLS's close_notify: what came is the answer.
             Err(_) => break,
         }
         if raw.len() > BODY_MAX {
             break;
         }
     }
-    let latency = started.elapsed();
-    let (status, body) = parse_response(&raw).map_err(|e| format!("{url}: {e}"))?;
-    judge(expect, status, &body, latency, None).map_err(|e| format!("{url}: {e}"))
+    Ok(raw)
+}
+
+mod tls {
+    //! The TLS side of `https://` checks: rustls with the system's roots, or, when
+    //! asked (`insecure`), a verifier that accepts any certificate (`curl -k`).
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    pub async fn connect(tcp: tokio::net::TcpStream, name: &str, insecure: bool) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| e.to_string())?;
+        let config = if insecure {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))).with_no_client_auth()
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        let server = ServerName::try_from(name.to_string()).map_err(|_| format!("{name:?} is not a name TLS can ask for"))?;
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(server, tcp).await.map_err(|e| match insecure {
+            false => format!("TLS handshake failed: {e} (for a self-signed certificate, set insecure: true on the check)"),
+            true => format!("TLS handshake failed: {e}"),
+        })
+    }
+
+    /// Accepts any certificate, still checking the handshake's signatures.
+    #[derive(Debug)]
+    struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+    impl ServerCertVerifier for AnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
 }
 
 /// The status and the (de-chunked) body of a raw HTTP/1.x response.
@@ -162,16 +270,18 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn expect() -> Expect {
-        Expect { status: 200, body_contains: Some("ok".into()), max_latency: Some(Duration::from_secs(2)) }
+        Expect { status: 200, body_contains: Some("ok".into()), max_latency: Some(Duration::from_secs(2)), json_path: Vec::new() }
     }
 
     #[test]
     fn urls_parse() {
-        assert_eq!(parse_url("http://127.0.0.1:8080/a?b").unwrap(), Url { host: "127.0.0.1".into(), port: 8080, path: "/a?b".into() });
-        assert_eq!(parse_url("http://example.test").unwrap(), Url { host: "example.test".into(), port: 80, path: "/".into() });
-        assert!(parse_url("https://x").is_err());
+        assert_eq!(parse_url("http://127.0.0.1:8080/a?b").unwrap(), Url { tls: false, host: "127.0.0.1".into(), port: 8080, path: "/a?b".into() });
+        assert_eq!(parse_url("http://example.test").unwrap(), Url { tls: false, host: "example.test".into(), port: 80, path: "/".into() });
+        assert_eq!(parse_url("https://example.test/x").unwrap(), Url { tls: true, host: "example.test".into(), port: 443, path: "/x".into() });
+        assert!(parse_url("ftp://x").is_err());
         assert!(parse_url("http://u:p@x/").is_err());
         assert!(parse_url("http://x:99999/").is_err());
     }
@@ -192,5 +302,71 @@ mod tests {
         assert!(judge(&expect(), 200, b"nope", Duration::ZERO, None).unwrap_err().contains("does not contain \"ok\""));
         assert!(judge(&expect(), 200, b"ok", Duration::from_secs(3), None).unwrap_err().contains("slower than maxLatency"));
         assert!(parse_response(b"SSH-2.0\r\n\r\n").is_err());
+    }
+
+    /// Serves one canned answer over TLS, with the sandbox's self-made certificate.
+    async fn tls_server() -> (u16, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = kdeck_sandbox::tls::Certificates::load_or_create(dir.path()).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(certs.server_config(dir.path()).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut request = [0u8; 1024];
+                    let _ = tls.read(&mut request).await;
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}").await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (port, dir)
+    }
+
+    #[tokio::test]
+    async fn https_urls_are_asked_over_tls_and_verified_unless_insecure() {
+        let (port, _dir) = tls_server().await;
+        let plain = Expect { status: 200, body_contains: Some("ok".into()), max_latency: None, json_path: vec![("{.status}".into(), json!("ok"))] };
+        let address = format!("https://127.0.0.1:{port}/health");
+        let passed = url(&address, None, true, &plain).await.unwrap();
+        assert!(passed.starts_with("status 200") && passed.contains("{.status} = \"ok\""), "{passed}");
+        // Verified against the system's roots, a self-made certificate is refused.
+        let refused = url(&address, None, false, &plain).await.unwrap_err();
+        assert!(refused.contains("TLS handshake failed") && refused.contains("insecure: true"), "{refused}");
+        // Not TLS at all: said as such.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain_port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            if let Ok((mut tcp, _)) = listener.accept().await {
+                let _ = tcp.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+            }
+        });
+        assert!(url(&format!("https://127.0.0.1:{plain_port}/"), None, true, &plain).await.unwrap_err().contains("TLS handshake failed"));
+    }
+
+    #[test]
+    fn json_paths_select_what_the_body_must_hold() {
+        let with = |pairs: &[(&str, serde_json::Value)]| Expect {
+            status: 200,
+            body_contains: None,
+            max_latency: None,
+            json_path: pairs.iter().map(|(p, v)| (p.to_string(), v.clone())).collect(),
+        };
+        let body = br#"{"status": "ok", "version": 3, "checks": [{"name": "db", "up": true}, {"name": "cache", "up": false}]}"#;
+        let ok = with(&[("{.status}", json!("ok")), (".version", json!(3)), ("$.checks[?(@.name==\"db\")].up", json!(true))]);
+        let passed = judge(&ok, 200, body, Duration::ZERO, None).unwrap();
+        assert!(passed.contains("{.status} = \"ok\"") && passed.contains(".version = \"3\""), "{passed}");
+        // A value given as text matches what kubectl would print.
+        assert!(judge(&with(&[("{.version}", json!("3"))]), 200, body, Duration::ZERO, None).is_ok());
+        let e = judge(&with(&[("{.checks[*].up}", json!("true true"))]), 200, body, Duration::ZERO, None).unwrap_err();
+        assert_eq!(e, "status 200, but {.checks[*].up} is \"true false\" (expected \"true true\")");
+        assert_eq!(
+            judge(&with(&[("{.missing}", json!("x"))]), 200, body, Duration::ZERO, None).unwrap_err(),
+            "status 200, but {.missing} selects nothing in the body"
+        );
+        assert!(judge(&with(&[("{.status}", json!("ok"))]), 200, b"<html>", Duration::ZERO, None).unwrap_err().contains("the body is not JSON"));
     }
 }

@@ -18,6 +18,7 @@ pub mod http;
 pub mod hygiene;
 pub mod inpod;
 pub mod persistence;
+pub mod pgwire;
 pub mod plan;
 pub mod pods;
 pub mod recreate;
@@ -166,11 +167,11 @@ async fn check(env: &Env, name: &str, check: &Check) -> std::result::Result<Stri
     let cluster = &env.cluster;
     match check {
         Check::Proxy { namespace, service, port, path, expect } => http::proxy(&env.probe, namespace, service, *port, path, expect).await,
-        Check::Url { url, host, expect } => {
+        Check::Url { url, host, insecure, expect } => {
             let url = http::expand(url, env.ingress.as_deref(), &env.provider)?;
-            http::url(&url, host.as_deref(), expect).await
+            http::url(&url, host.as_deref(), *insecure, expect).await
         }
-        Check::Port { protocol, namespace, target, port, password } => {
+        Check::Port { protocol, namespace, target, port, password, login } => {
             // The password first: a missing Secret is said before any connection.
             let password = match password {
                 Some(secret) => Some((format!("Secret {namespace}/{} key {}", secret.name, secret.key), conn::password(cluster, namespace, secret).await?)),
@@ -182,7 +183,13 @@ async fn check(env: &Env, name: &str, check: &Check) -> std::result::Result<Stri
             let via = if matches!(target, crate::cluster::target::Target::Pod(_)) { String::new() } else { format!("{target} → ") };
             let result = match protocol {
                 Protocol::Tcp => conn::tcp(&mut opened).await,
-                Protocol::Postgres => conn::postgres(&mut opened).await,
+                Protocol::Postgres => match login {
+                    Some((user, database)) => {
+                        let login = pgwire::Login { user, database, password: password.as_ref().map(|(from, p)| (from.as_str(), p.as_str())) };
+                        pgwire::select_one(&mut opened.stream, &login).await
+                    }
+                    None => conn::postgres(&mut opened).await,
+                },
                 Protocol::Redis => conn::redis(&mut opened, password.as_ref().map(|(from, p)| (from.as_str(), p.clone()))).await,
             };
             let secret = password.as_ref().map(|(_, p)| p.as_str());

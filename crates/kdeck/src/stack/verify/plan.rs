@@ -47,10 +47,12 @@ pub enum Check {
         path: String,
         expect: Expect,
     },
-    /// A plain `http://` URL (`${stack:ingress}` not yet expanded).
+    /// An `http://` or `https://` URL (`${stack:ingress}` not yet expanded).
     Url {
         url: String,
         host: Option<String>,
+        /// https: any certificate accepted.
+        insecure: bool,
         expect: Expect,
     },
     Port {
@@ -59,6 +61,8 @@ pub enum Check {
         target: Target,
         port: u16,
         password: Option<SecretKey>,
+        /// postgres: (user, database) to log in as and run `SELECT 1`.
+        login: Option<(String, String)>,
     },
     Exec {
         namespace: String,
@@ -123,6 +127,8 @@ pub struct Expect {
     pub status: u16,
     pub body_contains: Option<String>,
     pub max_latency: Option<Duration>,
+    /// (kubectl JSONPath, the value it must select), checked in the JSON body.
+    pub json_path: Vec<(String, serde_json::Value)>,
 }
 
 fn bad(place: &str, what: impl std::fmt::Display) -> Error {
@@ -322,7 +328,13 @@ fn http(spec: &HttpCheck, place: &str, default_namespace: &str) -> Result<Check>
             Some(text) => Some(duration(&format!("{place}.expect.maxLatency"), text)?),
             None => None,
         },
+        json_path: spec.expect.json_path.iter().map(|(path, value)| (path.clone(), value.clone())).collect(),
     };
+    for (path, _) in &expect.json_path {
+        if kdeck_sandbox::api::table::jsonpath::select(path, &serde_json::Value::Null).is_none() {
+            return Err(bad(&format!("{place}.expect.jsonPath"), format!("{path:?} is not a JSONPath kubectl understands (as in {{.status.phase}})")));
+        }
+    }
     if !(100..=599).contains(&expect.status) {
         return Err(bad(&format!("{place}.expect.status"), format!("{} is not an HTTP status code", expect.status)));
     }
@@ -336,19 +348,25 @@ fn http(spec: &HttpCheck, place: &str, default_namespace: &str) -> Result<Check>
                 }
             }
             let probe = url.replace("${stack:ingress}", "http://127.0.0.1");
-            if !probe.starts_with("http://") {
-                return Err(bad(&format!("{place}.url"), format!("{url:?}: only plain http:// URLs (or ${{stack:ingress}}…) are checked for now")));
+            if let Err(e) = super::http::parse_url(&probe) {
+                return Err(bad(&format!("{place}.url"), e));
+            }
+            if spec.insecure && !probe.starts_with("https://") {
+                return Err(bad(&format!("{place}.insecure"), "only with an https:// url"));
             }
             if let Some(host) = &spec.host
                 && (host.is_empty() || host.chars().any(|c| c.is_control() || c.is_whitespace()))
             {
                 return Err(bad(&format!("{place}.host"), format!("{host:?} is not a host name")));
             }
-            Ok(Check::Url { url: url.clone(), host: spec.host.clone(), expect })
+            Ok(Check::Url { url: url.clone(), host: spec.host.clone(), insecure: spec.insecure, expect })
         }
         (None, Some(service)) => {
             if spec.host.is_some() {
                 return Err(bad(&format!("{place}.host"), "only with url: the API's service proxy sends its own Host header"));
+            }
+            if spec.insecure {
+                return Err(bad(&format!("{place}.insecure"), "only with an https:// url"));
             }
             let port = match spec.port {
                 Some(0) => return Err(bad(&format!("{place}.port"), "0 is not a port")),
@@ -391,20 +409,35 @@ fn port(protocol: Protocol, spec: &PortCheck, place: &str, default_namespace: &s
         _ => return Err(bad(place, "give exactly one of service, pod, workload")),
     };
     if let Some(secret) = &spec.password_secret {
-        if protocol != Protocol::Redis {
-            return Err(bad(&format!("{place}.passwordSecret"), "only redis checks take a password (for now)"));
+        if protocol == Protocol::Tcp {
+            return Err(bad(&format!("{place}.passwordSecret"), "only postgres and redis checks take a password"));
         }
         name(&format!("{place}.passwordSecret.name"), &secret.name)?;
         if secret.key.is_empty() {
             return Err(bad(&format!("{place}.passwordSecret.key"), "missing"));
         }
     }
+    for (field, value) in [("user", &spec.user), ("database", &spec.database)] {
+        match value {
+            Some(_) if protocol != Protocol::Postgres => return Err(bad(&format!("{place}.{field}"), "only postgres checks log in")),
+            Some(v) if v.is_empty() || v.len() > 63 || v.contains('\0') => return Err(bad(&format!("{place}.{field}"), "must be 1 to 63 characters")),
+            _ => {}
+        }
+    }
+    // A postgres check with credentials logs in and runs SELECT 1.
+    let logs_in = protocol == Protocol::Postgres && (spec.password_secret.is_some() || spec.user.is_some() || spec.database.is_some());
+    let login = logs_in.then(|| {
+        let user = spec.user.clone().unwrap_or_else(|| "postgres".into());
+        let database = spec.database.clone().unwrap_or_else(|| user.clone());
+        (user, database)
+    });
     Ok(Check::Port {
         protocol,
         namespace: namespace(place, &spec.namespace, default_namespace)?,
         target,
         port: spec.port,
         password: spec.password_secret.clone(),
+        login,
     })
 }
 
@@ -542,11 +575,17 @@ mod tests {
         assert!(error("verify: [{name: a}, {name: b}]").starts_with("stack.verify[0]: check \"a\" has no kind"));
         assert!(error("verify: [{name: a, tcp: {port: 1, service: x}, redis: {port: 2, service: x}}]").contains("several kinds (tcp, redis)"));
         assert!(error("verify: [{name: a, tcp: {port: 1}}]").contains("exactly one of service, pod, workload"));
-        assert!(error("verify: [{name: a, http: {url: 'https://x'}}]").starts_with("stack.verify[0].http.url:"));
+        assert!(error("verify: [{name: a, http: {url: 'ftp://x'}}]").starts_with("stack.verify[0].http.url:"));
+        assert!(error("verify: [{name: a, http: {url: 'http://x', insecure: true}}]").starts_with("stack.verify[0].http.insecure:"));
         assert!(error("verify: [{name: a, http: {service: Web_1, port: 80}}]").starts_with("stack.verify[0].http.service:"));
+        assert!(
+            error("verify: [{name: a, http: {service: web, port: 80, expect: {jsonPath: {'{.a[': x}}}}]").starts_with("stack.verify[0].http.expect.jsonPath:")
+        );
         assert!(error("verify: [{name: a, exec: {workload: api, command: [true]}}]").starts_with("stack.verify[0].exec.workload:"));
         assert!(error("verify: [{name: a, timeout: soon, env: {workload: deploy/a, configMap: c, variables: [X]}}]").starts_with("stack.verify[0].timeout:"));
-        assert!(error("verify: [{name: a, tcp: {port: 1, pod: p, passwordSecret: {name: s, key: k}}}]").contains("only redis"));
+        assert!(error("verify: [{name: a, tcp: {port: 1, pod: p, passwordSecret: {name: s, key: k}}}]").contains("only postgres and redis"));
+        assert!(error("verify: [{name: a, redis: {port: 1, pod: p, user: admin}}]").starts_with("stack.verify[0].redis.user: only postgres checks log in"));
+        assert!(error("verify: [{name: a, postgres: {port: 1, pod: p, database: ''}}]").starts_with("stack.verify[0].postgres.database:"));
         assert!(error("verify: [{name: a, tcp: {port: 1, pod: p}}, {name: a, tcp: {port: 2, pod: p}}]").starts_with("stack.verify[1].name:"));
         assert!(error("verify: [{name: a, dns: {from: deploy/a, service: Bad_Name, port: 80}}]").starts_with("stack.verify[0].dns.service:"));
         assert!(error("verify: [{name: a, persistence: {workload: pod/p, path: /data}}]").contains("a pod is not replaced"));

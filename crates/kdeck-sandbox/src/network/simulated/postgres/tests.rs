@@ -88,7 +88,7 @@ impl Client {
         let server_first = String::from_utf8(server_first).unwrap();
         let nonce = server_first.split(',').next().unwrap().trim_start_matches("r=");
         let without_proof = format!("c=biws,r={nonce}");
-        let (proof, _) = crate::network::simulated::scram::client::proof(password, first_bare, &server_first, &without_proof);
+        let (proof, _) = crate::network::simulated::scram::client::proof(password, first_bare, &server_first, &without_proof).expect("a server-first-message");
         self.send(b'p', format!("{without_proof},p={proof}").as_bytes()).await;
     }
 }

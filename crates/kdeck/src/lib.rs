@@ -2,6 +2,7 @@
 //! clusters, with a sandbox cluster built in. The binary is a thin layer over this
 //! library.
 
+pub mod ai;
 pub mod cli;
 pub mod cluster;
 pub mod diagnose;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::TestSandbox;
+use common::model::{self, StandInModel};
 use common::project::{stderr, stdout};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -231,7 +232,7 @@ async fn secret_values_never_appear_in_the_report() {
     }
 
     // --explain: a stand-in OpenAI-compatible server records what it is sent.
-    let model = StandInModel::start().await;
+    let model = explaining_model().await;
     // Run until the api's crash shows (between two crashes its pod may look fine).
     let diagnose_with = |base_url: &str, flags: &[&str]| {
         let started = Instant::now();
@@ -287,70 +288,14 @@ async fn secret_values_never_appear_in_the_report() {
     assert!(stdout(&out).contains("ERROR configmap/api-config -n shop") && stdout(&out).contains("note: the model could not explain"), "{}", stdout(&out));
 }
 
-/// An OpenAI-compatible chat completions endpoint that answers one fixed text and
-/// keeps every request (head and body) it got.
-struct StandInModel {
-    url: String,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl StandInModel {
-    async fn start() -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1", listener.local_addr().unwrap());
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let record = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let record = record.clone();
-                tokio::spawn(async move {
-                    let mut buffer = Vec::new();
-                    loop {
-                        // One request: the head, then Content-Length bytes of body.
-                        let head_end = loop {
-                            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break at + 4;
-                            }
-                            let mut chunk = [0u8; 8192];
-                            match socket.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                            }
-                        };
-                        let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
-                        let length: usize = head
-                            .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-                            .unwrap_or(0);
-                        while buffer.len() < head_end + length {
-                            let mut chunk = [0u8; 8192];
-                            match socket.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                            }
-                        }
-                        let body = String::from_utf8_lossy(&buffer[head_end..head_end + length]).to_string();
-                        buffer.drain(..head_end + length);
-                        record.lock().unwrap().push(format!("{head}{body}"));
-                        // Masked names (--anonymize) come back in the answer, to be restored.
-                        let masked = if body.contains("OBJ1") { " Look at OBJ1 in NS1." } else { "" };
-                        let content = format!("The api cannot reach its database because its settings point at itself.\nPoint them at the Service.{masked}");
-                        let answer = json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string();
-                        let response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}", answer.len());
-                        if socket.write_all(response.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        StandInModel { url, seen }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
+/// The stand-in model of `--explain`: one fixed text, with the masks it was sent
+/// (--anonymize) in it, to be restored.
+async fn explaining_model() -> StandInModel {
+    StandInModel::start(|body| {
+        let masked = if body.contains("OBJ1") { " Look at OBJ1 in NS1." } else { "" };
+        model::text(&format!("The api cannot reach its database because its settings point at itself.\nPoint them at the Service.{masked}"))
+    })
+    .await
 }
 
 #[tokio::test]

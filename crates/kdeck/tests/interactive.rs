@@ -222,3 +222,36 @@ async fn browse_pvc_on_a_terminal_opens_a_shell_on_the_claim_and_removes_its_pod
     }
     panic!("the browse pod is still there");
 }
+
+/// `kdeck ask` on a terminal: a change the model plans is applied only when the
+/// person types `yes` to its plan; anything else leaves the cluster as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_applies_a_planned_change_only_after_yes_is_typed_on_the_terminal() {
+    use common::model::{self, StandInModel};
+    let sandbox = common::TestSandbox::start("askterm");
+    let client = sandbox.client().await;
+    deployment(&client, "web").await;
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let replicas = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    for (typed, wanted, code) in [("no\r", 1, 0), ("yes\r", 3, 0)] {
+        let model = StandInModel::scripted(vec![
+            model::calls(&[("scale", json!({"target": "deploy/web", "replicas": 3}))]),
+            model::text("Scaled as you confirmed, or not."),
+        ])
+        .await;
+        let mut terminal = Terminal::open(24, 100);
+        let mut command = sandbox.kdeck();
+        command.args(["ask", "scale web to 3", "--context", "askterm"]).env("KDECK_LLM_PROVIDER", "openai").env("OPENAI_BASE_URL", &model.url);
+        let mut child = terminal.spawn(command);
+        let before = terminal.wait_for("Type \"yes\" to apply: ");
+        assert!(before.contains("→ scale deploy/web --replicas 3 -n default") && before.contains("replicas 1 → 3"), "the plan comes first: {before}");
+        assert_eq!(replicas(&api.get("web").await.unwrap()), 1, "nothing is applied before the answer");
+        terminal.type_text(typed);
+        terminal.wait_for("Answer (from the model");
+        assert_eq!(wait_exit(&mut child), code);
+        assert_eq!(replicas(&api.get("web").await.unwrap()), wanted, "after typing {typed:?}");
+        let sent = model.bodies().last().cloned().unwrap_or_default().to_string();
+        let told = if wanted == 3 { "the user confirmed and the plan was applied" } else { "the user declined the plan" };
+        assert!(sent.contains(told), "the model is told what happened: {sent}");
+    }
+}

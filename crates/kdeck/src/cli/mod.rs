@@ -1,6 +1,7 @@
 //! The command line: one file per command, each an options struct that is
 //! validated, then run.
 
+pub mod ask;
 pub mod browse_pvc;
 pub mod cleanse_pods;
 pub mod complete;
@@ -11,6 +12,8 @@ pub mod exec;
 pub mod hr_restart;
 pub mod init;
 pub mod logs;
+pub mod mcp;
+pub mod rightsize;
 pub mod run;
 pub mod sandbox;
 pub mod stack;
@@ -60,6 +63,12 @@ pub enum Command {
     Verify(stack::VerifyArgs),
     /// The root causes of what is broken, with the chain of evidence and the fix (exit 1 when errors are found).
     Diagnose(diagnose::DiagnoseArgs),
+    /// Ask a model about the cluster: it calls kdeck's tools (reads at once, changes only as plans you confirm).
+    Ask(ask::AskArgs),
+    /// Suggest requests and limits from sampled usage (metrics.k8s.io); --apply patches them after confirmation.
+    Rightsize(rightsize::RightsizeArgs),
+    /// Serve kdeck's tools to AI assistants over MCP (read-only unless --allow-changes; changes only after the user confirms).
+    Mcp(mcp::McpArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
     Doctor(stack::DoctorArgs),
     /// Keep the stack's declared ports open on 127.0.0.1, following restarts and rollouts.
@@ -100,6 +109,9 @@ impl Cli {
             Command::Down(args) => args.run(&self.cluster).await,
             Command::Verify(args) => args.run(&self.cluster).await,
             Command::Diagnose(args) => args.run(&self.cluster).await,
+            Command::Ask(args) => args.run(&self.cluster).await,
+            Command::Mcp(args) => args.run(&self.cluster).await,
+            Command::Rightsize(args) => args.run(&self.cluster).await,
             Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Forward(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),

@@ -9,6 +9,7 @@ pub mod hr_restart;
 pub mod logs;
 pub mod plan;
 pub mod sync_secrets;
+pub mod workload;
 
 /// How many requests a bulk operation keeps in flight.
 pub const CONCURRENCY: usize = 16;

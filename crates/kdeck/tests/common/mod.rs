@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod model;
 pub mod project;
 
 use std::path::{Path, PathBuf};

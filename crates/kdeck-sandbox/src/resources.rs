@@ -239,6 +239,11 @@ impl Catalogue {
         groups
     }
 
+    /// Stops serving a built-in group (`metrics.k8s.io` on a sandbox started without metrics).
+    pub fn remove_group(&self, group: &str) {
+        self.write().retain(|r| r.group != group);
+    }
+
     /// Replaces the resources a CRD serves (all of its versions). `infos` empty removes them.
     pub fn set_custom(&self, group: &str, plural: &str, infos: Vec<ResourceInfo>) {
         let mut all = self.write();

@@ -68,6 +68,9 @@ pub struct SandboxConfig {
     pub nodes: usize,
     /// Pods that opt in with `sandbox.kdeck.dev/run-command` run their command for real.
     pub run_commands: bool,
+    /// Serve `metrics.k8s.io` (as a cluster with metrics-server does); off, the
+    /// group is not served at all, as on a cluster without it.
+    pub metrics: bool,
 }
 
 /// What a client needs to reach the sandbox.
@@ -105,7 +108,11 @@ impl Sandbox {
         let store = Arc::new(Store::new());
         // From here on every change is journaled, the bootstrap objects included.
         let disk = Disk::open(dir, &store)?;
-        let rest = Rest::new(store, Catalogue::new());
+        let catalogue = Catalogue::new();
+        if !config.metrics {
+            catalogue.remove_group(crate::api::metrics::GROUP);
+        }
+        let rest = Rest::new(store, catalogue);
         bootstrap(&rest);
         controllers::nodes::ensure(&rest, &config.name, config.nodes);
         controllers::volumes::ensure_default_class(&rest);
@@ -323,7 +330,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn head_over_http2_answers_headers_without_a_body() {
         let dir = tempfile::tempdir().unwrap();
-        let config = SandboxConfig { name: "head".into(), data_dir: dir.path().join("data"), port: 0, nodes: 1, run_commands: false };
+        let config = SandboxConfig { name: "head".into(), data_dir: dir.path().join("data"), port: 0, nodes: 1, run_commands: false, metrics: true };
         let sandbox = Sandbox::open(&config).await.unwrap();
         let credentials = sandbox.credentials();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -53,10 +53,17 @@ pub struct Record {
     /// Whether it was started with `--run-commands` (opted-in pods run their command).
     #[serde(default)]
     pub run_commands: bool,
+    /// Whether it serves `metrics.k8s.io` (not when started with `--no-metrics`).
+    #[serde(default = "served")]
+    pub metrics: bool,
     /// The ingress address, `http://127.0.0.1:<port>` (kept when stopped, so the
     /// next start listens on the same port if it is free).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub ingress: String,
+}
+
+fn served() -> bool {
+    true
 }
 
 impl Record {
@@ -68,7 +75,8 @@ impl Record {
     /// place that suggests it).
     pub fn start_command(&self) -> String {
         let run_commands = if self.run_commands { " --run-commands" } else { "" };
-        format!("kdeck sandbox start --detach --name {}{run_commands}", self.name)
+        let metrics = if self.metrics { "" } else { " --no-metrics" };
+        format!("kdeck sandbox start --detach --name {}{run_commands}{metrics}", self.name)
     }
 
     /// The port of the ingress address, if it has one.
@@ -202,6 +210,8 @@ pub struct StartOptions {
     pub faults: Option<String>,
     /// Pods that opt in run their command for real (`--run-commands`).
     pub run_commands: bool,
+    /// `metrics.k8s.io` served (not with `--no-metrics`).
+    pub metrics: bool,
     /// The ingress address's port (`--ingress-port`); None: the last one if free, else a free one.
     pub ingress_port: Option<u16>,
 }
@@ -229,6 +239,7 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
         port: opts.port,
         nodes: opts.nodes,
         run_commands: opts.run_commands,
+        metrics: opts.metrics,
     };
     let mut sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
     let ingress = listen_ingress(&mut sandbox, opts.ingress_port, previous_ingress).await?;
@@ -255,6 +266,7 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
         server: creds.server.clone(),
         pid: std::process::id(),
         run_commands: opts.run_commands,
+        metrics: opts.metrics,
         ingress: format!("http://{ingress}"),
     };
     save(&record)?;
@@ -350,6 +362,9 @@ pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Re
     }
     if opts.run_commands {
         cmd.arg("--run-commands");
+    }
+    if !opts.metrics {
+        cmd.arg("--no-metrics");
     }
     if let Some(port) = opts.ingress_port {
         cmd.args(["--ingress-port", &port.to_string()]);

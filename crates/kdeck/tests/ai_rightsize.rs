@@ -63,3 +63,29 @@ async fn rightsize_suggests_from_sampled_usage_and_applies_only_when_confirmed()
     let out = sandbox.run(&["rightsize", "--window", "soon", "--context", "rightsize"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn without_metrics_served_rightsize_says_so_and_exits_3() {
+    let sandbox = TestSandbox::new("no-metrics");
+    let out = sandbox.run(&["sandbox", "start", "--detach", "--name", "no-metrics", "--no-metrics"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let client = sandbox.client().await;
+    // As on a cluster without metrics-server: the group is not discovered at all.
+    let groups = client.list_api_groups().await.unwrap();
+    assert!(groups.groups.iter().all(|g| g.name != "metrics.k8s.io"), "metrics.k8s.io is not served");
+    let api: Api<Deployment> = Api::namespaced(client, "default");
+    let web: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "app", "image": "nginx", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &web).await.unwrap();
+    common::wait_object(&api, "web", "available", |d: &Deployment| d.status.as_ref().and_then(|s| s.available_replicas) == Some(1)).await;
+    let out = sandbox.run(&["rightsize", "deploy/web", "-n", "default", "--window", "1s", "--context", "no-metrics"]);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stderr(&out).contains("metrics"), "says why: {}", stderr(&out));
+    // The stop's hint restarts it as it ran.
+    let out = sandbox.run(&["sandbox", "stop", "--name", "no-metrics"]);
+    assert!(stderr(&out).contains("kdeck sandbox start --detach --name no-metrics --no-metrics"), "{}", stderr(&out));
+}

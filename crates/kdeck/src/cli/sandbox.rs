@@ -88,6 +88,10 @@ pub struct StartArgs {
     /// it their containers stay simulated. Exec always runs for real.
     #[arg(long)]
     run_commands: bool,
+    /// Serve no metrics.k8s.io, as a cluster without metrics-server (kubectl top,
+    /// kdeck rightsize then say metrics are not available).
+    #[arg(long)]
+    no_metrics: bool,
     /// Port of the ingress address, where Ingresses are served over HTTP (127.0.0.1
     /// only); by default the one of the last start if it is free, else a free one.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
@@ -165,6 +169,7 @@ impl StartArgs {
             nodes: usize::from(self.nodes),
             faults: self.faults.clone(),
             run_commands: self.run_commands,
+            metrics: !self.no_metrics,
             ingress_port: self.ingress_port,
         })
     }

@@ -34,6 +34,7 @@ pub(super) async fn ensure(cluster: &StackCluster, target: &mut Target) -> Resul
         nodes: 1,
         faults: None,
         run_commands: true,
+        metrics: true,
         ingress_port: cluster.ingress_port,
     };
     let record = sandboxes::spawn_detached(&options, Duration::from_secs(60)).await?;

@@ -10,6 +10,7 @@ pub mod diagnose;
 pub mod exec;
 pub mod hr_restart;
 pub mod init;
+pub mod lint;
 pub mod logs;
 pub mod run;
 pub mod sandbox;
@@ -60,6 +61,8 @@ pub enum Command {
     Verify(stack::VerifyArgs),
     /// The root causes of what is broken, with the chain of evidence and the fix (exit 1 when errors are found).
     Diagnose(diagnose::DiagnoseArgs),
+    /// Check manifests, kustomizations, Helm charts and Dockerfiles before they ship: security, secrets, reliability, references (exit 1 on findings).
+    Lint(lint::LintArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
     Doctor(stack::DoctorArgs),
     /// Keep the stack's declared ports open on 127.0.0.1, following restarts and rollouts.
@@ -100,6 +103,7 @@ impl Cli {
             Command::Down(args) => args.run(&self.cluster).await,
             Command::Verify(args) => args.run(&self.cluster).await,
             Command::Diagnose(args) => args.run(&self.cluster).await,
+            Command::Lint(args) => args.run(&self.cluster),
             Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Forward(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),

@@ -156,7 +156,10 @@ pub fn credential(name: &str, value: &str) -> Option<&'static str> {
         return Some(shape);
     }
     let plain = value.parse::<f64>().is_ok() || matches!(value.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no");
-    (credential_name(name) && !plain && value.chars().count() >= MIN_SECRET_LENGTH).then_some("a value under a credential name")
+    if credential_name(name) && !plain && value.chars().count() >= MIN_SECRET_LENGTH {
+        return Some("a value under a credential name");
+    }
+    value.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/' | '='))).any(high_entropy).then_some("a high-entropy string")
 }
 
 /// Names that say their value is a credential: PASSWORD, SECRET, TOKEN, API_KEY,
@@ -176,7 +179,8 @@ pub fn credential_name(name: &str) -> bool {
 }
 
 /// The shape of a value that is a credential whatever its name: a known token
-/// prefix, a PEM private key, a URL with a password, a long high-entropy word.
+/// prefix, a PEM private key, a URL with a password ([`credential`] also takes
+/// long high-entropy words).
 pub fn credential_shape(value: &str) -> Option<&'static str> {
     if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") {
         return Some("a PEM private key");
@@ -193,9 +197,6 @@ pub fn credential_shape(value: &str) -> Option<&'static str> {
                 w if w.starts_with("glpat-") => "a GitLab token",
                 _ => "an API key (sk-…)",
             });
-        }
-        if high_entropy(word) {
-            return Some("a high-entropy string");
         }
     }
     None

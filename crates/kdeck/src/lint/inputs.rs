@@ -94,13 +94,22 @@ fn manifests(path: &Path, explicit: bool, render: &mut Render, errors: &mut Vec<
         Ok(objects) => render.objects.extend(objects),
         // In a directory, YAML that is not Kubernetes objects (compose files, CI, values) is not ours.
         Err(e) if !explicit && e.message.contains("without apiVersion and kind") => {}
-        Err(e) => errors.push(InputError { input: shown(path), message: strip_place(&e.message, &shown(path)) }),
+        Err(e) => {
+            let (input, message) = split_place(&e.message, &shown(path));
+            errors.push(InputError { input, message });
+        }
     }
 }
 
-/// A message without its leading `file:` (the input names the file).
-fn strip_place(message: &str, file: &str) -> String {
-    message.strip_prefix(file).map(|m| m.trim_start_matches(':').trim_start().to_string()).unwrap_or_else(|| message.to_string())
+/// `file:line:column: message` as (`file:line:column`, `message`).
+fn split_place(message: &str, file: &str) -> (String, String) {
+    match message.strip_prefix(file) {
+        Some(rest) => {
+            let (place, message) = rest.split_once(": ").unwrap_or(("", rest));
+            (format!("{file}{place}"), message.to_string())
+        }
+        None => (file.to_string(), message.to_string()),
+    }
 }
 
 fn kustomization(dir: &Path, render: &mut Render, errors: &mut Vec<InputError>) {

@@ -127,8 +127,10 @@ fn dockerfile(file: &crate::lint::dockerfile::Dockerfile, sink: &mut Sink<'_>) {
                     continue;
                 }
                 let sources = &words[..words.len() - 1];
-                for source in sources.iter().filter(|s| secret_file(s)) {
-                    sink.file("dockerfile-copies-secrets", &file.file, instruction.line, format!("{} copies {source} into the image", instruction.keyword));
+                let secret: Vec<&str> = sources.iter().filter(|s| !s.contains("://") && secret_file(s)).map(String::as_str).collect();
+                if !secret.is_empty() {
+                    let listed = secret.join(", ");
+                    sink.file("dockerfile-copies-secrets", &file.file, instruction.line, format!("{} copies {listed} into the image", instruction.keyword));
                 }
                 let whole = sources.iter().any(|s| matches!(s.as_str(), "." | "./" | "*" | "./*"));
                 if whole && !ignore && !whole_context_reported {

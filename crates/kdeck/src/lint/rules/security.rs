@@ -19,7 +19,7 @@ pub fn check(render: &Render, sink: &mut Sink<'_>) {
                     object,
                     &format!("{spec_path}.{flag}"),
                     None,
-                    format!("the pod shares the node's {} ({flag}: true)", &flag[4..]),
+                    format!("the pod shares the node's {} ({flag}: true)", flag[4..].to_ascii_lowercase()),
                 );
             }
         }

@@ -181,8 +181,8 @@ fn existing(root: &Path, relative: &str, place: &str) -> Result<PathBuf> {
 /// Parses multi-document YAML into objects (empty documents and `List`s
 /// flattened), giving namespaced objects without a namespace `namespace`.
 pub fn parse(text: &str, source: &str, namespace: Option<&str>) -> Result<Vec<Manifest>> {
-    let docs: Vec<Option<Value>> =
-        serde_saphyr::from_multiple(text).map_err(|e| Error::usage(format!("{source}: not valid YAML: {}", first_line(&e.to_string()))))?;
+    let docs: Vec<Option<Value>> = serde_saphyr::from_multiple_with_options(text, options(text))
+        .map_err(|e| Error::usage(format!("{source}: not valid YAML: {}", first_line(&e.to_string()))))?;
     let mut items = Vec::new();
     for doc in docs.into_iter().flatten() {
         if doc["kind"].as_str().is_some_and(|k| k.ends_with("List")) && doc["items"].is_array() {
@@ -197,7 +197,7 @@ pub fn parse(text: &str, source: &str, namespace: Option<&str>) -> Result<Vec<Ma
 /// As [`parse`], each object with its [`Origin`] in `file` (the name shown): its
 /// document's line and its fields' lines. Invalid YAML is reported as `file:line:column`.
 pub fn parse_located(text: &str, file: &str, namespace: Option<&str>) -> Result<Vec<Manifest>> {
-    let docs: Vec<Option<serde_saphyr::Spanned<located::Node>>> = serde_saphyr::from_multiple(text).map_err(|e| {
+    let docs: Vec<Option<serde_saphyr::Spanned<located::Node>>> = serde_saphyr::from_multiple_with_options(text, options(text)).map_err(|e| {
         let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
         Error::usage(format!("{file}{at}: not valid YAML: {}", first_line(&e.to_string())))
     })?;
@@ -221,6 +221,20 @@ pub fn parse_located(text: &str, file: &str, namespace: Option<&str>) -> Result<
         }
     }
     objects(items, file, namespace)
+}
+
+/// The parser's budget, grown with the input: its defaults (1,024 documents,
+/// 250,000 nodes) stop renders of a few thousand objects, which charts and
+/// generated manifests reach. What stays bounded: per byte of input, and aliases
+/// (the expansion attacks the budget is for) at their default caps.
+fn options(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = budget.max_documents.max(text.len() / 8);
+    budget.max_nodes = budget.max_nodes.max(text.len());
+    budget.max_events = budget.max_events.max(text.len() * 2);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 /// Checks parsed documents are objects and defaults their namespace.
@@ -326,6 +340,25 @@ mod tests {
         assert!(parse("apiVersion: v1\nmetadata: {name: a}\n", "x.yaml", None).unwrap_err().message.contains("without apiVersion and kind"));
         assert!(parse("apiVersion: v1\nkind: ConfigMap\n", "x.yaml", None).unwrap_err().message.contains("ConfigMap without metadata.name"));
         assert!(parse("a: [", "x.yaml", None).unwrap_err().message.starts_with("x.yaml: not valid YAML"));
+    }
+
+    #[test]
+    fn located_objects_carry_their_document_and_field_lines() {
+        let text = "# a comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: s}, spec: {ports: [{port: 80}]}}\n";
+        let objects = parse_located(text, "x.yaml", None).unwrap();
+        let origin = objects[0].origin.as_ref().unwrap();
+        assert_eq!((origin.file.as_str(), origin.line_of("data.k"), origin.line_of("metadata.name")), ("x.yaml", 7, 5));
+        assert_eq!(origin.line_of("spec.template.missing"), origin.line, "a path not written: the document's line");
+        assert_eq!(objects[1].origin.as_ref().unwrap().line_of("spec.ports[0].port"), 12, "List items are located too");
+        let err = parse_located("a: 1\nb: [\n", "y.yaml", None).unwrap_err();
+        assert!(err.message.starts_with("y.yaml:") && err.message.contains(": not valid YAML"), "{}", err.message);
+    }
+
+    #[test]
+    fn renders_of_thousands_of_objects_parse() {
+        let text: String = (0..3000).map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata: {{a: b, c: d}}\n")).collect();
+        assert_eq!(parse(&text, "big", None).unwrap().len(), 3000);
+        assert_eq!(parse_located(&text, "big", None).unwrap().len(), 3000);
     }
 
     #[test]

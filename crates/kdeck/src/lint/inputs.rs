@@ -187,8 +187,8 @@ fn dockerfile(path: &Path, context: &Path, image: Option<&str>, render: &mut Ren
     }
 }
 
-/// The stack of kdeck.yaml: what its deploy steps render (as `kdeck up` would),
-/// the Dockerfiles of its images, the Secrets `stack.secrets` creates and the
+/// The stack of kdeck.yaml: what its deploy steps render (as `kdeck up` would)
+/// with helm lint's findings on its local charts, the Dockerfiles of its images, the Secrets `stack.secrets` creates and the
 /// namespaces its objects use (kdeck up creates them).
 pub fn from_stack(project: &crate::project::Project, errors: &mut Vec<InputError>) -> Option<Render> {
     let def = match crate::stack::StackDef::of(project) {
@@ -208,6 +208,18 @@ pub fn from_stack(project: &crate::project::Project, errors: &mut Vec<InputError
         match render::render_step(&def.root, index, step) {
             Ok(step) => render.objects.extend(step.manifests),
             Err(e) => errors.push(InputError { input: format!("stack.deploy[{index}]"), message: e.message }),
+        }
+        // A local chart: helm lint's own findings, with the step's values.
+        if let Some(helm) = &step.helm
+            && def.root.join(&helm.chart).join("Chart.yaml").is_file()
+        {
+            let chart = def.root.join(&helm.chart);
+            let values: Vec<PathBuf> = helm.values.iter().map(|v| def.root.join(v)).collect();
+            let set: Vec<(String, String)> = helm.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            match tools::helm_lint(&chart, &values, &set) {
+                Ok(output) => render.findings.extend(helm_lint_findings(&chart, &output)),
+                Err(e) => errors.push(InputError { input: format!("stack.deploy[{index}]"), message: e.message }),
+            }
         }
     }
     // `kdeck up` creates the namespaces its objects are in.

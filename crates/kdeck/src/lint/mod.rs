@@ -192,6 +192,7 @@ impl<'a> Sink<'a> {
     }
 
     fn make(&self, rule: &'static str, file: String, line: u32, message: String) -> Finding {
+        debug_assert!(rules::find(rule).is_some(), "rule {rule} is not in the table");
         let spec = rules::find(rule).unwrap_or(&rules::RULES[0]);
         Finding {
             rule: spec.id,

@@ -57,6 +57,11 @@ fn configmap(object: &crate::render::Manifest, sink: &mut Sink<'_>) {
 
 fn committed_secret(object: &crate::render::Manifest, sink: &mut Sink<'_>) {
     let Some(origin) = &object.origin else { return };
+    // Made by a kustomize secretGenerator: its values come from files or literals the
+    // kustomization names, which this cannot tell apart.
+    if crate::render::located::KUSTOMIZATION_FILES.iter().any(|k| origin.file.ends_with(k)) {
+        return;
+    }
     let engine = base64::engine::general_purpose::STANDARD;
     let mut real: Vec<String> = Vec::new();
     for field in ["data", "stringData"] {

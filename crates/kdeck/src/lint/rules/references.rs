@@ -3,7 +3,7 @@
 //! claims to StorageClasses, objects to Namespaces, probes to named ports.
 //! Label and port matching are the ones diagnose uses on a live cluster.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -75,9 +75,33 @@ fn index(render: &Render) -> Index<'_> {
     ix
 }
 
+/// The workloads of a render by namespace, and by (namespace, label, value) of their
+/// pod template: a Service's candidates are those with its selector's first pair.
+#[derive(Default)]
+struct Workloads<'a> {
+    by_namespace: HashMap<&'a str, Vec<&'a Manifest>>,
+    by_label: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Manifest>>,
+}
+
+impl<'a> Workloads<'a> {
+    fn of(render: &'a Render) -> Self {
+        let mut index = Workloads::default();
+        for w in render.objects.iter().filter(|o| pod_spec(o).is_some()) {
+            let ns = namespace(w);
+            index.by_namespace.entry(ns).or_default().push(w);
+            for (key, value) in pod_labels(w).as_object().into_iter().flatten() {
+                if let Some(value) = value.as_str() {
+                    index.by_label.entry((ns, key.as_str(), value)).or_default().push(w);
+                }
+            }
+        }
+        index
+    }
+}
+
 pub fn check(render: &Render, sink: &mut Sink<'_>) {
     let ix = index(render);
-    let workloads: Vec<&Manifest> = render.objects.iter().filter(|o| pod_spec(o).is_some()).collect();
+    let workloads = Workloads::of(render);
     let mut namespace_reported = BTreeSet::new();
     for object in &render.objects {
         let ns = namespace(object);
@@ -116,12 +140,14 @@ fn template(object: &Manifest) -> &Value {
     }
 }
 
-fn service(service: &Manifest, workloads: &[&Manifest], sink: &mut Sink<'_>) {
+fn service(service: &Manifest, workloads: &Workloads<'_>, sink: &mut Sink<'_>) {
     let Some(wanted) = service.object["spec"]["selector"].as_object().filter(|s| !s.is_empty()) else { return };
     let ns = namespace(service);
-    let in_ns: Vec<&&Manifest> = workloads.iter().filter(|w| namespace(w) == ns).collect();
-    let selected: Vec<&&Manifest> = in_ns.iter().copied().filter(|w| selector::map_selects(wanted, pod_labels(w))).collect();
+    let (key, value) = wanted.iter().next().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default())).unwrap_or_default();
+    let candidates = workloads.by_label.get(&(ns, key, value)).map(Vec::as_slice).unwrap_or_default();
+    let selected: Vec<&&Manifest> = candidates.iter().filter(|w| selector::map_selects(wanted, pod_labels(w))).collect();
     if selected.is_empty() {
+        let in_ns = workloads.by_namespace.get(ns).map(Vec::as_slice).unwrap_or_default();
         let mut nearest: Vec<String> = in_ns
             .iter()
             .filter_map(|w| {

@@ -26,11 +26,14 @@ t_lint_sarif() {
 step "kdeck lint -o sarif validates against the SARIF 2.1.0 schema" t_lint_sarif
 
 t_diagnose_sarif() {
-  kn create deployment sarif-crash --image=busybox:1.36 -- sh -c 'exit 1' >/dev/null
-  kn expose deployment sarif-crash --port 80 --selector app=nothing-here >/dev/null 2>&1 || true
-  timeout 60 "$KDECK" diagnose -n "$ns" --context "$ctx" -o sarif --fail-on never > "$work/diagnose.sarif"
+  # A namespace of its own, so that no other step sees these objects.
+  local sarif_ns=conf-sarif
+  k create namespace "$sarif_ns" >/dev/null
+  k -n "$sarif_ns" create deployment sarif-crash --image=busybox:1.36 -- sh -c 'exit 1' >/dev/null
+  k -n "$sarif_ns" expose deployment sarif-crash --port 80 --selector app=nothing-here >/dev/null
+  timeout 60 "$KDECK" diagnose -n "$sarif_ns" --context "$ctx" -o sarif --fail-on never > "$work/diagnose.sarif"
+  k delete namespace "$sarif_ns" --wait=false >/dev/null
   sarif_valid "$work/diagnose.sarif"
-  kn delete deployment sarif-crash --wait=false >/dev/null
-  kn delete service sarif-crash --wait=false >/dev/null 2>&1 || true
+  expect_contains "the Service that selects nothing" "$(cat "$work/diagnose.sarif")" '"ruleId": "service-selects-nothing"'
 }
 step "kdeck diagnose -o sarif validates against the SARIF 2.1.0 schema" t_diagnose_sarif

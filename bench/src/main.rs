@@ -17,12 +17,15 @@
 //! - then, on a sandbox with `--run-commands`, the throughput of port-forward and the
 //!   proxy subresource (see portforward.rs; `-- portforward` runs only that);
 //! - then, on fresh sandboxes, `kdeck up` against the kubectl commands that bring the
-//!   same stack up (see stack.rs; `-- stack` runs only that).
+//!   same stack up (see stack.rs; `-- stack` runs only that);
+//! - then `kdeck lint` on a 5,000-object render beside `helm lint` and hadolint on the
+//!   same inputs (see lint.rs; `-- lint` runs only that).
 //!
 //! Prints Markdown tables for the README. Timings are medians of repeated runs.
 
 mod create;
 mod diagnose;
+mod lint;
 mod network;
 mod ops;
 mod portforward;
@@ -107,6 +110,7 @@ async fn main() {
         Some("network") => return network::print(&network::measure().await),
         Some("portforward") => return portforward::print(&portforward::measure(which("kubectl").as_deref()).await),
         Some("stack") => return stack::compare(which("kubectl").as_deref()).await,
+        Some("lint") => return lint::compare(),
         _ => {}
     }
     let only_diagnose = std::env::args().nth(1).as_deref() == Some("diagnose");
@@ -225,6 +229,8 @@ async fn main() {
     portforward::print(&portforward::measure(kubectl.as_deref()).await);
     println!();
     stack::compare(kubectl.as_deref()).await;
+    println!();
+    lint::compare();
 }
 
 fn which(name: &str) -> Option<PathBuf> {

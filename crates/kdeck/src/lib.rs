@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod diagnose;
 pub mod error;
 pub mod interrupt;
+pub mod lint;
 pub mod llm;
 pub mod ops;
 pub mod project;

@@ -3,6 +3,11 @@
 //! bearer tokens and API keys. Secret values are read once, into the
 //! [`Redactor`], and never into anything shown. [`MIN_SECRET_LENGTH`] is also the
 //! rule `verify`'s secretHygiene searches by.
+//!
+//! It also says what *looks like* a credential when kdeck has no Secret to compare
+//! with ([`credential`]): names such as PASSWORD or API_KEY, known token shapes,
+//! PEM private keys, URLs with a password, high-entropy strings — what `kdeck lint`
+//! looks for in env values, ConfigMaps, Secrets in git and Dockerfiles.
 
 use base64::Engine;
 use serde_json::Value;
@@ -121,15 +126,122 @@ fn tokens(text: &str) -> String {
     out
 }
 
+/// Prefixes of API keys and tokens (OpenAI/Stripe, GitHub, Slack, AWS, GitLab).
+const KEY_PREFIXES: [&str; 9] = ["sk-", "sk_", "ghp_", "gho_", "github_pat_", "xoxb-", "xoxp-", "AKIA", "glpat-"];
+
+fn prefixed_key(word: &str) -> bool {
+    KEY_PREFIXES.iter().any(|p| word.starts_with(p) && word.len() >= p.len() + 12)
+}
+
 fn looks_like_key(word: &str) -> bool {
-    let prefixed =
-        ["sk-", "sk_", "ghp_", "gho_", "github_pat_", "xoxb-", "xoxp-", "AKIA", "glpat-"].iter().any(|p| word.starts_with(p) && word.len() >= p.len() + 12);
+    let prefixed = prefixed_key(word);
     let long_random = word.len() >= 32
         && word.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
         && word.chars().any(|c| c.is_ascii_digit())
         && word.chars().any(|c| c.is_ascii_uppercase())
         && word.chars().any(|c| c.is_ascii_lowercase());
     prefixed || long_random
+}
+
+/// Why the value of `name` looks like a credential ("a GitHub token", "a
+/// credential-named value"), or None. Placeholders (`changeme`, `<password>`,
+/// `${VAR}`, …), numbers, booleans and values shorter than [`MIN_SECRET_LENGTH`]
+/// under a credential name are not credentials. Never returns the value.
+pub fn credential(name: &str, value: &str) -> Option<&'static str> {
+    let value = value.trim();
+    if placeholder(value) {
+        return None;
+    }
+    if let Some(shape) = credential_shape(value) {
+        return Some(shape);
+    }
+    let plain = value.parse::<f64>().is_ok() || matches!(value.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no");
+    if credential_name(name) && !plain && value.chars().count() >= MIN_SECRET_LENGTH {
+        return Some("a value under a credential name");
+    }
+    value.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/' | '='))).any(high_entropy).then_some("a high-entropy string")
+}
+
+/// Names that say their value is a credential: PASSWORD, SECRET, TOKEN, API_KEY,
+/// PRIVATE_KEY, … — not names of files, paths or other names holding one
+/// (`PASSWORD_FILE`, `TOKEN_PATH`, `SECRET_NAME`), nor user names, hosts and ports.
+pub fn credential_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase().replace(['-', '.'], "_");
+    let words: Vec<&str> = upper.split('_').filter(|w| !w.is_empty()).collect();
+    let last = words.last().copied().unwrap_or_default();
+    if matches!(last, "FILE" | "PATH" | "DIR" | "NAME" | "REF" | "ID" | "URL" | "USER" | "USERNAME" | "HOST" | "PORT" | "LENGTH" | "TTL" | "EXPIRY" | "ENABLED")
+    {
+        return false;
+    }
+    let compact = upper.replace('_', "");
+    words.iter().any(|w| matches!(*w, "PASSWORD" | "PASSWD" | "PASS" | "SECRET" | "TOKEN" | "APIKEY" | "CREDENTIAL" | "CREDENTIALS"))
+        || ["APIKEY", "PRIVATEKEY", "ACCESSKEY", "SECRETKEY", "CLIENTSECRET", "AUTHTOKEN"].iter().any(|w| compact.contains(w))
+}
+
+/// The shape of a value that is a credential whatever its name: a known token
+/// prefix, a PEM private key, a URL with a password ([`credential`] also takes
+/// long high-entropy words).
+pub fn credential_shape(value: &str) -> Option<&'static str> {
+    if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") {
+        return Some("a PEM private key");
+    }
+    if value.contains("://") && url_credentials(value) != value {
+        return Some("a URL with a password");
+    }
+    for word in value.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/' | '='))) {
+        if prefixed_key(word) {
+            return Some(match word {
+                w if w.starts_with("gh") || w.starts_with("github_pat_") => "a GitHub token",
+                w if w.starts_with("AKIA") => "an AWS access key",
+                w if w.starts_with("xox") => "a Slack token",
+                w if w.starts_with("glpat-") => "a GitLab token",
+                _ => "an API key (sk-…)",
+            });
+        }
+    }
+    None
+}
+
+/// At least 20 characters of upper- and lower-case letters and digits (base64,
+/// random keys) with at least 3.5 bits of entropy per character. Lower-case hex
+/// (digests, ids) and words are not.
+pub fn high_entropy(word: &str) -> bool {
+    let len = word.chars().count();
+    if len < 20 || !(word.chars().any(|c| c.is_ascii_uppercase()) && word.chars().any(|c| c.is_ascii_lowercase()) && word.chars().any(|c| c.is_ascii_digit())) {
+        return false;
+    }
+    let mut counts = std::collections::HashMap::new();
+    for c in word.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let entropy: f64 = counts
+        .values()
+        .map(|&n| {
+            let p = n as f64 / len as f64;
+            -p * p.log2()
+        })
+        .sum();
+    entropy >= 3.5
+}
+
+/// Values that stand for a credential without being one: empty, `changeme`,
+/// `<password>`, `${VAR}`, `$(VAR)`, `{{ … }}`, `xxxx`, `***`, `REPLACE_ME`,
+/// `example…`, `dummy`, `placeholder`, `TODO`.
+pub fn placeholder(value: &str) -> bool {
+    let lower = value.trim().to_ascii_lowercase();
+    if lower.is_empty() || lower.chars().all(|c| matches!(c, 'x' | '*' | '.' | '-' | '_' | '#')) {
+        return true;
+    }
+    let wrapped = (lower.starts_with('<') && lower.ends_with('>'))
+        || (lower.starts_with("${") && lower.ends_with('}'))
+        || (lower.starts_with("$(") && lower.ends_with(')'))
+        || lower.starts_with('$') && lower[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || lower.contains("{{");
+    wrapped
+        || ["changeme", "change-me", "change_me", "replace", "example", "placeholder", "dummy", "todo", "fixme", "redacted", "your-", "your_", "insert"]
+            .iter()
+            .any(|w| lower.contains(w))
+        || lower == MASK
 }
 
 #[cfg(test)]
@@ -156,5 +268,28 @@ mod tests {
         assert_eq!(r.scrub("Authorization: Bearer abc.def.ghi"), "Authorization: Bearer ******");
         assert_eq!(r.scrub("OPENAI_API_KEY=sk-proj-1234567890abcdef"), "OPENAI_API_KEY=******");
         assert_eq!(r.scrub("could not connect to localhost:5432"), "could not connect to localhost:5432");
+    }
+
+    #[test]
+    fn credentials_are_told_by_name_shape_and_entropy_but_not_placeholders() {
+        assert_eq!(credential("DB_PASSWORD", "hunter2hunter2"), Some("a value under a credential name"));
+        assert_eq!(credential("GITHUB", "ghp_abcdefghijklmnop1234"), Some("a GitHub token"));
+        assert_eq!(credential("X", "AKIAABCDEFGHIJKLMNOP"), Some("an AWS access key"));
+        assert_eq!(credential("DATABASE_URL", "postgres://app:pw123456@db/app"), Some("a URL with a password"));
+        assert_eq!(credential("KEY", "-----BEGIN RSA PRIVATE KEY-----\nabc"), Some("a PEM private key"));
+        assert_eq!(credential("SESSION", "Zk3q9LmXa2Pw7RtY5vBn8Hc"), Some("a high-entropy string"));
+        for (name, value) in [
+            ("DB_PASSWORD", "changeme"),
+            ("API_KEY", "${API_KEY}"),
+            ("TOKEN", "<your token>"),
+            ("PASSWORD_FILE", "/run/secrets/db-password"),
+            ("TOKEN_TTL", "3600"),
+            ("SECRET", "abc"),
+            ("LOG_LEVEL", "debug"),
+            ("DATABASE_URL", "postgres://db:5432/app"),
+            ("DIGEST", "3f786850e387550fdab836ed7e6dc881de23001b3f786850e387550f"),
+        ] {
+            assert_eq!(credential(name, value), None, "{name}");
+        }
     }
 }

@@ -14,6 +14,10 @@ use common::TestSandbox;
 use common::project::stderr;
 use serde_json::Value;
 
+/// Inputs of the lint document: findings of every kind, and (with a missing file) an error.
+const LINT_MANIFESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lint/manifests");
+const LINT_DOCKERFILES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lint/docker");
+
 /// Fields whose keys are data (object names, label keys, reasons), not a shape.
 const DATA_FIELDS: &[&str] = &["patch", "deleted", "healthy", "labels", "annotations"];
 
@@ -90,6 +94,7 @@ fn every_json_document_keeps_its_shape_in_lower_camel_case() {
         ("cleanse-pods", &["cleanse-pods", "-n", "default", "-o", "json"], true, false),
         ("logs", &["logs", "-n", "observability", "deploy/gatus", "--no-follow", "--tail", "2", "-o", "json"], true, true),
         ("diagnose", &["diagnose", "-A", "-o", "json", "--fail-on", "never"], true, false),
+        ("lint", &["lint", "-o", "json", "--fail-on", "never", LINT_MANIFESTS, LINT_DOCKERFILES, "no-such-file.yaml"], false, false),
         ("error-not-found", &["sync-secrets", "nope", "-n", "storage", "-o", "json"], false, false),
     ];
     let mut failures = Vec::new();

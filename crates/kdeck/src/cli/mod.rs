@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod exec;
 pub mod hr_restart;
 pub mod init;
+pub mod lint;
 pub mod logs;
 pub mod mcp;
 pub mod rightsize;
@@ -69,6 +70,8 @@ pub enum Command {
     Rightsize(rightsize::RightsizeArgs),
     /// Serve kdeck's tools to AI assistants over MCP (read-only unless --allow-changes; changes only after the user confirms).
     Mcp(mcp::McpArgs),
+    /// Check manifests, kustomizations, Helm charts and Dockerfiles before they ship: security, secrets, reliability, references (exit 1 on findings).
+    Lint(lint::LintArgs),
     /// Check what `kdeck up` needs: tools, provider, cluster, RBAC for what the stack applies.
     Doctor(stack::DoctorArgs),
     /// Keep the stack's declared ports open on 127.0.0.1, following restarts and rollouts.
@@ -112,6 +115,7 @@ impl Cli {
             Command::Ask(args) => args.run(&self.cluster).await,
             Command::Mcp(args) => args.run(&self.cluster).await,
             Command::Rightsize(args) => args.run(&self.cluster).await,
+            Command::Lint(args) => args.run(&self.cluster),
             Command::Doctor(args) => args.run(&self.cluster).await,
             Command::Forward(args) => args.run(&self.cluster).await,
             Command::Tasks(args) => local("kdeck tasks").and_then(|()| args.run()),

@@ -75,42 +75,42 @@ impl Report {
     }
 
     pub fn sarif(&self) -> Value {
-        let mut rules: Vec<&str> = self.problems.iter().map(|p| p.root_cause.rule).collect();
-        rules.sort_unstable();
-        rules.dedup();
-        let results: Vec<Value> = self
+        use crate::ui::sarif;
+        let mut ids: Vec<&str> = self.problems.iter().map(|p| p.root_cause.rule).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rules: Vec<sarif::Rule<'_>> = ids.iter().map(|id| sarif::Rule { id, description: rule_description(id), help: None }).collect();
+        let located: Vec<(String, &str)> = self
             .problems
             .iter()
             .map(|p| {
                 let (kind, name) = p.root_cause.object.split_once('/').unwrap_or(("", p.root_cause.object.as_str()));
                 let qualified = if p.namespace.is_empty() { format!("{kind}/{name}") } else { format!("{}/{kind}/{name}", p.namespace) };
-                json!({
-                    "ruleId": p.root_cause.rule,
-                    "level": match p.severity { Severity::Error => "error", Severity::Warning => "warning" },
-                    "message": {"text": p.root_cause.summary},
-                    "locations": [{"logicalLocations": [{"fullyQualifiedName": qualified, "name": name, "kind": "resource"}]}],
-                    "partialFingerprints": {"kdeckProblemId/v1": p.id},
-                    "properties": {
-                        "chain": p.chain.iter().map(|l| format!("{} ({})", l.object, l.state)).collect::<Vec<_>>(),
-                        "fix": p.fix,
-                        "affected": p.affected,
-                        "count": p.count,
-                    },
-                })
+                (qualified, name)
             })
             .collect();
-        json!({
-            "version": "2.1.0",
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "runs": [{
-                "tool": {"driver": {
-                    "name": "kdeck",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "rules": rules.iter().map(|r| json!({"id": r, "shortDescription": {"text": rule_description(r)}})).collect::<Vec<_>>(),
-                }},
-                "results": results,
-            }],
-        })
+        let results: Vec<sarif::Result<'_>> = self
+            .problems
+            .iter()
+            .zip(&located)
+            .map(|(p, (qualified, name))| sarif::Result {
+                rule: p.root_cause.rule,
+                level: match p.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                message: &p.root_cause.summary,
+                locations: vec![sarif::Location::Logical { qualified, name }],
+                fingerprint: Some(("kdeckProblemId/v1", &p.id)),
+                properties: json!({
+                    "chain": p.chain.iter().map(|l| format!("{} ({})", l.object, l.state)).collect::<Vec<_>>(),
+                    "fix": p.fix,
+                    "affected": p.affected,
+                    "count": p.count,
+                }),
+            })
+            .collect();
+        sarif::log(&rules, &results)
     }
 }
 

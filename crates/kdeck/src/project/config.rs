@@ -43,6 +43,9 @@ pub struct Config {
     /// The language model `kdeck diagnose --explain` uses (API keys come from the environment only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<crate::llm::LlmConfig>,
+    /// `kdeck lint`: rules turned off, and rules reported at another severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<crate::lint::LintConfig>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

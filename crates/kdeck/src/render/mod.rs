@@ -1,11 +1,13 @@
 //! Rendering: kustomize directories, Helm charts and plain manifest files turned
 //! into the Kubernetes objects they stand for, each with where it came from.
-//! Shared by the stack commands (`up`, `render`, `down`) and, later, by lint.
+//! Shared by the stack commands (`up`, `render`, `down`) and by `kdeck lint`, which
+//! also wants each object's file and line ([`located`]).
 //!
 //! kdeck shells out here only to the ecosystem's own tools: `kustomize build`
 //! (or `kubectl kustomize` when only kubectl is installed) and `helm template`.
 //! Arguments are passed as argv, never through a shell.
 
+pub mod located;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::project::stack::{DeployStep, HelmStep, Stack};
+pub use located::Origin;
 pub use tools::{Tool, which};
 
 /// One rendered object and its origin (`kustomize k8s/overlays/local`).
@@ -21,6 +24,8 @@ pub use tools::{Tool, which};
 pub struct Manifest {
     pub object: Value,
     pub source: String,
+    /// The file and lines it was read from, when parsed with [`parse_located`].
+    pub origin: Option<Origin>,
 }
 
 impl Manifest {
@@ -95,7 +100,7 @@ pub fn render(root: &Path, stack: &Stack) -> Result<Vec<RenderedStep>> {
     stack.deploy.iter().enumerate().map(|(index, step)| render_step(root, index, step)).collect()
 }
 
-fn render_step(root: &Path, index: usize, step: &DeployStep) -> Result<RenderedStep> {
+pub fn render_step(root: &Path, index: usize, step: &DeployStep) -> Result<RenderedStep> {
     let place = format!("stack.deploy[{index}]");
     let namespace = step.namespace.as_deref();
     if let Some(ns) = namespace {
@@ -105,15 +110,13 @@ fn render_step(root: &Path, index: usize, step: &DeployStep) -> Result<RenderedS
     match (&step.kustomize, &step.helm, &step.manifests) {
         (Some(dir), None, None) => {
             let path = existing(root, dir, &format!("{place}.kustomize"))?;
-            let text = tools::kustomize_build(&path)?;
             let source = format!("kustomize {dir}");
-            Ok(RenderedStep { manifests: parse(&text, &source, namespace)?, title: source, helm: None, wait })
+            Ok(RenderedStep { manifests: kustomize(&path, &source, namespace)?, title: source, helm: None, wait })
         }
         (None, Some(helm), None) => {
             let release = helm_release(root, &place, helm, namespace)?;
-            let text = tools::helm_template(&release)?;
             let source = format!("helm {} (release {})", helm.chart, release.release);
-            let manifests = parse(&text, &source, Some(&release.namespace))?;
+            let manifests = helm_template(&release, &source)?;
             Ok(RenderedStep { title: source, manifests, helm: Some(release), wait })
         }
         (None, None, Some(patterns)) => {
@@ -125,14 +128,30 @@ fn render_step(root: &Path, index: usize, step: &DeployStep) -> Result<RenderedS
                 }
                 for file in files {
                     let text = std::fs::read_to_string(&file).map_err(|e| Error::usage(format!("cannot read {}: {e}", file.display())))?;
-                    let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
-                    manifests.extend(parse(&text, &shown, namespace)?);
+                    manifests.extend(parse_located(&text, &located::shown(&file), namespace)?);
                 }
             }
             Ok(RenderedStep { title: format!("manifests {}", patterns.join(", ")), manifests, helm: None, wait })
         }
         _ => Err(Error::usage(format!("{place}: a deploy step takes exactly one of kustomize, helm or manifests"))),
     }
+}
+
+/// `kustomize build dir`: each object located in the resource file that declares
+/// it, when one of the kustomization's own files does (else the kustomization).
+pub fn kustomize(dir: &Path, source: &str, namespace: Option<&str>) -> Result<Vec<Manifest>> {
+    let text = tools::kustomize_build(dir)?;
+    let mut manifests = parse_located(&text, source, namespace)?;
+    located::kustomize_origins(dir, &mut manifests);
+    Ok(manifests)
+}
+
+/// `helm template`: each object located in the template helm says it came from (`# Source:`).
+pub fn helm_template(release: &HelmRelease, source: &str) -> Result<Vec<Manifest>> {
+    let text = tools::helm_template(release)?;
+    let mut manifests = parse_located(&text, source, Some(&release.namespace))?;
+    located::helm_origins(&text, Path::new(&release.chart), &mut manifests);
+    Ok(manifests)
 }
 
 fn helm_release(root: &Path, place: &str, helm: &HelmStep, namespace: Option<&str>) -> Result<HelmRelease> {
@@ -162,33 +181,83 @@ fn existing(root: &Path, relative: &str, place: &str) -> Result<PathBuf> {
 /// Parses multi-document YAML into objects (empty documents and `List`s
 /// flattened), giving namespaced objects without a namespace `namespace`.
 pub fn parse(text: &str, source: &str, namespace: Option<&str>) -> Result<Vec<Manifest>> {
-    let docs: Vec<Option<Value>> =
-        serde_saphyr::from_multiple(text).map_err(|e| Error::usage(format!("{source}: not valid YAML: {}", first_line(&e.to_string()))))?;
-    let mut out = Vec::new();
+    let docs: Vec<Option<Value>> = serde_saphyr::from_multiple_with_options(text, options(text))
+        .map_err(|e| Error::usage(format!("{source}: not valid YAML: {}", first_line(&e.to_string()))))?;
+    let mut items = Vec::new();
     for doc in docs.into_iter().flatten() {
-        let items = if doc["kind"].as_str().is_some_and(|k| k.ends_with("List")) && doc["items"].is_array() {
-            doc["items"].as_array().cloned().unwrap_or_default()
+        if doc["kind"].as_str().is_some_and(|k| k.ends_with("List")) && doc["items"].is_array() {
+            items.extend(doc["items"].as_array().cloned().unwrap_or_default().into_iter().map(|o| (o, None)));
         } else {
-            vec![doc]
-        };
-        for mut object in items {
-            if object.is_null() {
-                continue;
-            }
-            if !object.is_object() || object["apiVersion"].as_str().is_none() || object["kind"].as_str().is_none() {
-                return Err(Error::usage(format!("{source}: a document without apiVersion and kind")));
-            }
-            if object["metadata"]["name"].as_str().is_none_or(str::is_empty) {
-                return Err(Error::usage(format!("{source}: a {} without metadata.name", object["kind"].as_str().unwrap_or("?"))));
-            }
-            if let Some(ns) = namespace
-                && object["metadata"]["namespace"].is_null()
-                && !cluster_scoped(object["kind"].as_str().unwrap_or_default())
-            {
-                object["metadata"]["namespace"] = Value::String(ns.to_string());
-            }
-            out.push(Manifest { object, source: source.to_string() });
+            items.push((doc, None));
         }
+    }
+    objects(items, source, namespace)
+}
+
+/// As [`parse`], each object with its [`Origin`] in `file` (the name shown): its
+/// document's line and its fields' lines. Invalid YAML is reported as `file:line:column`.
+pub fn parse_located(text: &str, file: &str, namespace: Option<&str>) -> Result<Vec<Manifest>> {
+    let docs: Vec<Option<serde_saphyr::Spanned<located::Node>>> = serde_saphyr::from_multiple_with_options(text, options(text)).map_err(|e| {
+        let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+        Error::usage(format!("{file}{at}: not valid YAML: {}", first_line(&e.to_string())))
+    })?;
+    let origin = |node: &serde_saphyr::Spanned<located::Node>| {
+        let mut fields = std::collections::BTreeMap::new();
+        located::Node::lines(node, &mut String::new(), &mut fields);
+        Origin { file: file.to_string(), line: located::line(node), fields: std::sync::Arc::new(fields) }
+    };
+    let mut items = Vec::new();
+    for doc in docs.into_iter().flatten() {
+        let value = doc.value.to_value();
+        if value["kind"].as_str().is_some_and(|k| k.ends_with("List")) && value["items"].is_array() {
+            if let located::Node::Map(entries) = &doc.value
+                && let Some((_, list)) = entries.iter().find(|(k, _)| k == "items")
+                && let located::Node::Seq(list) = &list.value
+            {
+                items.extend(list.iter().map(|item| (item.value.to_value(), Some(origin(item)))));
+            }
+        } else {
+            items.push((value, Some(origin(&doc))));
+        }
+    }
+    objects(items, file, namespace)
+}
+
+/// The parser's budget, grown with the input: its defaults (1,024 documents,
+/// 250,000 nodes) stop renders of a few thousand objects, which charts and
+/// generated manifests reach. What stays bounded: per byte of input, and aliases
+/// (the expansion attacks the budget is for) at their default caps.
+fn options(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = budget.max_documents.max(text.len() / 8);
+    budget.max_nodes = budget.max_nodes.max(text.len());
+    budget.max_events = budget.max_events.max(text.len() * 2);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// Checks parsed documents are objects and defaults their namespace.
+fn objects(items: Vec<(Value, Option<Origin>)>, source: &str, namespace: Option<&str>) -> Result<Vec<Manifest>> {
+    let mut out = Vec::new();
+    for (mut object, origin) in items {
+        if object.is_null() {
+            continue;
+        }
+        let at = origin.as_ref().map(|o| format!(":{}", o.line)).unwrap_or_default();
+        if !object.is_object() || object["apiVersion"].as_str().is_none() || object["kind"].as_str().is_none() {
+            return Err(Error::usage(format!("{source}{at}: a document without apiVersion and kind")));
+        }
+        if object["metadata"]["name"].as_str().is_none_or(str::is_empty) {
+            return Err(Error::usage(format!("{source}{at}: a {} without metadata.name", object["kind"].as_str().unwrap_or("?"))));
+        }
+        if let Some(ns) = namespace
+            && object["metadata"]["namespace"].is_null()
+            && !cluster_scoped(object["kind"].as_str().unwrap_or_default())
+        {
+            object["metadata"]["namespace"] = Value::String(ns.to_string());
+        }
+        out.push(Manifest { object, source: source.to_string(), origin });
     }
     Ok(out)
 }
@@ -271,6 +340,25 @@ mod tests {
         assert!(parse("apiVersion: v1\nmetadata: {name: a}\n", "x.yaml", None).unwrap_err().message.contains("without apiVersion and kind"));
         assert!(parse("apiVersion: v1\nkind: ConfigMap\n", "x.yaml", None).unwrap_err().message.contains("ConfigMap without metadata.name"));
         assert!(parse("a: [", "x.yaml", None).unwrap_err().message.starts_with("x.yaml: not valid YAML"));
+    }
+
+    #[test]
+    fn located_objects_carry_their_document_and_field_lines() {
+        let text = "# a comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: s}, spec: {ports: [{port: 80}]}}\n";
+        let objects = parse_located(text, "x.yaml", None).unwrap();
+        let origin = objects[0].origin.as_ref().unwrap();
+        assert_eq!((origin.file.as_str(), origin.line_of("data.k"), origin.line_of("metadata.name")), ("x.yaml", 7, 5));
+        assert_eq!(origin.line_of("spec.template.missing"), origin.line, "a path not written: the document's line");
+        assert_eq!(objects[1].origin.as_ref().unwrap().line_of("spec.ports[0].port"), 12, "List items are located too");
+        let err = parse_located("a: 1\nb: [\n", "y.yaml", None).unwrap_err();
+        assert!(err.message.starts_with("y.yaml:") && err.message.contains(": not valid YAML"), "{}", err.message);
+    }
+
+    #[test]
+    fn renders_of_thousands_of_objects_parse() {
+        let text: String = (0..3000).map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata: {{a: b, c: d}}\n")).collect();
+        assert_eq!(parse(&text, "big", None).unwrap().len(), 3000);
+        assert_eq!(parse_located(&text, "big", None).unwrap().len(), 3000);
     }
 
     #[test]

@@ -73,3 +73,18 @@ pub fn helm_template(release: &HelmRelease) -> Result<String> {
     args.extend(release.args());
     run(&helm, &args, &format!("helm template {}", release.release))
 }
+
+/// `helm lint CHART …`: helm's own findings (`[ERROR] templates/: …`, `[WARNING] …`,
+/// `[INFO] …`), printed whether or not helm calls the chart failed.
+pub fn helm_lint(chart: &Path, values: &[PathBuf], set: &[(String, String)]) -> Result<String> {
+    let helm = HELM.find(&format!("linting the chart {}", chart.display()))?;
+    let mut args = vec!["lint".to_string(), chart.display().to_string()];
+    for file in values {
+        args.extend(["--values".into(), file.display().to_string()]);
+    }
+    for (key, value) in set {
+        args.extend(["--set".into(), format!("{key}={value}")]);
+    }
+    let output = Command::new(&helm).args(&args).output().map_err(|e| Error::failure(format!("helm lint: cannot run {}: {e}", helm.display())))?;
+    Ok(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+}

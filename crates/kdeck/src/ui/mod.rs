@@ -3,6 +3,7 @@
 use std::io::Write;
 
 pub mod pipe;
+pub mod sarif;
 pub mod terminal;
 
 use clap::ValueEnum;

@@ -4,7 +4,7 @@
 
 pub mod config;
 mod flux;
-mod network;
+pub mod network;
 mod pods;
 mod storage;
 mod workloads;

@@ -96,8 +96,8 @@ fn service_problem(scene: &Scene, service: &Value) -> Option<Problem> {
     None
 }
 
-/// `name/port` of each declared container port of a pod or pod template.
-fn port_names(template: &Value) -> Vec<String> {
+/// `name/port` of each declared container port of a pod or pod template (lint shares it).
+pub fn port_names(template: &Value) -> Vec<String> {
     template["spec"]["containers"]
         .as_array()
         .into_iter()
@@ -110,7 +110,7 @@ fn port_names(template: &Value) -> Vec<String> {
         .collect()
 }
 
-fn declares_port(template: &Value, port_name: &str) -> bool {
+pub fn declares_port(template: &Value, port_name: &str) -> bool {
     template["spec"]["containers"].as_array().into_iter().flatten().flat_map(|c| c["ports"].as_array().into_iter().flatten()).any(|p| p["name"] == port_name)
 }
 

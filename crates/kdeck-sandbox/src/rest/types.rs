@@ -25,79 +25,81 @@ enum Kind {
     List,
 }
 
-/// One field: its path (`[]`: each element of a list, `*`: each value of a map),
-/// the Go struct it belongs to, its Go type, and the JSON it takes.
-type Rule = (&'static str, &'static str, &'static str, Kind);
+/// One field: its path (`x[]`: each element of list `x`, `*`: each value of a map,
+/// `CONTAINERS[]`: each container and init container), the Go struct it belongs
+/// to, its Go type, and the JSON it takes. Paths are split ahead, so a check
+/// allocates nothing unless it refuses.
+type Rule = (&'static [&'static str], &'static str, &'static str, Kind);
 
 const METADATA: &[Rule] = &[
-    ("metadata.name", "ObjectMeta", "string", Kind::String),
-    ("metadata.generateName", "ObjectMeta", "string", Kind::String),
-    ("metadata.namespace", "ObjectMeta", "string", Kind::String),
-    ("metadata.labels", "ObjectMeta", "map[string]string", Kind::Object),
-    ("metadata.labels.*", "ObjectMeta", "string", Kind::String),
-    ("metadata.annotations", "ObjectMeta", "map[string]string", Kind::Object),
-    ("metadata.annotations.*", "ObjectMeta", "string", Kind::String),
-    ("metadata.finalizers", "ObjectMeta", "[]string", Kind::List),
-    ("metadata.finalizers[]", "ObjectMeta", "string", Kind::String),
+    (&["metadata", "name"], "ObjectMeta", "string", Kind::String),
+    (&["metadata", "generateName"], "ObjectMeta", "string", Kind::String),
+    (&["metadata", "namespace"], "ObjectMeta", "string", Kind::String),
+    (&["metadata", "labels"], "ObjectMeta", "map[string]string", Kind::Object),
+    (&["metadata", "labels", "*"], "ObjectMeta", "string", Kind::String),
+    (&["metadata", "annotations"], "ObjectMeta", "map[string]string", Kind::Object),
+    (&["metadata", "annotations", "*"], "ObjectMeta", "string", Kind::String),
+    (&["metadata", "finalizers"], "ObjectMeta", "[]string", Kind::List),
+    (&["metadata", "finalizers[]"], "ObjectMeta", "string", Kind::String),
 ];
 
 const CONFIG_MAP: &[Rule] = &[
-    ("data", "ConfigMap", "map[string]string", Kind::Object),
-    ("data.*", "ConfigMap", "string", Kind::String),
-    ("binaryData", "ConfigMap", "map[string][]uint8", Kind::Object),
-    ("binaryData.*", "ConfigMap", "[]uint8", Kind::String),
-    ("immutable", "ConfigMap", "bool", Kind::Bool),
+    (&["data"], "ConfigMap", "map[string]string", Kind::Object),
+    (&["data", "*"], "ConfigMap", "string", Kind::String),
+    (&["binaryData"], "ConfigMap", "map[string][]uint8", Kind::Object),
+    (&["binaryData", "*"], "ConfigMap", "[]uint8", Kind::String),
+    (&["immutable"], "ConfigMap", "bool", Kind::Bool),
 ];
 
 const SECRET: &[Rule] = &[
-    ("data", "Secret", "map[string][]uint8", Kind::Object),
-    ("data.*", "Secret", "[]uint8", Kind::String),
-    ("stringData", "Secret", "map[string]string", Kind::Object),
-    ("stringData.*", "Secret", "string", Kind::String),
-    ("type", "Secret", "v1.SecretType", Kind::String),
-    ("immutable", "Secret", "bool", Kind::Bool),
+    (&["data"], "Secret", "map[string][]uint8", Kind::Object),
+    (&["data", "*"], "Secret", "[]uint8", Kind::String),
+    (&["stringData"], "Secret", "map[string]string", Kind::Object),
+    (&["stringData", "*"], "Secret", "string", Kind::String),
+    (&["type"], "Secret", "v1.SecretType", Kind::String),
+    (&["immutable"], "Secret", "bool", Kind::Bool),
 ];
 
-/// A PodSpec's fields, below its path (`spec`, `spec.template.spec`, …).
+/// A PodSpec's fields, below its place (`spec`, `spec.template.spec`, …).
 const POD_SPEC: &[Rule] = &[
-    ("containers", "PodSpec", "[]v1.Container", Kind::List),
-    ("initContainers", "PodSpec", "[]v1.Container", Kind::List),
-    ("restartPolicy", "PodSpec", "v1.RestartPolicy", Kind::String),
-    ("serviceAccountName", "PodSpec", "string", Kind::String),
-    ("nodeSelector", "PodSpec", "map[string]string", Kind::Object),
-    ("nodeSelector.*", "PodSpec", "string", Kind::String),
-    ("CONTAINERS[].name", "Container", "string", Kind::String),
-    ("CONTAINERS[].image", "Container", "string", Kind::String),
-    ("CONTAINERS[].command", "Container", "[]string", Kind::List),
-    ("CONTAINERS[].command[]", "Container", "string", Kind::String),
-    ("CONTAINERS[].args", "Container", "[]string", Kind::List),
-    ("CONTAINERS[].args[]", "Container", "string", Kind::String),
-    ("CONTAINERS[].workingDir", "Container", "string", Kind::String),
-    ("CONTAINERS[].ports", "Container", "[]v1.ContainerPort", Kind::List),
-    ("CONTAINERS[].ports[].containerPort", "ContainerPort", "int32", Kind::Integer),
-    ("CONTAINERS[].ports[].name", "ContainerPort", "string", Kind::String),
-    ("CONTAINERS[].env", "Container", "[]v1.EnvVar", Kind::List),
-    ("CONTAINERS[].env[].name", "EnvVar", "string", Kind::String),
-    ("CONTAINERS[].env[].value", "EnvVar", "string", Kind::String),
+    (&["containers"], "PodSpec", "[]v1.Container", Kind::List),
+    (&["initContainers"], "PodSpec", "[]v1.Container", Kind::List),
+    (&["restartPolicy"], "PodSpec", "v1.RestartPolicy", Kind::String),
+    (&["serviceAccountName"], "PodSpec", "string", Kind::String),
+    (&["nodeSelector"], "PodSpec", "map[string]string", Kind::Object),
+    (&["nodeSelector", "*"], "PodSpec", "string", Kind::String),
+    (&["CONTAINERS[]", "name"], "Container", "string", Kind::String),
+    (&["CONTAINERS[]", "image"], "Container", "string", Kind::String),
+    (&["CONTAINERS[]", "command"], "Container", "[]string", Kind::List),
+    (&["CONTAINERS[]", "command[]"], "Container", "string", Kind::String),
+    (&["CONTAINERS[]", "args"], "Container", "[]string", Kind::List),
+    (&["CONTAINERS[]", "args[]"], "Container", "string", Kind::String),
+    (&["CONTAINERS[]", "workingDir"], "Container", "string", Kind::String),
+    (&["CONTAINERS[]", "ports"], "Container", "[]v1.ContainerPort", Kind::List),
+    (&["CONTAINERS[]", "ports[]", "containerPort"], "ContainerPort", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "ports[]", "name"], "ContainerPort", "string", Kind::String),
+    (&["CONTAINERS[]", "env"], "Container", "[]v1.EnvVar", Kind::List),
+    (&["CONTAINERS[]", "env[]", "name"], "EnvVar", "string", Kind::String),
+    (&["CONTAINERS[]", "env[]", "value"], "EnvVar", "string", Kind::String),
 ];
 
 const SERVICE: &[Rule] = &[
-    ("spec.type", "ServiceSpec", "v1.ServiceType", Kind::String),
-    ("spec.selector", "ServiceSpec", "map[string]string", Kind::Object),
-    ("spec.selector.*", "ServiceSpec", "string", Kind::String),
-    ("spec.ports", "ServiceSpec", "[]v1.ServicePort", Kind::List),
-    ("spec.ports[].name", "ServicePort", "string", Kind::String),
-    ("spec.ports[].port", "ServicePort", "int32", Kind::Integer),
+    (&["spec", "type"], "ServiceSpec", "v1.ServiceType", Kind::String),
+    (&["spec", "selector"], "ServiceSpec", "map[string]string", Kind::Object),
+    (&["spec", "selector", "*"], "ServiceSpec", "string", Kind::String),
+    (&["spec", "ports"], "ServiceSpec", "[]v1.ServicePort", Kind::List),
+    (&["spec", "ports[]", "name"], "ServicePort", "string", Kind::String),
+    (&["spec", "ports[]", "port"], "ServicePort", "int32", Kind::Integer),
 ];
 
 /// Where a kind's pod template is, if it has one.
-fn pod_spec_path(info: &ResourceInfo) -> Option<&'static str> {
+fn pod_spec_path(info: &ResourceInfo) -> Option<&'static [&'static str]> {
     match (info.group.as_str(), info.plural.as_str()) {
-        ("", "pods") => Some("spec"),
+        ("", "pods") => Some(&["spec"]),
         ("apps", "deployments" | "statefulsets" | "replicasets" | "daemonsets") | ("batch", "jobs") | ("", "replicationcontrollers") => {
-            Some("spec.template.spec")
+            Some(&["spec", "template", "spec"])
         }
-        ("batch", "cronjobs") => Some("spec.jobTemplate.spec.template.spec"),
+        ("batch", "cronjobs") => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),
         _ => None,
     }
 }
@@ -107,47 +109,50 @@ pub fn check(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
     if info.is_custom() {
         return Ok(());
     }
-    let mut rules: Vec<(String, String, &str, Kind)> = METADATA.iter().map(|&(p, s, t, k)| (p.to_string(), s.to_string(), t, k)).collect();
-    let mut add = |table: &[Rule], prefix: &str| {
-        for &(path, strukt, go, kind) in table {
-            for containers in ["containers", "initContainers"] {
-                if !path.contains("CONTAINERS") && containers == "initContainers" {
-                    continue;
-                }
-                let path = path.replace("CONTAINERS", containers);
-                rules.push((if prefix.is_empty() { path } else { format!("{prefix}.{path}") }, strukt.to_string(), go, kind));
-            }
-        }
-    };
+    check_table(info, obj, &[], METADATA)?;
     match (info.group.as_str(), info.plural.as_str()) {
-        ("", "configmaps") => add(CONFIG_MAP, ""),
-        ("", "secrets") => add(SECRET, ""),
-        ("", "services") => add(SERVICE, ""),
+        ("", "configmaps") => check_table(info, obj, &[], CONFIG_MAP)?,
+        ("", "secrets") => check_table(info, obj, &[], SECRET)?,
+        ("", "services") => check_table(info, obj, &[], SERVICE)?,
         _ => {}
     }
     if let Some(prefix) = pod_spec_path(info) {
-        add(POD_SPEC, prefix);
-        if info.group == "apps" || info.plural == "replicationcontrollers" {
-            rules.push(("spec.replicas".into(), format!("{}Spec", info.kind), "int32", Kind::Integer));
-        }
-    }
-    for (path, strukt, go, kind) in &rules {
-        let segments: Vec<&str> = path.split('.').collect();
-        if let Some(found) = first_mismatch(obj, &segments, *kind) {
-            let field: Vec<&str> = segments.iter().map(|s| s.trim_end_matches("[]")).filter(|s| *s != "*").collect();
-            let message = format!(
-                "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {found} into Go struct field {strukt}.{field} of type {go}",
-                kind = info.kind,
-                version = info.version,
-                field = field.join("."),
-            );
-            return Err(ApiError::bad_request(message));
+        check_table(info, obj, prefix, POD_SPEC)?;
+        if (info.group == "apps" || info.plural == "replicationcontrollers")
+            && let Some(found) = describe(&obj["spec"]["replicas"], Kind::Integer)
+        {
+            return Err(refusal(info, &found, &format!("{}Spec", info.kind), "spec.replicas", "int32"));
         }
     }
     Ok(())
 }
 
-/// What JSON `value` is, in Go's words (`number 1.5` for a fraction given to an integer).
+fn check_table(info: &ResourceInfo, obj: &Value, prefix: &[&str], table: &[Rule]) -> Result<(), ApiError> {
+    let Some(base) = prefix.iter().try_fold(obj, |v, key| v.get(*key)) else { return Ok(()) };
+    for &(path, strukt, go, kind) in table {
+        if let Some((found, list)) = first_mismatch(base, path, kind) {
+            let field: Vec<&str> = prefix
+                .iter()
+                .copied()
+                .chain(path.iter().map(|s| if *s == "CONTAINERS[]" { list } else { s.trim_end_matches("[]") }))
+                .filter(|s| *s != "*")
+                .collect();
+            return Err(refusal(info, &found, strukt, &field.join("."), go));
+        }
+    }
+    Ok(())
+}
+
+fn refusal(info: &ResourceInfo, found: &str, strukt: &str, field: &str, go: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {found} into Go struct field {strukt}.{field} of type {go}",
+        kind = info.kind,
+        version = info.version,
+    ))
+}
+
+/// What JSON `value` is, in Go's words (`number 1.5` for a fraction given to an
+/// integer), when it is not of `want`.
 fn describe(value: &Value, want: Kind) -> Option<String> {
     let ok = match (want, value) {
         (_, Value::Null) => true,
@@ -169,11 +174,18 @@ fn describe(value: &Value, want: Kind) -> Option<String> {
     })
 }
 
-/// The first value at `path` that is not of `kind`, described.
-fn first_mismatch(value: &Value, path: &[&str], kind: Kind) -> Option<String> {
-    let Some((head, rest)) = path.split_first() else { return describe(value, kind) };
+/// The first value at `path` that is not of `kind`, described, with the container
+/// list it was found in (for `CONTAINERS[]`).
+fn first_mismatch(value: &Value, path: &[&str], kind: Kind) -> Option<(String, &'static str)> {
+    let Some((head, rest)) = path.split_first() else { return describe(value, kind).map(|d| (d, "")) };
     if *head == "*" {
         return value.as_object()?.values().find_map(|v| first_mismatch(v, rest, kind));
+    }
+    if *head == "CONTAINERS[]" {
+        return ["containers", "initContainers"].into_iter().find_map(|list| {
+            let found = value.get(list)?.as_array()?.iter().find_map(|v| first_mismatch(v, rest, kind))?;
+            Some((found.0, list))
+        });
     }
     match head.strip_suffix("[]") {
         Some(key) => value.get(key)?.as_array()?.iter().find_map(|v| first_mismatch(v, rest, kind)),
@@ -214,6 +226,10 @@ mod tests {
         assert!(
             refused("services", "", json!({"spec": {"ports": [{"port": 80.5}]}}))
                 .ends_with("cannot unmarshal number 80.5 into Go struct field ServicePort.spec.ports.port of type int32")
+        );
+        assert!(
+            refused("pods", "", json!({"spec": {"initContainers": [{"name": "a", "env": [{"name": "X", "value": 1}]}]}}))
+                .ends_with("cannot unmarshal number into Go struct field EnvVar.spec.initContainers.env.value of type string")
         );
         assert!(refused("secrets", "", json!({"data": "x"})).ends_with("Go struct field Secret.data of type map[string][]uint8"));
         // Right types, nulls and kinds without rules pass.

@@ -36,6 +36,10 @@ const RUN_COMMAND_ANNOTATION: &str = kdeck_sandbox::kubelet::command::ANNOTATION
 /// How long a finished Job stays if kdeck could not delete it.
 const TTL_SECONDS: i32 = 600;
 
+/// How long after the task's timeout the Job's `activeDeadlineSeconds` stops it,
+/// if kdeck is no longer there to.
+const DEADLINE_MARGIN_SECONDS: u64 = 30;
+
 pub struct Job {
     cluster: Cluster,
     namespace: String,
@@ -177,7 +181,9 @@ fn job_manifest(
         spec: Some(JobSpec {
             backoff_limit: Some(0),
             ttl_seconds_after_finished: Some(TTL_SECONDS),
-            active_deadline_seconds: timeout.map(|t| t.as_secs().max(1) as i64),
+            // A backstop should kdeck itself be stopped: its own timeout comes first
+            // and says "ran out of time", where the cluster would only fail the Job.
+            active_deadline_seconds: timeout.map(|t| (t.as_secs().max(1) + DEADLINE_MARGIN_SECONDS) as i64),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels(name)), annotations: template.metadata.and_then(|m| m.annotations), ..Default::default() }),
                 spec: Some(spec),
@@ -362,7 +368,7 @@ mod tests {
         let job = job_manifest("kdeck-migrate-abcde", "api:migrate", template, "api", command, &env, Some(Duration::from_secs(90)));
         assert!(!serde_json::to_string(&job).unwrap().contains("debug"), "env values stay out of the Job");
         let spec = job.spec.unwrap();
-        assert_eq!((spec.backoff_limit, spec.active_deadline_seconds), (Some(0), Some(90)));
+        assert_eq!((spec.backoff_limit, spec.active_deadline_seconds), (Some(0), Some(90 + DEADLINE_MARGIN_SECONDS as i64)));
         let metadata = spec.template.metadata.unwrap();
         assert!(!metadata.labels.as_ref().unwrap().contains_key("app"), "no Service may select the task's pod");
         assert_eq!(metadata.annotations.unwrap()["vault.io/inject"], "true");

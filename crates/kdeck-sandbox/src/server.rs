@@ -223,7 +223,7 @@ async fn serve_connection(tcp: tokio::net::TcpStream, tls: TlsAcceptor, api: Arc
             };
             let head = req.method() == http::Method::HEAD;
             // A bug must cost one request a 500, never the connection or the server.
-            let response = std::panic::AssertUnwindSafe(api.handle(req)).catch_unwind().await;
+            let response = std::panic::AssertUnwindSafe(api.handle(req.map(crate::api::body::RequestBody::new))).catch_unwind().await;
             let response = response
                 .unwrap_or_else(|_| crate::api::body::error_response(&crate::rest::ApiError::internal("the sandbox failed on this request; this is a bug")));
             if crate::faults::drops_connection(&response) {

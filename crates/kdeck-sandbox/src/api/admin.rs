@@ -30,7 +30,7 @@ use crate::rest::{ApiError, Rest};
 /// The path prefix of the sandbox's own endpoints.
 pub const PREFIX: &str = "kdeck";
 
-pub async fn serve(api: &ApiServer, req: Request<hyper::body::Incoming>, user: &User, path: &[&str]) -> Result<http::Response<Body>, ApiError> {
+pub async fn serve(api: &ApiServer, req: Request<crate::api::body::RequestBody>, user: &User, path: &[&str]) -> Result<http::Response<Body>, ApiError> {
     match (req.method(), path) {
         (&Method::GET, ["info"]) => return Ok(json_response(200, &info(api))),
         (&Method::GET, ["settled"]) => return settled(&api.rest, req.uri().query().unwrap_or_default()).await,

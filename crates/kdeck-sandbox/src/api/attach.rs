@@ -19,7 +19,7 @@ use super::query::Query;
 use crate::kubelet::logs::{self, Run};
 use crate::rest::{ApiError, Rest};
 
-pub async fn serve(rest: &Rest, mut req: Request<hyper::body::Incoming>, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
+pub async fn serve(rest: &Rest, mut req: Request<crate::api::body::RequestBody>, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
     let pods = rest.catalogue.find("", "v1", "pods").ok_or_else(|| ApiError::internal("pods are not served"))?;
     let pod = rest.get(&pods, Some(ns), name)?;
     if pod["spec"]["nodeName"].as_str().unwrap_or_default().is_empty() {

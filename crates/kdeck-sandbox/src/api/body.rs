@@ -60,8 +60,60 @@ pub fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
+/// A request's body. Dropped before its end (an answer given without reading it: a
+/// 404, a refusal), it is read to its end in the background, up to [`MAX_BODY`] and
+/// [`DRAIN_WITHIN`], as Go's server reads what a handler left: closing a connection
+/// while the client still sends resets it, and the client loses the answer with it.
+pub struct RequestBody {
+    inner: Option<hyper::body::Incoming>,
+}
+
+/// How long an unread request body is read in the background before the connection
+/// is given up.
+pub const DRAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl RequestBody {
+    pub fn new(inner: hyper::body::Incoming) -> Self {
+        RequestBody { inner: Some(inner) }
+    }
+}
+
+impl hyper::body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        match self.inner.as_mut() {
+            Some(inner) => std::pin::Pin::new(inner).poll_frame(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(hyper::body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.as_ref().map(hyper::body::Body::size_hint).unwrap_or_default()
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take().filter(|b| !hyper::body::Body::is_end_stream(b)) else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(DRAIN_WITHIN, http_body_util::Limited::new(inner, MAX_BODY).collect()).await;
+            });
+        }
+    }
+}
+
 /// Reads the whole request body, refusing oversized ones.
-pub async fn collect(body: hyper::body::Incoming) -> Result<Bytes, ApiError> {
+pub async fn collect(body: RequestBody) -> Result<Bytes, ApiError> {
     let limited = http_body_util::Limited::new(body, MAX_BODY);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),

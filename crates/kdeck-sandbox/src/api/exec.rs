@@ -36,7 +36,7 @@ const DRAIN: Duration = Duration::from_secs(2);
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(5);
 
 /// Serves one exec request; `ns` and `name` come from the path.
-pub async fn serve(rest: &Rest, mut req: Request<hyper::body::Incoming>, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
+pub async fn serve(rest: &Rest, mut req: Request<crate::api::body::RequestBody>, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
     let handshake = websocket_key(req.headers()).and_then(|key| Ok((key, pick_protocol(req.headers())?)));
     let (rest, ns, name, request) = (rest.clone(), ns.to_string(), name.to_string(), exec_request(query));
     // Reading volumes' sources, writing their files and forking block: off the reactor.

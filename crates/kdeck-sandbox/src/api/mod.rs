@@ -57,7 +57,7 @@ struct Target {
 }
 
 impl ApiServer {
-    pub async fn handle(self: Arc<Self>, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    pub async fn handle(self: Arc<Self>, req: Request<crate::api::body::RequestBody>) -> Response<Body> {
         // A request that changed the store is answered once its changes are durable: the
         // store notes the resourceVersion of each change this request makes.
         let (response, changed) = crate::store::tracking_changes(self.route(req)).await;
@@ -80,7 +80,7 @@ impl ApiServer {
         }
     }
 
-    async fn route(&self, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, ApiError> {
+    async fn route(&self, req: Request<crate::api::body::RequestBody>) -> Result<Response<Body>, ApiError> {
         let path = req.uri().path().to_string();
         let segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(query::percent_decode).collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
@@ -193,7 +193,7 @@ impl ApiServer {
         Some(Target { info, namespace, name: rest.get(1).map(|s| s.to_string()), subresource: rest.get(2).map(|s| s.to_string()), watch_path })
     }
 
-    async fn serve_resource(&self, req: Request<hyper::body::Incoming>, user: User, target: Target, query: Query) -> Result<Response<Body>, ApiError> {
+    async fn serve_resource(&self, req: Request<crate::api::body::RequestBody>, user: User, target: Target, query: Query) -> Result<Response<Body>, ApiError> {
         let Target { info, namespace, name, subresource, watch_path } = target;
         let ns = namespace.as_deref();
         let method = req.method().clone();
@@ -537,7 +537,7 @@ fn text_response(text: &'static str) -> Response<Body> {
 
 /// kubectl asks for the protobuf form of OpenAPI v2; an empty document is valid
 /// protobuf and tells it there are no schemas to validate against.
-fn openapi_v2(req: &Request<hyper::body::Incoming>) -> Response<Body> {
+fn openapi_v2(req: &Request<crate::api::body::RequestBody>) -> Response<Body> {
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if accept.contains("protobuf") && !accept.starts_with("application/json") {
         let mut resp = Response::new(body::full(Bytes::new()));

@@ -53,7 +53,7 @@ struct Backend {
 }
 
 /// Serves `kind` (`services` or `pods`) `id` `/proxy…` in namespace `ns`.
-pub async fn serve(rest: &Rest, req: Request<Incoming>, ns: &str, kind: &str, id: &str) -> Result<Response<Body>, ApiError> {
+pub async fn serve(rest: &Rest, req: Request<super::body::RequestBody>, ns: &str, kind: &str, id: &str) -> Result<Response<Body>, ApiError> {
     let backend = if kind == "services" { locate_service(rest, ns, id)? } else { locate_pod(rest, ns, id)? };
     let raw_path = req.uri().path().to_string();
     let path = proxied_path(&raw_path);
@@ -249,7 +249,7 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
 }
 
 async fn forward(
-    mut req: Request<Incoming>,
+    mut req: Request<super::body::RequestBody>,
     conn: network::Connection,
     backend: &Backend,
     host: &str,

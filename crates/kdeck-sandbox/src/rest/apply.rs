@@ -88,6 +88,10 @@ fn remove_dropped(live: &mut Value, old: &Value, new: &Value) {
 
 /// Applies `applied` to `live` on behalf of `manager`.
 pub fn merge(info: &ResourceInfo, live: &mut Value, applied: &Value, manager: &str) -> Result<(), ApiError> {
+    if !applied.is_object() {
+        return Err(ApiError::bad_request(format!("the applied configuration of a {} must be an object", info.kind)));
+    }
+    super::types::check(info, applied)?;
     let name = live["metadata"]["name"].clone();
     if let Some(applied_name) = applied["metadata"]["name"].as_str()
         && Some(applied_name) != name.as_str()

@@ -106,6 +106,9 @@ fn pod_spec_path(info: &ResourceInfo) -> Option<&'static [&'static str]> {
 
 /// Refuses a body whose fields do not decode into the kind's Go types.
 pub fn check(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+    if let Some(found) = describe(&obj["metadata"], Kind::Object) {
+        return Err(refusal(info, &found, &info.kind, "metadata", "v1.ObjectMeta"));
+    }
     if info.is_custom() {
         return Ok(());
     }

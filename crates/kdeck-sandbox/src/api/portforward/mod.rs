@@ -86,7 +86,7 @@ impl Target {
 }
 
 /// Serves one port-forward request; `ns` and `name` come from the path.
-pub async fn serve(rest: &Rest, mut req: Request<hyper::body::Incoming>, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
+pub async fn serve(rest: &Rest, mut req: Request<crate::api::body::RequestBody>, ns: &str, name: &str, query: &Query) -> Result<Response<Body>, ApiError> {
     let pods = rest.catalogue.find("", "v1", "pods").ok_or_else(|| ApiError::internal("pods are not served"))?;
     let pod = rest.get(&pods, Some(ns), name)?;
     if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {

@@ -12,7 +12,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use common::example::{Example, check_result, copy_dir, examples_dir, on_path, standin_docker, tools_for_stacks};
 
 /// The shell commands of the ```sh blocks of `readme`, with their comments.
 fn commands(readme: &str) -> Vec<(String, String)> {
@@ -35,24 +37,8 @@ fn commands(readme: &str) -> Vec<(String, String)> {
     out
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn docker_answers() -> bool {
     std::process::Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success())
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
 #[test]
@@ -63,7 +49,7 @@ fn every_example_readme_command_works_as_written() {
         eprintln!("skipped: neither kubectl nor kustomize is on PATH (scripts/install-clients installs them)");
         return;
     }
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let examples = examples_dir();
     let mut ran = 0;
     for example in std::fs::read_dir(&examples).unwrap().flatten() {
         let readme = example.path().join("README.md");
@@ -129,72 +115,11 @@ fn commands_are_read_from_sh_blocks_with_their_comments() {
     assert_eq!(commands(text), [("kdeck up".to_string(), "starts it".to_string()), ("kdeck tasks".to_string(), String::new())]);
 }
 
-/// Example `name` copied into `home`'s directory, and kdeck commands run there
-/// with `home`'s environment and a PATH of `extra_path` then this machine's
-/// directories, less those holding `hidden` tools.
-struct Example<'a> {
-    home: &'a common::TestSandbox,
-    dir: PathBuf,
-    path: std::ffi::OsString,
-}
-
-impl<'a> Example<'a> {
-    fn new(home: &'a common::TestSandbox, name: &str, extra_path: Option<&Path>, hidden: &[&str]) -> Self {
-        let dir = home.dir.path().join(name);
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name), &dir);
-        let dir = std::fs::canonicalize(dir).unwrap();
-        let system = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .filter(|d| !hidden.iter().any(|tool| d.join(tool).exists()))
-            .collect::<Vec<_>>();
-        let path = std::env::join_paths(extra_path.map(Path::to_path_buf).into_iter().chain(system)).unwrap();
-        Example { home, dir, path }
-    }
-
-    fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = self.home.kdeck();
-        cmd.current_dir(&self.dir)
-            .args(args)
-            .env("PATH", &self.path)
-            .env_remove("KDECK_FLAVOR")
-            .env_remove("KDECK_CONTEXT")
-            .env_remove("OPENAI_API_KEY")
-            .stdin(std::process::Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-        let mut cmd = self.command(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
-    }
-}
-
-/// The result (`ok`, `FAIL`, `skip`) of check `name` in a `kdeck up`/`verify` output.
-fn check_result<'t>(text: &'t str, name: &str) -> Option<&'t str> {
-    text.lines().find_map(|l| {
-        let (result, rest) = l.split_once(' ')?;
-        let after = rest.trim_start().strip_prefix(name)?.strip_prefix(" (")?;
-        (matches!(result, "ok" | "FAIL" | "skip") && after.starts_with(|c: char| c.is_ascii_digit())).then_some(result)
-    })
-}
-
 fn assert_all_ok(text: &str, expected: &[&str]) {
     for name in expected {
         assert_eq!(check_result(text, name), Some("ok"), "check {name:?} is not ok:\n{text}");
     }
     assert!(!text.lines().any(|l| l.starts_with("FAIL ")), "a check failed:\n{text}");
-}
-
-fn tools_for_stacks() -> bool {
-    if on_path("helm") && (on_path("kubectl") || on_path("kustomize")) {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none_or(|v| v.is_empty()), "helm and kubectl must be on PATH in CI (scripts/install-clients)");
-    eprintln!("skipped: helm, and kubectl or kustomize, must be on PATH (scripts/install-clients installs them)");
-    false
 }
 
 fn pod_ready(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
@@ -302,28 +227,6 @@ async fn staging_infra_plans_kind_and_comes_up_green_on_a_sandbox() {
     let _ = example.run(&["down", "--delete-cluster", "--delete-data", "--yes"], &sandbox);
 }
 
-/// A stand-in `docker`: an engine that answers, builds that succeed (logged),
-/// and images whose config is the `ENV` of their Dockerfile's last stage.
-fn standin_docker(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let bin = dir.join("standin-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let script = r#"#!/bin/sh
-echo "docker $*" >> "$STANDIN_LOG"
-case "$1" in
-info) echo 27.0.0 ;;
-build) exit 0 ;;
-image)
-  for image; do :; done
-  printf '{"User":"1001","Env":[%s],"Labels":{}}\n' "$(cat "$STANDIN_IMAGES/$image.env" 2>/dev/null)" ;;
-*) echo "stand-in docker: unexpected: $*" >&2; exit 1 ;;
-esac
-"#;
-    std::fs::write(bin.join("docker"), script).unwrap();
-    std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
-
 /// The `ENV` names and values of a Dockerfile's last stage, as docker would
 /// record them (`NAME=value`).
 fn last_stage_env(dockerfile: &str) -> Vec<String> {
@@ -365,6 +268,7 @@ async fn taskflow_builds_installs_both_releases_and_passes_its_checklist() {
     let log = home.dir.path().join("standin.log");
     let images = home.dir.path().join("images");
     std::fs::create_dir_all(&images).unwrap();
+    let mut configs = Vec::new();
     for (image, dockerfile) in [("taskflow-backend:1.0.0", "backend/Dockerfile"), ("taskflow-frontend:1.0.0", "frontend/Dockerfile")] {
         let text = std::fs::read_to_string(example.dir.join(dockerfile)).unwrap();
         assert!(text.matches("\nFROM ").count() + usize::from(text.starts_with("FROM ")) >= 2, "{dockerfile} is multi-stage");
@@ -374,8 +278,7 @@ async fn taskflow_builds_installs_both_releases_and_passes_its_checklist() {
             let name = pair.split('=').next().unwrap().to_uppercase();
             assert!(!["KEY", "SECRET", "TOKEN", "PASSWORD", "DATABASE_URL", "API_URL"].iter().any(|w| name.contains(w)), "{dockerfile}: ENV {name}");
         }
-        let quoted = env.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(",");
-        std::fs::write(images.join(format!("{image}.env")), quoted).unwrap();
+        configs.push((image, env.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(",")));
     }
     let key = "sk-test-canary-3f9c1b7e5d";
     let env = [("OPENAI_API_KEY", key), ("STANDIN_LOG", log.to_str().unwrap()), ("STANDIN_IMAGES", images.to_str().unwrap())];
@@ -390,6 +293,10 @@ async fn taskflow_builds_installs_both_releases_and_passes_its_checklist() {
     assert!(!out.contains(key) && !err.contains(key), "the key was printed");
     let hygiene = out.lines().find(|l| l.contains("no secret in logs or images")).unwrap();
     assert!(hygiene.contains("or 2 image(s)") && !hygiene.contains("not inspected"), "both images inspected: {hygiene}");
+    // The images' config is their Dockerfile's last stage's ENV, as the stand-in built them.
+    for (image, quoted) in configs {
+        assert_eq!(std::fs::read_to_string(images.join(format!("{image}.env"))).unwrap().trim_end(), quoted, "{image}");
+    }
     let calls = std::fs::read_to_string(&log).unwrap();
     let root = example.dir.display();
     for build in [

@@ -151,7 +151,10 @@ impl Target {
             };
             if let Target::Workload(kind, name) = self {
                 let (selector, status) = workload_selector(cluster, namespace, *kind, name).await?;
-                error = error.hint(format!("selector used: {selector}")).hint(format!("{}/{name}: {status}", kind.short()));
+                error = error.hint(format!("selector used: {selector}"));
+                if let Some(status) = status {
+                    error = error.hint(format!("{}/{name}: {status}", kind.short()));
+                }
             }
             return Err(error.hint(labels_in_use(cluster, namespace).await));
         }
@@ -188,8 +191,9 @@ async fn not_found_pod(cluster: &Cluster, api: &Api<Pod>, namespace: &str, name:
         .hint(super::existing_names(api, "pods", &format!("in namespace {namespace}")).await)
 }
 
-/// The workload's pod selector as a label selector string, and a one-line status.
-async fn workload_selector(cluster: &Cluster, namespace: &str, kind: Workload, name: &str) -> Result<(String, String)> {
+/// The workload's pod selector as a label selector string, and a one-line status
+/// (none for a Service: its selector is all there is to say).
+async fn workload_selector(cluster: &Cluster, namespace: &str, kind: Workload, name: &str) -> Result<(String, Option<String>)> {
     let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), namespace, &kind.resource());
     let Some(workload) = api.get_opt(name).await.map_err(|e| cluster.error(&format!("reading {}/{name}", kind.short()), e))? else {
         let hint = super::existing_names(&api, &format!("{}s", kind.resource().kind), &format!("in namespace {namespace}")).await;
@@ -203,7 +207,7 @@ async fn workload_selector(cluster: &Cluster, namespace: &str, kind: Workload, n
         };
         let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
         let selector = selector.join(",");
-        return Ok((selector.clone(), format!("selects {selector}")));
+        return Ok((selector, None));
     }
     let selector = selector_string(&workload.data["spec"]["selector"]);
     let status = &workload.data["status"];
@@ -214,7 +218,7 @@ async fn workload_selector(cluster: &Cluster, namespace: &str, kind: Workload, n
         number("readyReplicas").max(number("numberReady")).max(number("ready")),
         number("availableReplicas").max(number("numberAvailable"))
     );
-    Ok((selector, summary))
+    Ok((selector, Some(summary)))
 }
 
 /// `matchLabels` and `matchExpressions` as a selector string (`app=web,tier in (a,b)`).

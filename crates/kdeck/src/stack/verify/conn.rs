@@ -13,7 +13,8 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::ResourceExt;
 use kube::api::Api;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -37,6 +38,22 @@ pub async fn tcp(forward: &mut Forward) -> Result<String, String> {
         },
         Ok(Err(e)) => Err(format!("port {} of pod {}: {e}", forward.port, forward.pod)),
     }
+}
+
+/// A note for a check through svc/`service` port `port` that failed on port
+/// `on_pod` of `pod`, when no container of the pod declares that port (and some
+/// port is declared): the Service's targetPort may be wrong.
+pub fn undeclared_target(service: &str, port: u16, pod: &Pod, on_pod: u16) -> Option<String> {
+    let declared: Vec<i32> = pod.spec.iter().flat_map(|s| &s.containers).flat_map(|c| c.ports.iter().flatten()).map(|p| p.container_port).collect();
+    if declared.is_empty() || declared.contains(&i32::from(on_pod)) {
+        return None;
+    }
+    let declared: Vec<String> = declared.iter().map(i32::to_string).collect();
+    Some(format!(
+        "svc/{service} sends port {port} to port {on_pod}, which no container of pod {} declares (they declare {}): the Service's targetPort may be wrong",
+        pod.name_any(),
+        declared.join(", ")
+    ))
 }
 
 /// The StartupMessage pg_isready sends (protocol 3.0), for user and database `postgres`.
@@ -199,6 +216,20 @@ mod tests {
         let starting = judge_postgres(b'E', b"SFATAL\0C57P03\0Mthe database system is starting up\0\0").unwrap_err();
         assert_eq!(starting, "rejecting connections: the database system is starting up (57P03)");
         assert!(judge_postgres(b'H', b"").unwrap_err().contains("0x48"));
+    }
+
+    #[test]
+    fn a_service_port_sent_where_the_pod_declares_none_is_noted() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "pg-0"},
+            "spec": {"containers": [{"name": "pg", "ports": [{"name": "postgres", "containerPort": 5432}]}]}}))
+        .unwrap();
+        assert_eq!(
+            undeclared_target("pg", 5432, &pod, 5433).as_deref(),
+            Some("svc/pg sends port 5432 to port 5433, which no container of pod pg-0 declares (they declare 5432): the Service's targetPort may be wrong")
+        );
+        assert_eq!(undeclared_target("pg", 5432, &pod, 5432), None);
+        let bare: Pod = serde_json::from_value(serde_json::json!({"spec": {"containers": [{"name": "pg"}]}})).unwrap();
+        assert_eq!(undeclared_target("pg", 5432, &bare, 5433), None, "nothing declared: nothing to compare");
     }
 
     #[test]

@@ -33,6 +33,7 @@ use self::plan::{Check, Planned, Protocol};
 use super::StackDef;
 use super::provider;
 use crate::cluster::Cluster;
+use crate::cluster::target::{Target, Workload};
 use crate::error::{Error, Result};
 
 /// How many checks run at once.
@@ -180,7 +181,7 @@ async fn check(env: &Env, name: &str, check: &Check) -> std::result::Result<Stri
             let (pod, on_pod) = forward::resolve(cluster, namespace, target, *port).await?;
             let pod_name = kube::ResourceExt::name_any(&pod);
             let mut opened = forward::Forward::open(cluster, namespace, &pod_name, on_pod).await?;
-            let via = if matches!(target, crate::cluster::target::Target::Pod(_)) { String::new() } else { format!("{target} → ") };
+            let via = if matches!(target, Target::Pod(_)) { String::new() } else { format!("{target} → ") };
             let result = match protocol {
                 Protocol::Tcp => conn::tcp(&mut opened).await,
                 Protocol::Postgres => match login {
@@ -193,9 +194,13 @@ async fn check(env: &Env, name: &str, check: &Check) -> std::result::Result<Stri
                 Protocol::Redis => conn::redis(&mut opened, password.as_ref().map(|(from, p)| (from.as_str(), p.clone()))).await,
             };
             let secret = password.as_ref().map(|(_, p)| p.as_str());
+            let note = match target {
+                Target::Workload(Workload::Service, service) => conn::undeclared_target(service, *port, &pod, on_pod).map(|n| format!("; {n}")),
+                _ => None,
+            };
             result
                 .map(|ok| conn::redact(&format!("{via}pod {pod_name}:{on_pod}: {ok}"), secret))
-                .map_err(|e| conn::redact(&format!("{via}pod {pod_name}:{on_pod}: {e}"), secret))
+                .map_err(|e| conn::redact(&format!("{via}pod {pod_name}:{on_pod}: {e}{}", note.unwrap_or_default()), secret))
         }
         Check::Exec { namespace, target, container, command, exit_code, stdout_contains } => {
             let spec = pods::ExecSpec {

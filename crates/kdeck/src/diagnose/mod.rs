@@ -76,6 +76,7 @@ pub async fn diagnose(cluster: &Cluster, options: &Options) -> Result<Report> {
         problems,
         healthy,
         unreadable: scene.unreadable.clone(),
+        notes: scene.notes.clone(),
         explain_note: None,
         redactor: collected.redactor,
     };

@@ -19,6 +19,8 @@ pub struct Report {
     pub healthy: BTreeMap<String, usize>,
     /// What could not be read: the diagnosis may be incomplete there.
     pub unreadable: Vec<String>,
+    /// What was not looked at and why, without being an error (no metrics.k8s.io).
+    pub notes: Vec<String>,
     /// What `--explain` could not do, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain_note: Option<String>,
@@ -67,6 +69,9 @@ impl Report {
         });
         for what in &self.unreadable {
             out.push_str(&format!("could not read {what}: the diagnosis may be incomplete there\n"));
+        }
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
         }
         if let Some(note) = &self.explain_note {
             out.push_str(&format!("note: {note}\n"));
@@ -175,6 +180,11 @@ pub fn rule_description(rule: &str) -> &'static str {
         "helmrelease-failed" => "A Flux HelmRelease is not Ready",
         "helmrelease-suspended" => "A Flux HelmRelease is suspended",
         "externalsecret-error" => "An ExternalSecret cannot sync its Secret",
+        "pod-deadline-exceeded" => "A pod was stopped at its activeDeadlineSeconds",
+        "networkpolicy-blocks" => "A NetworkPolicy keeps a client from a Service it uses",
+        "memory-near-limit" => "A container uses nearly all of its memory limit",
+        "cpu-throttled" => "A container uses all of its CPU limit and is throttled",
+        "requests-far-from-usage" => "A container's requests are far from what it uses",
         _ => "A problem kdeck diagnose found",
     }
 }

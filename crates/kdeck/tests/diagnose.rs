@@ -511,3 +511,40 @@ async fn a_bare_pod_stopped_at_its_deadline_is_reported() {
     assert!(seen.contains("activeDeadlineSeconds: 2"), "{seen}");
     assert!(p["fix"][0].as_str().unwrap().contains("kubectl -n broken-pod-deadline delete pod report"), "{p}");
 }
+
+#[tokio::test]
+async fn sarif_results_carry_the_file_and_line_of_objects_from_the_stack_render() {
+    let sandbox = TestSandbox::start_seeded("located", "demo");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir(project.path().join("k8s")).unwrap();
+    std::fs::write(project.path().join("kdeck.yaml"), "stack:\n  deploy:\n    - manifests: [k8s/*.yaml]\n      namespace: demo\n").unwrap();
+    let manifests = "# The front door.\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-settings}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: frontend\nspec:\n  selector: {app: frontend}\n  ports: [{port: 80}]\n";
+    std::fs::write(project.path().join("k8s/front.yaml"), manifests).unwrap();
+    let sarif = |dir: &std::path::Path| -> Value {
+        let out = sandbox.kdeck().current_dir(dir).args(["diagnose", "-n", "demo", "-o", "sarif"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    let result = |log: &Value, rule: &str| log["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == rule).cloned().unwrap();
+    // From a project whose stack renders the Service: its file and line first, the cluster's name after.
+    let log = sarif(project.path());
+    let frontend = result(&log, "service-selects-nothing");
+    assert_eq!(
+        frontend["locations"][0]["physicalLocation"],
+        json!({"artifactLocation": {"uri": "k8s/front.yaml", "uriBaseId": "SRCROOT"}, "region": {"startLine": 6}})
+    );
+    assert_eq!(frontend["locations"][1]["logicalLocations"][0]["fullyQualifiedName"], "demo/service/frontend");
+    // An object the stack does not render: named only.
+    let worker = result(&log, "image-pull");
+    assert_eq!(worker["locations"].as_array().unwrap().len(), 1, "{worker}");
+    assert!(worker["locations"][0]["physicalLocation"].is_null(), "{worker}");
+    // A stack that does not render: a notification, and every result named only.
+    std::fs::write(project.path().join("kdeck.yaml"), "stack:\n  deploy:\n    - manifests: [k8s/missing-*.yaml]\n").unwrap();
+    let log = sarif(project.path());
+    assert!(log["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"].as_str().unwrap().contains("could not be rendered"), "{log}");
+    assert!(log["runs"][0]["results"].as_array().unwrap().iter().all(|r| r["locations"][0]["physicalLocation"].is_null()));
+    // Outside any project: as before.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let log = sarif(elsewhere.path());
+    assert!(log["runs"][0]["invocations"].is_null() && result(&log, "service-selects-nothing")["locations"].as_array().unwrap().len() == 1, "{log}");
+}

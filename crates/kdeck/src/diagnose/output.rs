@@ -21,6 +21,9 @@ pub struct Report {
     pub unreadable: Vec<String>,
     /// What was not looked at and why, without being an error (no metrics.k8s.io).
     pub notes: Vec<String>,
+    /// Where the root objects come from in the project's stack, once [`Report::locate`] looked.
+    #[serde(skip)]
+    pub sources: Option<super::sources::Sources>,
     /// What `--explain` could not do, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain_note: Option<String>,
@@ -40,6 +43,16 @@ impl Report {
 }
 
 impl Report {
+    /// Locates the root objects in the project's stack render (for SARIF), when the
+    /// current directory is in a project with a stack; a stack that does not render
+    /// leaves a note, and the results located by namespace/kind/name.
+    pub fn locate(&mut self) {
+        match super::sources::from_project() {
+            Ok(sources) => self.sources = sources,
+            Err(why) => self.notes.push(format!("the stack of kdeck.yaml could not be rendered, so results name no file: {why}")),
+        }
+    }
+
     pub fn count(&self, severity: Severity) -> usize {
         self.problems.iter().filter(|p| p.severity == severity).count()
     }
@@ -105,7 +118,10 @@ impl Report {
                     Severity::Warning => "warning",
                 },
                 message: &p.root_cause.summary,
-                locations: vec![sarif::Location::Logical { qualified, name }],
+                locations: {
+                    let file = self.sources.as_ref().and_then(|s| s.find(&p.namespace, &p.root_cause.object));
+                    file.map(|(uri, line)| sarif::Location::File { uri, line }).into_iter().chain([sarif::Location::Logical { qualified, name }]).collect()
+                },
                 fingerprint: Some(("kdeckProblemId/v1", &p.id)),
                 properties: json!({
                     "chain": p.chain.iter().map(|l| format!("{} ({})", l.object, l.state)).collect::<Vec<_>>(),
@@ -115,7 +131,13 @@ impl Report {
                 }),
             })
             .collect();
-        sarif::log(&rules, &results)
+        let mut log = sarif::log(&rules, &results);
+        // What was not looked at (no metrics, a stack that does not render), as the run's notifications.
+        if !self.notes.is_empty() {
+            let notes: Vec<Value> = self.notes.iter().map(|n| json!({"level": "note", "message": {"text": n}})).collect();
+            log["runs"][0]["invocations"] = json!([{"executionSuccessful": true, "toolExecutionNotifications": notes}]);
+        }
+        log
     }
 }
 

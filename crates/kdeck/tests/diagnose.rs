@@ -345,3 +345,206 @@ async fn home_ops_reports_its_declared_failures_and_leaves_its_healthy_releases_
     assert!(stdout(&out).contains("helmrelease/loki"), "{}", stdout(&out));
     assert!(stdout(&out).contains("could not read Secret (forbidden") && stdout(&out).contains("the diagnosis may be incomplete there"), "{}", stdout(&out));
 }
+
+/// The problems of one namespace, once `done` holds for them (or after a minute).
+async fn problems_until(sandbox: &TestSandbox, ns: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let problems = diagnose_json(sandbox, &["-n", ns])["problems"].as_array().unwrap().clone();
+        if done(&problems) || started.elapsed() > Duration::from_secs(60) {
+            return problems;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Every evidence text of a problem, one a line.
+fn evidence(problem: &Value) -> String {
+    problem["evidence"].as_array().unwrap().iter().map(|e| format!("{} {}: {}\n", e["kind"], e["object"], e["text"].as_str().unwrap())).collect()
+}
+
+fn seed(sandbox: &TestSandbox, name: &str, scenarios: &[&str]) {
+    for scenario in scenarios {
+        let out = sandbox.run(&["sandbox", "seed", scenario, "--name", name]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+#[tokio::test]
+async fn usage_from_metrics_shows_memory_near_its_limit_cpu_throttled_requests_far_off_and_the_pace_of_oom_kills() {
+    let sandbox = TestSandbox::start_seeded("usage", "broken:memory-leak");
+    seed(&sandbox, "usage", &["broken:memory-near-limit", "broken:throttled", "broken:requests-far"]);
+    let near = problems_until(&sandbox, "broken-memory-near-limit", |p| !p.is_empty()).await;
+    assert_eq!(near.len(), 1, "{near:?}");
+    assert_eq!((near[0]["rootCause"]["rule"].as_str(), near[0]["severity"].as_str()), (Some("memory-near-limit"), Some("warning")));
+    let seen = evidence(&near[0]);
+    assert!(seen.contains("memory 118Mi of its 128Mi limit (92 %)") && seen.contains("metrics.k8s.io keeps no history"), "{seen}");
+    assert!(near[0]["fix"].to_string().contains("kdeck rightsize deploy/cache -n broken-memory-near-limit"), "{}", near[0]);
+    let throttled = problems_until(&sandbox, "broken-throttled", |p| !p.is_empty()).await;
+    assert_eq!(throttled[0]["rootCause"]["summary"], "container encoder uses 500m of its 500m CPU limit: it is throttled, and slows down");
+    assert!(throttled[0]["fix"][0].as_str().unwrap().contains("set resources deploy/encoder -c encoder --limits=cpu="), "{}", throttled[0]);
+    let far = problems_until(&sandbox, "broken-requests-far", |p| !p.is_empty()).await;
+    assert_eq!(far[0]["rootCause"]["object"], "deploy/reports");
+    assert!(evidence(&far[0]).contains("cpu: requests 1000m, uses 20m; memory: requests 1024Mi, uses 100Mi"), "{}", far[0]);
+    assert!(far[0]["fix"][0].as_str().unwrap().starts_with("kdeck rightsize deploy/reports -n broken-requests-far"), "{}", far[0]);
+    // Warnings pass by default and fail with --fail-on warning.
+    assert_eq!(sandbox.run(&["diagnose", "-n", "broken-throttled"]).status.code(), Some(0));
+    assert_eq!(sandbox.run(&["diagnose", "-n", "broken-throttled", "--fail-on", "warning"]).status.code(), Some(1));
+    // A container killed for memory again and again: between two kills, what it uses and the last run's pace.
+    let paced = "into this run; its last run was killed at the limit after";
+    let leak = problems_until(&sandbox, "broken-memory-leak", |p| p.iter().any(|p| evidence(p).contains(paced))).await;
+    assert_eq!(leak.len(), 1, "one problem: {leak:?}");
+    assert_eq!(leak[0]["id"], "oom-killed/broken-memory-leak/deploy/indexer");
+    let seen = evidence(&leak[0]);
+    assert!(seen.contains(paced) && seen.contains("of its 128Mi limit"), "{seen}");
+}
+
+#[tokio::test]
+async fn without_metrics_usage_is_not_checked_and_the_report_says_so_once() {
+    let sandbox = TestSandbox::new("nometrics");
+    let out = sandbox.run(&["sandbox", "start", "--detach", "--name", "nometrics", "--no-metrics", "--seed", "broken:memory-near-limit"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let note = "note: metrics.k8s.io is not served (no metrics-server): usage was not checked";
+    let started = Instant::now();
+    let out = loop {
+        let out = sandbox.run(&["diagnose", "-A"]);
+        if stdout(&out).contains(note) || started.elapsed() > Duration::from_secs(30) {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "not an error: {text}{}", stderr(&out));
+    assert_eq!(text.matches(note).count(), 1, "said once: {text}");
+    assert!(!text.contains("WARNING") && !text.contains("could not read"), "{text}");
+    let report = diagnose_json(&sandbox, &["-n", "broken-memory-near-limit"]);
+    assert_eq!(report["notes"].as_array().unwrap().len(), 1, "{report}");
+    assert!(report["problems"].as_array().unwrap().is_empty() && report["unreadable"].as_array().unwrap().is_empty(), "{report}");
+}
+
+#[tokio::test]
+async fn a_networkpolicy_keeping_a_client_from_its_service_is_the_root_cause_with_the_rule_to_add() {
+    let sandbox = TestSandbox::start_seeded("netpol", "broken:networkpolicy");
+    seed(&sandbox, "netpol", &["broken:networkpolicy-deny", "broken:networkpolicy-egress"]);
+    // An allow for other pods: the chain from the client to the policy, and the rule that lets it through.
+    let ns = "broken-networkpolicy";
+    problems_until(&sandbox, ns, |p| !p.is_empty()).await;
+    let text = stdout(&sandbox.run(&["diagnose", "-n", ns]));
+    assert!(
+        text.starts_with("ERROR networkpolicy/api-ingress -n broken-networkpolicy: NetworkPolicy api-ingress (namespace broken-networkpolicy) admits no traffic from deploy/web to Service api.broken-networkpolicy, which container web reads as API_URL"),
+        "{text}"
+    );
+    assert!(text.contains("→ container web (API_URL = http://api/v1) → service/api (ready endpoints, e.g. pod/api-"), "{text}");
+    assert!(text.contains("→ networkpolicy/api-ingress (admits ingress only from pods app=frontend of its namespace on port 8080)"), "{text}");
+    let rule = r#"{"from":[{"podSelector":{"matchLabels":{"app":"web"}}}],"ports":[{"port":8080}]}"#;
+    assert!(
+        text.contains(&format!(
+            "fix:      kubectl -n {ns} edit networkpolicy api-ingress   # add to spec.ingress a rule for deploy/web (pods app=web): {rule}"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("deploy/frontend"), "the frontend is admitted: {text}");
+    // A default deny: the Ingress and the worker crash-looping on it are one problem.
+    let deny = problems_until(&sandbox, "broken-networkpolicy-deny", |p| {
+        p.iter().any(|p| p["affected"].to_string().contains("ingress/shop") && p["chain"].to_string().contains("i/o timeout"))
+    })
+    .await;
+    assert_eq!(deny.len(), 1, "{deny:?}");
+    assert_eq!(deny[0]["rootCause"]["object"], "networkpolicy/default-deny");
+    assert!(deny[0]["chain"].to_string().contains("i/o timeout"), "the crash is a link: {}", deny[0]);
+    assert!(deny[0]["fix"].to_string().contains("allow-worker-to-shop"), "{}", deny[0]);
+    // The client's own egress policy.
+    let egress = problems_until(&sandbox, "broken-networkpolicy-egress", |p| !p.is_empty()).await;
+    assert_eq!(egress.len(), 1, "the database is allowed: {egress:?}");
+    assert!(egress[0]["rootCause"]["summary"].as_str().unwrap().contains("lets deploy/worker out to no pod of Service cache.broken-networkpolicy-egress"));
+    assert!(evidence(&egress[0]).contains("lets egress out to pods app=db of its namespace on port 5432"), "{}", egress[0]);
+    // The rule the report gives lets the client through: the problem goes.
+    let policies: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = Api::namespaced(sandbox.client().await, ns);
+    let frontend: Value = serde_json::from_str(r#"{"from":[{"podSelector":{"matchLabels":{"app":"frontend"}}}],"ports":[{"port":8080}]}"#).unwrap();
+    let patch = json!({"spec": {"ingress": [frontend, serde_json::from_str::<Value>(rule).unwrap()]}});
+    policies.patch("api-ingress", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let out = sandbox.run(&["diagnose", "-n", ns]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("no problems found in namespace broken-networkpolicy"), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn a_release_waiting_on_a_failed_dependency_is_one_problem_rooted_at_the_dependency() {
+    let sandbox = TestSandbox::start_seeded("hrdeps", "broken:helmrelease-depends-on");
+    let ns = "broken-helmrelease-depends-on";
+    let problems = problems_until(&sandbox, ns, |p| p.iter().any(|p| p["chain"][0]["object"] == "helmrelease/app")).await;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let p = &problems[0];
+    assert_eq!(p["id"], "helmrelease-failed/broken-helmrelease-depends-on/helmrelease/db");
+    assert_eq!(p["chain"][0], json!({"object": "helmrelease/app", "state": "DependencyNotReady, dependsOn helmrelease/db"}));
+    assert_eq!(p["chain"][1]["object"], "helmrelease/db");
+    assert!(p["chain"][1]["state"].as_str().unwrap().starts_with("not Ready: InstallFailed"), "{p}");
+    assert!(evidence(p).contains("Ready=False DependencyNotReady: dependency 'broken-helmrelease-depends-on/db' is not ready"), "{p}");
+    assert!(p["fix"][0].as_str().unwrap().contains("kdeck hr-restart db -n broken-helmrelease-depends-on --reset"), "{p}");
+    // The waiting release as a target narrows to that same problem.
+    let narrowed = diagnose_json(&sandbox, &["-n", ns, "hr/app"]);
+    assert_eq!(narrowed["problems"].as_array().unwrap().len(), 1, "{narrowed}");
+    // Fix the dependency: it installs, the waiting release follows, and nothing is left.
+    let releases: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        sandbox.client().await,
+        ns,
+        &kube::api::ApiResource::from_gvk_with_plural(&kube::core::GroupVersionKind::gvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"), "helmreleases"),
+    );
+    let patch = json!({"metadata": {"annotations": {"sandbox.kdeck.dev/helm-fail": null}}});
+    releases.patch("db", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let out = sandbox.run(&["hr-restart", "db", "-n", ns, "--reset"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let left = problems_until(&sandbox, ns, <[Value]>::is_empty).await;
+    assert!(left.is_empty(), "the release follows its dependency: {left:?}");
+    assert_eq!(diagnose_json(&sandbox, &["-n", ns])["healthy"]["helmreleases"], 2);
+}
+
+#[tokio::test]
+async fn a_bare_pod_stopped_at_its_deadline_is_reported() {
+    let sandbox = TestSandbox::start_seeded("deadline", "broken:pod-deadline");
+    let problems = problems_until(&sandbox, "broken-pod-deadline", |p| !p.is_empty()).await;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let p = &problems[0];
+    assert_eq!(p["id"], "pod-deadline-exceeded/broken-pod-deadline/pod/report");
+    let seen = evidence(p);
+    assert!(seen.contains("Failed, reason DeadlineExceeded: Pod was active on the node longer than the specified deadline"), "{seen}");
+    assert!(seen.contains("activeDeadlineSeconds: 2"), "{seen}");
+    assert!(p["fix"][0].as_str().unwrap().contains("kubectl -n broken-pod-deadline delete pod report"), "{p}");
+}
+
+#[tokio::test]
+async fn sarif_results_carry_the_file_and_line_of_objects_from_the_stack_render() {
+    let sandbox = TestSandbox::start_seeded("located", "demo");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir(project.path().join("k8s")).unwrap();
+    std::fs::write(project.path().join("kdeck.yaml"), "stack:\n  deploy:\n    - manifests: [k8s/*.yaml]\n      namespace: demo\n").unwrap();
+    let manifests = "# The front door.\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-settings}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: frontend\nspec:\n  selector: {app: frontend}\n  ports: [{port: 80}]\n";
+    std::fs::write(project.path().join("k8s/front.yaml"), manifests).unwrap();
+    let sarif = |dir: &std::path::Path| -> Value {
+        let out = sandbox.kdeck().current_dir(dir).args(["diagnose", "-n", "demo", "-o", "sarif"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    let result = |log: &Value, rule: &str| log["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == rule).cloned().unwrap();
+    // From a project whose stack renders the Service: its file and line first, the cluster's name after.
+    let log = sarif(project.path());
+    let frontend = result(&log, "service-selects-nothing");
+    assert_eq!(
+        frontend["locations"][0]["physicalLocation"],
+        json!({"artifactLocation": {"uri": "k8s/front.yaml", "uriBaseId": "SRCROOT"}, "region": {"startLine": 6}})
+    );
+    assert_eq!(frontend["locations"][1]["logicalLocations"][0]["fullyQualifiedName"], "demo/service/frontend");
+    // An object the stack does not render: named only.
+    let worker = result(&log, "image-pull");
+    assert_eq!(worker["locations"].as_array().unwrap().len(), 1, "{worker}");
+    assert!(worker["locations"][0]["physicalLocation"].is_null(), "{worker}");
+    // A stack that does not render: a notification, and every result named only.
+    std::fs::write(project.path().join("kdeck.yaml"), "stack:\n  deploy:\n    - manifests: [k8s/missing-*.yaml]\n").unwrap();
+    let log = sarif(project.path());
+    assert!(log["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"].as_str().unwrap().contains("could not be rendered"), "{log}");
+    assert!(log["runs"][0]["results"].as_array().unwrap().iter().all(|r| r["locations"][0]["physicalLocation"].is_null()));
+    // Outside any project: as before.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let log = sarif(elsewhere.path());
+    assert!(log["runs"][0]["invocations"].is_null() && result(&log, "service-selects-nothing")["locations"].as_array().unwrap().len() == 1, "{log}");
+}

@@ -8,7 +8,9 @@
 //! As in Flux: a suspended release is not reconciled at all; a reconcile request
 //! without changes does not upgrade; `forceAt` (with the same token as
 //! `requestedAt`) forces an upgrade; a failed release is not retried until its
-//! spec changes or `resetAt` resets the failure count. The annotation
+//! spec changes or `resetAt` resets the failure count; a release whose `dependsOn`
+//! releases are not all Ready waits (`DependencyNotReady`), looking again every
+//! 5 s. The annotation
 //! `sandbox.kdeck.dev/helm-fail: MESSAGE` declares that install/upgrade fails.
 
 use std::time::Duration;
@@ -87,6 +89,17 @@ impl Controller for HelmReleases {
         if hr["spec"]["suspend"] == true {
             return None;
         }
+        if let Some(message) = dependency_not_ready(rest, &info, &hr) {
+            let mut next = hr.clone();
+            let first = objects::condition(&hr, "Ready").is_none_or(|c| c["reason"] != "DependencyNotReady" || c["message"] != message.as_str());
+            objects::set_condition(&mut next, "Reconciling", "True", "Progressing", "");
+            objects::set_condition(&mut next, "Ready", "False", "DependencyNotReady", &message);
+            if first {
+                events::warning(rest, &hr, &SOURCE, "DependencyNotReady", &message);
+            }
+            objects::write_status(rest, &info, &hr, next);
+            return Some(REQUEUE_DEPENDENCY);
+        }
         let release = match Release::from_spec(&hr) {
             Ok(release) => release,
             Err((reason, message)) => {
@@ -101,6 +114,27 @@ impl Controller for HelmReleases {
         objects::write_status(rest, &info, &hr, next);
         delay
     }
+}
+
+/// How often a release waiting for its dependencies looks again (Flux's
+/// `--requeue-dependency`).
+const REQUEUE_DEPENDENCY: Duration = Duration::from_secs(5);
+
+/// Flux's dependency check: each `dependsOn` release must exist and be Ready for
+/// the generation its controller has seen; the first that is not, as Flux words it.
+fn dependency_not_ready(rest: &Rest, info: &ResourceInfo, hr: &Value) -> Option<String> {
+    for dependency in hr["spec"]["dependsOn"].as_array().into_iter().flatten() {
+        let dep_name = dependency["name"].as_str().unwrap_or_default();
+        let dep_ns = dependency["namespace"].as_str().filter(|n| !n.is_empty()).unwrap_or(namespace(hr));
+        let Ok(dep) = rest.get(info, Some(dep_ns), dep_name) else {
+            return Some(format!("unable to get '{dep_ns}/{dep_name}' dependency: helmreleases.helm.toolkit.fluxcd.io \"{dep_name}\" not found"));
+        };
+        let current = dep["metadata"]["generation"] == dep["status"]["observedGeneration"];
+        if !current || !objects::condition_is_true(&dep, "Ready") {
+            return Some(format!("dependency '{dep_ns}/{dep_name}' is not ready"));
+        }
+    }
+    None
 }
 
 /// What the spec asks to be released.

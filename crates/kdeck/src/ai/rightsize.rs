@@ -158,28 +158,43 @@ pub type Sample = BTreeMap<(String, String), BTreeMap<String, (f64, f64)>>;
 pub async fn sample(cluster: &Cluster, namespaces: &BTreeSet<String>) -> Result<Option<Sample>> {
     let mut out = Sample::new();
     for ns in namespaces {
-        let path = format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods");
-        let request = http::Request::get(&path).body(Vec::new()).map_err(|e| Error::failure(e.to_string()))?;
-        let text = match cluster.client.request_text(request).await {
-            Ok(text) => text,
-            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 503 => return Ok(None),
-            Err(e) => return Err(cluster.error("reading metrics.k8s.io", e)),
-        };
-        let list: Value = serde_json::from_str(&text).map_err(|e| Error::failure(format!("metrics.k8s.io answered something that is not JSON: {e}")))?;
-        for item in list["items"].as_array().into_iter().flatten() {
-            let pod = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
-            let containers = item["containers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| {
-                    let cpu = c["usage"]["cpu"].as_str().and_then(quantity).unwrap_or(0.0);
-                    let memory = c["usage"]["memory"].as_str().and_then(quantity).unwrap_or(0.0);
-                    (c["name"].as_str().unwrap_or_default().to_string(), (cpu, memory))
-                })
-                .collect();
-            out.insert((ns.clone(), pod), containers);
+        match read(cluster, Some(ns)).await? {
+            Some(sample) => out.extend(sample),
+            None => return Ok(None),
         }
+    }
+    Ok(Some(out))
+}
+
+/// One read of the pods' metrics of a namespace, or of every namespace (None) in one
+/// request. None when the cluster does not serve metrics.k8s.io.
+pub async fn read(cluster: &Cluster, namespace: Option<&str>) -> Result<Option<Sample>> {
+    let path = match namespace {
+        Some(ns) => format!("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"),
+        None => "/apis/metrics.k8s.io/v1beta1/pods".to_string(),
+    };
+    let request = http::Request::get(&path).body(Vec::new()).map_err(|e| Error::failure(e.to_string()))?;
+    let text = match cluster.client.request_text(request).await {
+        Ok(text) => text,
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 503 => return Ok(None),
+        Err(e) => return Err(cluster.error("reading metrics.k8s.io", e)),
+    };
+    let list: Value = serde_json::from_str(&text).map_err(|e| Error::failure(format!("metrics.k8s.io answered something that is not JSON: {e}")))?;
+    let mut out = Sample::new();
+    for item in list["items"].as_array().into_iter().flatten() {
+        let ns = item["metadata"]["namespace"].as_str().or(namespace).unwrap_or_default().to_string();
+        let pod = item["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let containers = item["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let cpu = c["usage"]["cpu"].as_str().and_then(quantity).unwrap_or(0.0);
+                let memory = c["usage"]["memory"].as_str().and_then(quantity).unwrap_or(0.0);
+                (c["name"].as_str().unwrap_or_default().to_string(), (cpu, memory))
+            })
+            .collect();
+        out.insert((ns, pod), containers);
     }
     Ok(Some(out))
 }

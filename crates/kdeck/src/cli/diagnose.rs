@@ -15,7 +15,7 @@ pub enum ReportFormat {
     Text,
     /// The report as JSON (problems with id, severity, root cause, chain, evidence, fix, affected).
     Json,
-    /// SARIF 2.1.0: one result per problem, located by namespace/kind/name.
+    /// SARIF 2.1.0: one result per problem, located by namespace/kind/name (and by file and line when the object comes from the project's stack).
     Sarif,
 }
 
@@ -94,6 +94,9 @@ impl DiagnoseArgs {
             .map_err(|_| cluster.timed_out(format!("could not read the cluster within --timeout {}", self.timeout)))??;
         if let Some(model) = explain {
             report.explain(model, self.anonymize).await;
+        }
+        if self.output == ReportFormat::Sarif {
+            report.locate();
         }
         match self.output {
             ReportFormat::Text => print!("{}", report.text()),

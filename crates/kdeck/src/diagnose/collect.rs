@@ -36,6 +36,8 @@ const KINDS: &[(&str, &str, &str, &str, bool)] = &[
     ("networking.k8s.io", "v1", "IngressClass", "ingressclasses", false),
     ("storage.k8s.io", "v1", "StorageClass", "storageclasses", false),
     ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
+    ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true),
+    ("", "v1", "Namespace", "namespaces", false),
 ];
 
 /// The custom kinds read when the cluster serves them.
@@ -111,9 +113,39 @@ pub async fn collect(cluster: &Cluster, namespace_scope: Option<&str>, since: Op
         Some(ns) => vec![ns.to_string()],
         None => objects.namespaces(),
     };
-    let mut scene = Scene { objects, logs: Logs::new(), now, namespaces, unreadable };
-    scene.logs = read_logs(cluster, &scene).await;
+    let mut scene = Scene { objects, logs: Logs::new(), now, namespaces, unreadable, usage: None, notes: Vec::new() };
+    let (logs, usage) = futures::join!(read_logs(cluster, &scene), read_usage(cluster, &scene, namespace_scope));
+    scene.logs = logs;
+    match usage {
+        Ok(Some(usage)) => scene.usage = Some(usage),
+        Ok(None) if wants_usage(&scene) => scene.notes.push(NO_METRICS.to_string()),
+        Ok(None) => {}
+        Err(e) => scene.unreadable.push(format!("PodMetrics ({})", e.message)),
+    }
     Ok(Collected { scene, redactor })
+}
+
+const NO_METRICS: &str =
+    "metrics.k8s.io is not served (no metrics-server): usage was not checked (memory near its limit, CPU throttled, requests far from usage)";
+
+/// Whether a container of the scope has requests or limits: only then can its usage
+/// say something (a memory limit near, a CPU limit reached, a request far off).
+fn wants_usage(scene: &Scene) -> bool {
+    scene.namespaces.iter().flat_map(|ns| scene.objects.list("", "Pod", ns)).any(|pod| {
+        pod["status"]["phase"] == "Running"
+            && pod["spec"]["containers"].as_array().into_iter().flatten().any(|c| {
+                c["resources"]["limits"].as_object().is_some_and(|m| !m.is_empty()) || c["resources"]["requests"].as_object().is_some_and(|m| !m.is_empty())
+            })
+    })
+}
+
+/// One read of `metrics.k8s.io` for the scope (the namespace, or every namespace at
+/// once), the way `kdeck rightsize` reads it; skipped when no usage could matter.
+async fn read_usage(cluster: &Cluster, scene: &Scene, namespace_scope: Option<&str>) -> Result<Option<super::scene::Usage>> {
+    if !wants_usage(scene) {
+        return Ok(None);
+    }
+    crate::ai::rightsize::read(cluster, namespace_scope).await
 }
 
 fn event_before(event: &Value, oldest: k8s_openapi::jiff::Timestamp) -> bool {

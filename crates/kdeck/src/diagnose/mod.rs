@@ -14,6 +14,7 @@ pub mod explain;
 pub mod output;
 pub mod problem;
 pub mod scene;
+pub mod sources;
 
 use std::collections::BTreeMap;
 
@@ -76,6 +77,8 @@ pub async fn diagnose(cluster: &Cluster, options: &Options) -> Result<Report> {
         problems,
         healthy,
         unreadable: scene.unreadable.clone(),
+        notes: scene.notes.clone(),
+        sources: None,
         explain_note: None,
         redactor: collected.redactor,
     };
@@ -102,7 +105,7 @@ fn labelled(scene: &scene::Scene, problem: &Problem, selector: &LabelSelector) -
 }
 
 /// The (group, kind) of a short kind.
-fn kind_of(short: &str) -> Option<(&'static str, &'static str)> {
+pub(crate) fn kind_of(short: &str) -> Option<(&'static str, &'static str)> {
     Some(match short {
         "deploy" => ("apps", "Deployment"),
         "sts" => ("apps", "StatefulSet"),
@@ -118,6 +121,7 @@ fn kind_of(short: &str) -> Option<(&'static str, &'static str)> {
         "helmrelease" => ("helm.toolkit.fluxcd.io", "HelmRelease"),
         "externalsecret" => ("external-secrets.io", "ExternalSecret"),
         "node" => ("", "Node"),
+        "networkpolicy" => ("networking.k8s.io", "NetworkPolicy"),
         _ => return None,
     })
 }
@@ -199,6 +203,7 @@ pub fn normalize_target(target: &str) -> Option<String> {
         "hr" | "helmrelease" | "helmreleases" => "helmrelease",
         "es" | "externalsecret" | "externalsecrets" => "externalsecret",
         "no" | "node" | "nodes" => "node",
+        "netpol" | "networkpolicy" | "networkpolicies" => "networkpolicy",
         _ => return None,
     };
     (!name.is_empty()).then(|| format!("{kind}/{name}"))

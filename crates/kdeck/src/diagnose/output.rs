@@ -19,6 +19,11 @@ pub struct Report {
     pub healthy: BTreeMap<String, usize>,
     /// What could not be read: the diagnosis may be incomplete there.
     pub unreadable: Vec<String>,
+    /// What was not looked at and why, without being an error (no metrics.k8s.io).
+    pub notes: Vec<String>,
+    /// Where the root objects come from in the project's stack, once [`Report::locate`] looked.
+    #[serde(skip)]
+    pub sources: Option<super::sources::Sources>,
     /// What `--explain` could not do, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain_note: Option<String>,
@@ -38,6 +43,16 @@ impl Report {
 }
 
 impl Report {
+    /// Locates the root objects in the project's stack render (for SARIF), when the
+    /// current directory is in a project with a stack; a stack that does not render
+    /// leaves a note, and the results located by namespace/kind/name.
+    pub fn locate(&mut self) {
+        match super::sources::from_project() {
+            Ok(sources) => self.sources = sources,
+            Err(why) => self.notes.push(format!("the stack of kdeck.yaml could not be rendered, so results name no file: {why}")),
+        }
+    }
+
     pub fn count(&self, severity: Severity) -> usize {
         self.problems.iter().filter(|p| p.severity == severity).count()
     }
@@ -67,6 +82,9 @@ impl Report {
         });
         for what in &self.unreadable {
             out.push_str(&format!("could not read {what}: the diagnosis may be incomplete there\n"));
+        }
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
         }
         if let Some(note) = &self.explain_note {
             out.push_str(&format!("note: {note}\n"));
@@ -100,7 +118,10 @@ impl Report {
                     Severity::Warning => "warning",
                 },
                 message: &p.root_cause.summary,
-                locations: vec![sarif::Location::Logical { qualified, name }],
+                locations: {
+                    let file = self.sources.as_ref().and_then(|s| s.find(&p.namespace, &p.root_cause.object));
+                    file.map(|(uri, line)| sarif::Location::File { uri, line }).into_iter().chain([sarif::Location::Logical { qualified, name }]).collect()
+                },
                 fingerprint: Some(("kdeckProblemId/v1", &p.id)),
                 properties: json!({
                     "chain": p.chain.iter().map(|l| format!("{} ({})", l.object, l.state)).collect::<Vec<_>>(),
@@ -110,7 +131,13 @@ impl Report {
                 }),
             })
             .collect();
-        sarif::log(&rules, &results)
+        let mut log = sarif::log(&rules, &results);
+        // What was not looked at (no metrics, a stack that does not render), as the run's notifications.
+        if !self.notes.is_empty() {
+            let notes: Vec<Value> = self.notes.iter().map(|n| json!({"level": "note", "message": {"text": n}})).collect();
+            log["runs"][0]["invocations"] = json!([{"executionSuccessful": true, "toolExecutionNotifications": notes}]);
+        }
+        log
     }
 }
 
@@ -175,6 +202,11 @@ pub fn rule_description(rule: &str) -> &'static str {
         "helmrelease-failed" => "A Flux HelmRelease is not Ready",
         "helmrelease-suspended" => "A Flux HelmRelease is suspended",
         "externalsecret-error" => "An ExternalSecret cannot sync its Secret",
+        "pod-deadline-exceeded" => "A pod was stopped at its activeDeadlineSeconds",
+        "networkpolicy-blocks" => "A NetworkPolicy keeps a client from a Service it uses",
+        "memory-near-limit" => "A container uses nearly all of its memory limit",
+        "cpu-throttled" => "A container uses all of its CPU limit and is throttled",
+        "requests-far-from-usage" => "A container's requests are far from what it uses",
         _ => "A problem kdeck diagnose found",
     }
 }

@@ -23,7 +23,15 @@ pub struct Scene {
     pub namespaces: Vec<String>,
     /// Kinds that could not be read (no rights, not served), and why.
     pub unreadable: Vec<String>,
+    /// What the containers use now, from `metrics.k8s.io`: None when it is not served,
+    /// or not read because no container of the scope has requests or limits.
+    pub usage: Option<Usage>,
+    /// Said once under the report: what was not looked at, and why (not an error).
+    pub notes: Vec<String>,
 }
+
+/// (namespace, pod) → container → (cores, bytes), one read of `metrics.k8s.io`.
+pub type Usage = crate::ai::rightsize::Sample;
 
 /// The short kind kdeck and kubectl write in `KIND/NAME`.
 pub fn short_kind(kind: &str) -> String {

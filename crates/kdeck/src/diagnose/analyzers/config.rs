@@ -142,29 +142,61 @@ pub struct UnknownService {
 }
 
 pub fn unknown_service(scene: &Scene, pod: &Value, container: &Value) -> Option<UnknownService> {
+    let named = services_named(scene, pod, container).into_iter().find(|n| scene.get("", "Service", &n.namespace, &n.service).is_none())?;
+    let existing: Vec<String> = scene.in_namespace("", "Service", &named.namespace).map(|s| name(s).to_string()).collect();
+    Some(UnknownService {
+        kind: named.kind,
+        object: named.object,
+        variable: named.variable,
+        value: named.value,
+        service: named.service,
+        namespace: named.namespace,
+        existing,
+    })
+}
+
+/// A value a container reads that names a Service (as the host of a URL): the
+/// Service may or may not exist.
+#[derive(Debug)]
+pub struct NamedService {
+    /// "ConfigMap" (with its name) or "" for a literal env value.
+    pub kind: &'static str,
+    pub object: String,
+    pub variable: String,
+    /// The value with any credentials masked.
+    pub value: String,
+    pub service: String,
+    pub namespace: String,
+    /// The port the URL names, if any.
+    pub port: Option<u16>,
+}
+
+/// Every value the container reads whose URL host is a Service name: a bare name in
+/// the pod's namespace, or `NAME.NAMESPACE[.svc[.cluster.local]]` for a namespace of the scope.
+pub fn services_named(scene: &Scene, pod: &Value, container: &Value) -> Vec<NamedService> {
+    let mut out = Vec::new();
     for (kind, object, variable, value) in read_values(scene, pod, container) {
-        let Some(host) = host_of(&value) else { continue };
+        let Some((host, port)) = host_port_of(&value) else { continue };
         let parts: Vec<&str> = host.split('.').collect();
         let (service, ns) = match parts.as_slice() {
             [name] => (*name, namespace(pod)),
             [name, ns] | [name, ns, "svc"] | [name, ns, "svc", "cluster", "local"] if scene.namespaces.iter().any(|n| n == ns) => (*name, *ns),
             _ => continue,
         };
-        if matches!(service, "localhost" | "") || service.parse::<std::net::Ipv4Addr>().is_ok() || scene.get("", "Service", ns, service).is_some() {
+        if matches!(service, "localhost" | "") || service.parse::<std::net::Ipv4Addr>().is_ok() {
             continue;
         }
-        let existing: Vec<String> = scene.in_namespace("", "Service", ns).map(|s| name(s).to_string()).collect();
-        return Some(UnknownService {
+        out.push(NamedService {
             kind,
             object,
             variable,
             value: crate::redact::url_credentials(&value),
             service: service.to_string(),
             namespace: ns.to_string(),
-            existing,
+            port,
         });
     }
-    None
+    out
 }
 
 /// The values a container reads (literal env, ConfigMap keys) as (kind, object, variable, value).
@@ -189,14 +221,17 @@ fn read_values(scene: &Scene, pod: &Value, container: &Value) -> Vec<(&'static s
     values
 }
 
-/// The host of `scheme://[user[:pw]@]host[:port][/…]`; only URLs with a scheme (a
-/// bare word could be anything).
-fn host_of(value: &str) -> Option<&str> {
+/// The host and port of `scheme://[user[:pw]@]host[:port][/…]`; only URLs with a
+/// scheme (a bare word could be anything).
+fn host_port_of(value: &str) -> Option<(&str, Option<u16>)> {
     let (_, rest) = value.trim().split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h);
-    (!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')).then_some(host)
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok()),
+        None => (host_port, None),
+    };
+    (!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')).then_some((host, port))
 }
 
 /// (URL scheme or "", port) when the value names the loopback host: `postgres://u:p@localhost:5432/db`,
@@ -237,9 +272,10 @@ mod tests {
 
     #[test]
     fn hosts_are_read_from_urls_only() {
-        assert_eq!(host_of("postgres://app:pw@postgres-db:5432/app"), Some("postgres-db"));
-        assert_eq!(host_of("http://backend.shop.svc.cluster.local:8000/x"), Some("backend.shop.svc.cluster.local"));
-        assert_eq!(host_of("backend:8000"), None, "no scheme: not taken as a URL");
-        assert_eq!(host_of("info"), None);
+        assert_eq!(host_port_of("postgres://app:pw@postgres-db:5432/app"), Some(("postgres-db", Some(5432))));
+        assert_eq!(host_port_of("http://backend.shop.svc.cluster.local:8000/x"), Some(("backend.shop.svc.cluster.local", Some(8000))));
+        assert_eq!(host_port_of("http://api/v1"), Some(("api", None)));
+        assert_eq!(host_port_of("backend:8000"), None, "no scheme: not taken as a URL");
+        assert_eq!(host_port_of("info"), None);
     }
 }

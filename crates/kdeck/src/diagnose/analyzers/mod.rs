@@ -6,7 +6,9 @@ pub mod config;
 mod flux;
 pub mod network;
 mod pods;
+mod policies;
 mod storage;
+mod usage;
 mod workloads;
 
 use super::problem::{Problem, group};
@@ -17,12 +19,20 @@ type Analyzer = fn(&Scene) -> Vec<Problem>;
 
 /// In the order their problems are preferred when two name the same root cause:
 /// the one with the longer chain (from a pod) comes first.
-const ANALYZERS: &[(&str, Analyzer)] =
-    &[("pods", pods::analyze), ("storage", storage::analyze), ("network", network::analyze), ("flux", flux::analyze), ("workloads", workloads::analyze)];
+const ANALYZERS: &[(&str, Analyzer)] = &[
+    ("pods", pods::analyze),
+    ("storage", storage::analyze),
+    ("network", network::analyze),
+    ("policies", policies::analyze),
+    ("flux", flux::analyze),
+    ("workloads", workloads::analyze),
+];
 
 /// Every problem of the scene, grouped by root cause.
 pub fn run(scene: &Scene) -> Vec<Problem> {
     let mut problems: Vec<Problem> = ANALYZERS.iter().flat_map(|(_, analyze)| analyze(scene)).collect();
     problems.extend(workloads::unexplained(scene, &problems));
+    // Usage is looked at last: a warning about it does not explain a failing workload.
+    problems.extend(usage::analyze(scene));
     group(problems)
 }

@@ -36,7 +36,7 @@ fn analyze_pod(scene: &Scene, pod: &Value) -> Option<Problem> {
         return Some(problem);
     }
     if pod["status"]["phase"] == "Failed" {
-        return failed_pod(pod);
+        return failed_pod(scene, pod);
     }
     if let Some(problem) = unschedulable(scene, pod) {
         return Some(problem);
@@ -87,7 +87,7 @@ fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {
 }
 
 /// A problem rooted at `object`, with the chain from what reaches the pod down to the container.
-fn pod_problem(scene: &Scene, pod: &Value, rule: &'static str, severity: Severity, object: String, summary: String) -> Problem {
+pub(super) fn pod_problem(scene: &Scene, pod: &Value, rule: &'static str, severity: Severity, object: String, summary: String) -> Problem {
     let workload = scene.workload_of(pod);
     let mut problem = Problem::new(severity, namespace(pod), rule, object, summary).affects(reference(workload)).affects(pod_ref(pod));
     problem.chain = chain::above_pod(scene, pod);
@@ -122,7 +122,7 @@ fn container(scene: &Scene, pod: &Value, spec: &Value, status: &Value) -> Option
     let restarts = status["restartCount"].as_i64().unwrap_or(0);
     let crashing = reason == "CrashLoopBackOff" || (ended["exitCode"].as_i64().unwrap_or(0) != 0 && (restarts > 0 || now_terminated.is_object()));
     if ended["reason"] == "OOMKilled" && (crashing || restarts > 0) {
-        return Some(oom(scene, pod, spec, restarts));
+        return Some(oom(scene, pod, spec, status, restarts));
     }
     if crashing {
         return Some(crash(scene, pod, spec, ended, restarts));
@@ -278,14 +278,21 @@ fn mount(scene: &Scene, pod: &Value) -> Option<Problem> {
     None
 }
 
-fn oom(scene: &Scene, pod: &Value, spec: &Value, restarts: i64) -> Problem {
+fn oom(scene: &Scene, pod: &Value, spec: &Value, status: &Value, restarts: i64) -> Problem {
     let cname = spec["name"].as_str().unwrap_or_default();
     let limit = spec["resources"]["limits"]["memory"].as_str().unwrap_or("none");
     let workload = reference(scene.workload_of(pod));
-    pod_problem(scene, pod, "oom-killed", Severity::Error, workload.clone(), format!("container {cname} is killed for memory (limit {limit})"))
-        .link(format!("container {cname}"), format!("OOMKilled, exit 137, {restarts} restarts"))
-        .evidence(Evidence::new("state", pod_ref(pod), format!("last state: terminated, reason OOMKilled, exit code 137; memory limit {limit}")))
-        .fix(format!("raise the memory limit of container {cname} in {workload} (kubectl -n {} set resources {workload} -c {cname} --limits=memory=…), or find what grows", namespace(pod)))
+    let mut problem =
+        pod_problem(scene, pod, "oom-killed", Severity::Error, workload.clone(), format!("container {cname} is killed for memory (limit {limit})"))
+            .link(format!("container {cname}"), format!("OOMKilled, exit 137, {restarts} restarts"))
+            .evidence(Evidence::new("state", pod_ref(pod), format!("last state: terminated, reason OOMKilled, exit code 137; memory limit {limit}")));
+    if let Some(usage) = super::usage::memory_evidence(scene, pod, spec, status) {
+        problem = problem.evidence(usage);
+    }
+    problem.fix(format!(
+        "raise the memory limit of container {cname} (kubectl -n {} set resources {workload} -c {cname} --limits=memory=…), or find what grows",
+        namespace(pod)
+    ))
 }
 
 fn crash(scene: &Scene, pod: &Value, spec: &Value, ended: &Value, restarts: i64) -> Problem {
@@ -359,6 +366,8 @@ fn crash(scene: &Scene, pod: &Value, spec: &Value, ended: &Value, restarts: i64)
             p = p.link(root, format!("{} names Service {}", unknown.variable, unknown.service));
         }
         p
+    } else if let Some(blocked) = super::policies::blocked_dependency(scene, pod, spec) {
+        super::policies::pod_client_problem(scene, pod, cname, &blocked, Some(&container_state))
     } else {
         let cause = match lines.last() {
             Some(line) => format!("exits with code {exit}{signal}: {:?}", line.trim()),
@@ -427,7 +436,7 @@ fn scheduling_fields(pod: &Value) -> String {
 }
 
 /// A Failed pod outside a Job: evicted (grouped by node), or stopped for its deadline.
-fn failed_pod(pod: &Value) -> Option<Problem> {
+fn failed_pod(scene: &Scene, pod: &Value) -> Option<Problem> {
     let reason = pod["status"]["reason"].as_str().unwrap_or_default();
     let message = pod["status"]["message"].as_str().unwrap_or_default();
     let node = pod["spec"]["nodeName"].as_str().unwrap_or("?");
@@ -439,8 +448,42 @@ fn failed_pod(pod: &Value) -> Option<Problem> {
                 .evidence(Evidence::new("state", pod_ref(pod), format!("Evicted: {message}")))
                 .fix(format!("check the pressure on node {node}; kdeck cleanse-pods -n {ns} removes the evicted pods")),
         ),
+        "DeadlineExceeded" => Some(deadline_exceeded(scene, pod, message)),
         _ => None,
     }
+}
+
+/// A pod the kubelet stopped at its `activeDeadlineSeconds`: its containers killed,
+/// the pod Failed for good (a pod is never restarted once it ends).
+fn deadline_exceeded(scene: &Scene, pod: &Value, message: &str) -> Problem {
+    let ns = namespace(pod);
+    let owner = scene.workload_of(pod);
+    let root = reference(owner);
+    let deadline = pod["spec"]["activeDeadlineSeconds"].as_i64().map_or("?".to_string(), |s| s.to_string());
+    let started = crate::diagnose::scene::time(&pod["status"]["startTime"]);
+    let ran = started.map(|t| format!(", started {} ago", crate::diagnose::scene::age(scene.now, t))).unwrap_or_default();
+    let mut problem = pod_problem(
+        scene,
+        pod,
+        "pod-deadline-exceeded",
+        Severity::Error,
+        root.clone(),
+        format!("{} was stopped at its activeDeadlineSeconds ({deadline}s) before it finished", pod_ref(pod)),
+    )
+    .evidence(Evidence::new("state", pod_ref(pod), format!("Failed, reason DeadlineExceeded: {message}")))
+    .evidence(Evidence::new("field", pod_ref(pod), format!("activeDeadlineSeconds: {deadline}{ran}")));
+    for status in pod["status"]["containerStatuses"].as_array().into_iter().flatten() {
+        let cname = status["name"].as_str().unwrap_or_default();
+        let lines = scene.logs.get(&(ns.to_string(), name(pod).to_string(), cname.to_string())).cloned().unwrap_or_default();
+        for line in lines.iter().rev().take(3).collect::<Vec<_>>().into_iter().rev() {
+            problem = problem.evidence(Evidence::new("log", format!("{} {cname}", pod_ref(pod)), line.trim()));
+        }
+    }
+    let recreate = match owner == pod {
+        true => format!("then create the pod again (kubectl -n {ns} delete pod {} and re-apply it): a pod that ended never runs again", name(pod)),
+        false => format!("then let {root} replace it"),
+    };
+    problem.fix(format!("make its work fit in the deadline, or raise spec.activeDeadlineSeconds; {recreate}"))
 }
 
 /// Being deleted for longer than its grace period and a minute more.

@@ -7,13 +7,14 @@
 //! publishes the highest resourceVersion now durable; a writer answers once its
 //! version is published ([`Journal::wait`]).
 //!
-//! Who commits: the writer that waits, when no commit is under way (it becomes the
-//! leader, on its own thread, with the runtime told it blocks); the others wait for
-//! it to publish and lead the next commit if theirs was not in it. While one fsync
-//! runs, the next writes gather in the buffer, so the next fsync covers every write
-//! that arrived meanwhile: the batching window is the fsync itself. A lone writer
-//! thus pays its fsync and no hand-off between threads (measured: handing each
-//! commit to a committer thread and back cost as much again as the fsync). Records
+//! Who commits: the writer that waits, when no commit is under way (it leads, on its
+//! own thread); the others wait for it to publish and lead the next commit if theirs
+//! was not in it. While one fsync runs, the next writes gather in the buffer, so the
+//! next fsync covers every write that arrived meanwhile: the batching window is the
+//! fsync itself. A lone writer thus pays its fsync and no hand-off between threads
+//! (measured with `kdeck-bench create`: handing each commit to a committer thread
+//! and back cost about as much again as the fsync; telling the runtime the thread
+//! blocks, `block_in_place`, cost more than the worker it frees saves). Records
 //! nobody waits for (a controller's changes) are committed by the committer thread,
 //! [`BACKSTOP_AFTER`] after they were buffered if no writer did it first.
 //! Reads and watches never wait for the disk.
@@ -216,7 +217,8 @@ impl Journal {
     }
 
     /// Commits what is buffered on the caller's thread, unless a commit is under way.
-    /// True if it committed (and published).
+    /// True if it committed (and published). The fsync holds this runtime worker for
+    /// its length; the other workers take its queued tasks meanwhile.
     fn lead(&self) -> bool {
         let Ok(mut writer) = self.writer.try_lock() else { return false };
         if writer.file.is_none() {
@@ -227,11 +229,7 @@ impl Journal {
             drop(writer);
             self.publish(outcome);
         };
-        // The fsync blocks this thread: the runtime hands its other tasks on meanwhile.
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(commit),
-            _ => commit(),
-        }
+        commit();
         true
     }
 

@@ -152,3 +152,24 @@ YAML
   expect_eq "the ConfigMap is unchanged" "b" "$(kf get configmap typed -o 'jsonpath={.data.a}')"
 }
 step "kubectl replace with a wrongly typed field: 400 as the real server words it, nothing stored" t_fidelity_typed_bodies
+
+# Paging, on a sandbox of its own seeded with 2000 pods (so the other steps keep a small one).
+fid_paging=paging
+t_fidelity_paging() {
+  timeout 150 "$KDECK" sandbox start --detach --name "$fid_paging" --seed scale:2000 --timeout 120 >/dev/null 2>"$work/logs/paging-start.err" || {
+    cat "$work/logs/paging-start.err" >&2; return 1; }
+  local kp=(timeout 60 kubectl --context "$fid_paging" --request-timeout=50s) items paged whole requests
+  items='[.items[] | .metadata.namespace + "/" + .metadata.name + "/" + .metadata.uid]'
+  # kubectl's default --chunk-size=500: four pages, followed by their continue tokens.
+  paged="$("${kp[@]}" get pods -A -o json -v=6 2>"$work/logs/paging-requests.log" | jq -c "$items")"
+  requests="$(grep -c '/api/v1/pods?.*limit=500' "$work/logs/paging-requests.log" || true)"
+  expect_eq "kubectl asked for 2000 pods in chunks of 500" 4 "$requests"
+  expect_contains "and followed the continue tokens" "$(cat "$work/logs/paging-requests.log")" "/api/v1/pods?continue="
+  whole="$("${kp[@]}" get pods -A -o json --chunk-size=0 | jq -c "$items")"
+  expect_eq "pods listed" 2000 "$(jq length <<<"$whole")"
+  expect_eq "paged and unpaged, the same items" "$whole" "$paged"
+  out="$(timeout 120 "$python_k8s" "$fid_script" "$KUBECONFIG" "$fid_paging" conf-paging paging 2>&1)"
+  expect_eq "fidelity.py paging" ok "$out"
+  timeout 30 "$KDECK" sandbox delete --name "$fid_paging" >/dev/null
+}
+step "paging: kubectl get pods -A on 2000 pods, in chunks of 500 and whole, the same; python limit/_continue from a snapshot" t_fidelity_paging

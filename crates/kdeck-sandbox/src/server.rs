@@ -71,6 +71,9 @@ pub struct SandboxConfig {
     /// Serve `metrics.k8s.io` (as a cluster with metrics-server does); off, the
     /// group is not served at all, as on a cluster without it.
     pub metrics: bool,
+    /// How many past changes are kept for resuming watches and continuing paged
+    /// lists ([`crate::store::HISTORY_LEN`] by default); older versions answer 410.
+    pub history: usize,
 }
 
 /// What a client needs to reach the sandbox.
@@ -105,7 +108,7 @@ impl Sandbox {
         // Pod volumes (emptyDir, claims) live under the data dir, so they persist with it.
         crate::kubelet::exec::set_data_dir(dir.clone());
         crate::kubelet::command::set_enabled(config.run_commands);
-        let store = Arc::new(Store::new());
+        let store = Arc::new(Store::with_history(config.history));
         // From here on every change is journaled, the bootstrap objects included.
         let disk = Disk::open(dir, &store)?;
         let catalogue = Catalogue::new();
@@ -330,7 +333,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn head_over_http2_answers_headers_without_a_body() {
         let dir = tempfile::tempdir().unwrap();
-        let config = SandboxConfig { name: "head".into(), data_dir: dir.path().join("data"), port: 0, nodes: 1, run_commands: false, metrics: true };
+        let config = SandboxConfig {
+            name: "head".into(),
+            data_dir: dir.path().join("data"),
+            port: 0,
+            nodes: 1,
+            run_commands: false,
+            metrics: true,
+            history: crate::store::HISTORY_LEN,
+        };
         let sandbox = Sandbox::open(&config).await.unwrap();
         let credentials = sandbox.credentials();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -214,6 +214,8 @@ pub struct StartOptions {
     pub metrics: bool,
     /// The ingress address's port (`--ingress-port`); None: the last one if free, else a free one.
     pub ingress_port: Option<u16>,
+    /// How many past changes are kept (`--history`).
+    pub history: usize,
 }
 
 /// Fails when the sandbox is already being served.
@@ -240,6 +242,7 @@ pub async fn serve(opts: &StartOptions, ready: impl FnOnce(&Record)) -> Result<(
         nodes: opts.nodes,
         run_commands: opts.run_commands,
         metrics: opts.metrics,
+        history: opts.history,
     };
     let mut sandbox = kdeck_sandbox::Sandbox::open(&config).await?;
     let ingress = listen_ingress(&mut sandbox, opts.ingress_port, previous_ingress).await?;
@@ -369,6 +372,7 @@ pub async fn spawn_detached(opts: &StartOptions, timeout: Duration) -> Result<Re
     if let Some(port) = opts.ingress_port {
         cmd.args(["--ingress-port", &port.to_string()]);
     }
+    cmd.args(["--history", &opts.history.to_string()]);
     cmd.stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| Error::failure(e.to_string()))?).stderr(log);
     #[cfg(unix)]
     {

@@ -80,7 +80,8 @@ async fn list_filters_by_labels_and_fields_and_pages() {
 
     let first = api.list(&ListParams::default().labels("app=shop").limit(2)).await.unwrap();
     let token = first.metadata.continue_.clone().expect("a continue token");
-    assert_eq!(first.metadata.remaining_item_count, Some(3));
+    // With a selector the real server does not count what remains (etcd's count would include objects it drops).
+    assert_eq!(first.metadata.remaining_item_count, None);
     assert_eq!(names(first), ["a", "b"]);
     let second = api.list(&ListParams::default().labels("app=shop").limit(2).continue_token(&token)).await.unwrap();
     assert_eq!(names(second), ["c", "d"]);

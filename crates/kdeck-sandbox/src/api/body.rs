@@ -30,8 +30,14 @@ pub fn raw_json_response(code: u16, bytes: Bytes) -> Response<Body> {
     resp
 }
 
+/// The Status of an error; as kube-apiserver's `ErrorNegotiated`, a
+/// `retryAfterSeconds` in its details is also sent as `Retry-After`.
 pub fn error_response(err: &ApiError) -> Response<Body> {
-    raw_json_response(err.code, err.body())
+    let mut resp = raw_json_response(err.code, err.body());
+    if let Some(seconds) = err.details.as_ref().and_then(|d| d["retryAfterSeconds"].as_u64()).filter(|&s| s > 0) {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    resp
 }
 
 pub fn parse_yaml_or_json(body: &[u8]) -> Result<Value, ApiError> {

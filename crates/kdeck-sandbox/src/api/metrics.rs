@@ -51,7 +51,7 @@ pub fn get(rest: &Rest, info: &ResourceInfo, ns: Option<&str>, name: &str) -> Re
 /// Every object the query selects (by the pods' or nodes' labels and names).
 pub fn list(rest: &Rest, info: &ResourceInfo, ns: Option<&str>, query: &ListQuery) -> Result<Vec<Value>, ApiError> {
     let sample = Sample::now();
-    let query = ListQuery { labels: query.labels.clone(), fields: query.fields.clone(), limit: None, continue_token: None };
+    let query = ListQuery { labels: query.labels.clone(), fields: query.fields.clone(), ..ListQuery::default() };
     Ok(match info.plural.as_str() {
         "pods" => {
             let pods = rest.catalogue.find("", "v1", "pods").ok_or_else(|| ApiError::internal("pods are not served"))?;
@@ -108,7 +108,7 @@ fn node_metrics(rest: &Rest, node: &Value, sample: &Sample) -> Option<Value> {
     let name = node["metadata"]["name"].as_str()?;
     let pods = rest.catalogue.find("", "v1", "pods")?;
     let fields = crate::rest::selector::FieldSelector::parse(&format!("spec.nodeName={name}"), crate::store::index_fields(&pods.key())).ok()?;
-    let query = ListQuery { labels: Default::default(), fields, limit: None, continue_token: None };
+    let query = ListQuery { fields, ..ListQuery::default() };
     let listing = rest.list(&pods, None, &query).ok()?;
     let total =
         listing.items.iter().flat_map(|e| container_usage(&e.value(), sample.number, sample.unix_secs)).fold(NODE_OVERHEAD, |sum, (_, usage)| sum + usage);
@@ -135,7 +135,7 @@ pub fn summary(rest: &Rest, node_name: &str) -> Option<Value> {
     let node = rest.get(&nodes, None, node_name).ok()?;
     let pods = rest.catalogue.find("", "v1", "pods")?;
     let fields = crate::rest::selector::FieldSelector::parse(&format!("spec.nodeName={node_name}"), crate::store::index_fields(&pods.key())).ok()?;
-    let query = ListQuery { labels: Default::default(), fields, limit: None, continue_token: None };
+    let query = ListQuery { fields, ..ListQuery::default() };
     let time = crate::time::rfc3339_unix(sample.unix_secs);
     let started = |pod: &Value, container: &str| -> Option<i64> {
         let statuses = pod["status"]["containerStatuses"].as_array()?;

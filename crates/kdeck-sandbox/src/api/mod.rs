@@ -270,7 +270,7 @@ impl ApiServer {
             }
             "list" => {
                 let list_query = list_query(&info, &query)?;
-                let listing = self.rest.list(&info, ns, &list_query)?;
+                let listing = self.rest.list_fresh(&info, ns, &list_query).await?;
                 Ok(self.render_list(&info, listing, &accept, &query))
             }
             "watch" => {
@@ -471,11 +471,21 @@ fn list_query(info: &ResourceInfo, query: &Query) -> Result<ListQuery, ApiError>
     let labels = crate::rest::selector::LabelSelector::parse(query.get("labelSelector").unwrap_or_default()).map_err(ApiError::bad_request)?;
     let allowed = crate::store::index_fields(&info.key());
     let fields = crate::rest::selector::FieldSelector::parse(query.get("fieldSelector").unwrap_or_default(), allowed).map_err(ApiError::bad_request)?;
-    let limit = match query.get("limit") {
-        Some(l) => Some(l.parse::<usize>().map_err(|_| ApiError::bad_request(format!("limit must be a non-negative integer, got {l:?}")))?),
-        None => None,
+    // As an int64 query parameter: zero or less is no limit.
+    let limit = match query.get("limit").filter(|l| !l.is_empty()) {
+        Some(l) => l.parse::<i64>().map_err(|_| ApiError::bad_request(format!("limit must be an integer, got {l:?}")))?,
+        None => 0,
     };
-    Ok(ListQuery { labels, fields, limit, continue_token: query.get("continue").filter(|c| !c.is_empty()).map(str::to_string) })
+    let text = |key: &str| query.get(key).filter(|v| !v.is_empty()).map(str::to_string);
+    Ok(ListQuery {
+        labels,
+        fields,
+        limit: usize::try_from(limit).ok().filter(|&l| l > 0),
+        continue_token: text("continue"),
+        resource_version: text("resourceVersion"),
+        resource_version_match: text("resourceVersionMatch"),
+        send_initial_events: query.get("sendInitialEvents").is_some(),
+    })
 }
 
 fn delete_options(query: &Query, content_type: &str, body: &[u8]) -> Result<DeleteOptions, ApiError> {

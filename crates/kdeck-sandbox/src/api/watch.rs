@@ -46,7 +46,7 @@ impl Filter {
             return None;
         }
         let now = self.matches(&change.entry.index);
-        let before = change.prev.as_ref().map(|p| self.matches(p));
+        let before = change.prev.as_ref().map(|p| self.matches(&p.index));
         match (change.kind, before, now) {
             (EventType::Modified, Some(false), true) => Some(EventType::Added),
             (EventType::Modified, Some(true), false) => Some(EventType::Deleted),

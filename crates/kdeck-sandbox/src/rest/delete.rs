@@ -132,7 +132,7 @@ impl Rest {
     }
 
     pub fn delete_collection(&self, info: &ResourceInfo, ns: Option<&str>, query: &ListQuery, opts: &DeleteOptions) -> Result<Vec<Value>, ApiError> {
-        let listing = self.list(info, ns, &ListQuery { limit: None, continue_token: None, ..query.clone() })?;
+        let listing = self.list(info, ns, &ListQuery { labels: query.labels.clone(), fields: query.fields.clone(), ..ListQuery::default() })?;
         let mut deleted = Vec::new();
         for entry in listing.items {
             let name = entry_name(&entry);

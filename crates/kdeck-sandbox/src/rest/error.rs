@@ -12,6 +12,9 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// `metadata.continue` of the Status: the token a 410 for an expired continue
+    /// token offers to go on with.
+    pub continue_token: Option<String>,
 }
 
 /// One field-level problem of an Invalid error.
@@ -52,7 +55,7 @@ fn qualified(info: &ResourceInfo) -> String {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError { code, reason, message: message.into(), details: None, continue_token: None }
     }
 
     pub fn not_found(info: &ResourceInfo, name: &str) -> Self {
@@ -121,7 +124,14 @@ impl ApiError {
 
     /// The fields of the Status this error is answered with.
     fn fields(&self) -> super::status::Fields<'_> {
-        super::status::Fields { status: "Failure", message: &self.message, reason: self.reason, details: self.details.as_ref(), code: self.code }
+        super::status::Fields {
+            status: "Failure",
+            message: &self.message,
+            reason: self.reason,
+            details: self.details.as_ref(),
+            code: self.code,
+            continue_token: self.continue_token.as_deref(),
+        }
     }
 
     /// The response body: the Status exactly as kube-apiserver encodes it (see [`super::status`]).

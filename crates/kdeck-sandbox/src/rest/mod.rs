@@ -10,6 +10,7 @@ pub mod defaults;
 mod delete;
 pub mod error;
 pub mod events;
+mod list;
 pub mod patch;
 pub mod selector;
 pub mod status;
@@ -19,13 +20,11 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use base64::Engine;
-use bytes::Bytes;
 use serde_json::{Value, json};
 
 pub use delete::Deletion;
 pub use error::{ApiError, Cause};
-use selector::{FieldSelector, LabelSelector};
+pub use list::{ListQuery, Listing};
 
 use crate::resources::{Catalogue, ResourceInfo};
 use crate::store::{Entry, ObjectName, Store, StoreError};
@@ -48,14 +47,6 @@ pub struct WriteOptions {
     pub force: bool,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct ListQuery {
-    pub labels: LabelSelector,
-    pub fields: FieldSelector,
-    pub limit: Option<usize>,
-    pub continue_token: Option<String>,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Propagation {
     #[default]
@@ -72,13 +63,6 @@ pub struct DeleteOptions {
     pub precondition_rv: Option<String>,
     /// `gracePeriodSeconds`: for pods, how long the kubelet may take; 0 deletes at once.
     pub grace_period: Option<i64>,
-}
-
-pub struct Listing {
-    pub items: Vec<Entry>,
-    pub resource_version: u64,
-    pub continue_token: Option<String>,
-    pub remaining: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -108,34 +92,6 @@ impl Rest {
         let mut obj = self.get_entry(info, ns, name)?.value();
         present(info, &mut obj);
         Ok(obj)
-    }
-
-    pub fn list(&self, info: &ResourceInfo, ns: Option<&str>, query: &ListQuery) -> Result<Listing, ApiError> {
-        let after = match &query.continue_token {
-            Some(token) => Some(decode_continue(token)?),
-            None => None,
-        };
-        let ns = if info.namespaced { ns } else { None };
-        let (mut items, rv) = self.store.list(&info.key(), ns, after.as_ref(), |e| {
-            query.labels.matches(&e.index.labels) && (query.fields.is_empty() || query.fields.matches(&(e.index.namespace.clone(), entry_name(e)), &e.index))
-        });
-        let mut continue_token = None;
-        let mut remaining = None;
-        if let Some(limit) = query.limit.filter(|&l| l > 0 && l < items.len()) {
-            let rest = items.split_off(limit);
-            remaining = Some(rest.len());
-            if let Some(last) = items.last() {
-                continue_token = Some(encode_continue(rv, &(last.index.namespace.clone(), entry_name(last))));
-            }
-        }
-        if needs_conversion(info) {
-            for item in &mut items {
-                let mut obj = item.value();
-                present(info, &mut obj);
-                item.raw = Bytes::from(serde_json::to_vec(&obj).unwrap_or_default());
-            }
-        }
-        Ok(Listing { items, resource_version: rv, continue_token, remaining })
     }
 
     /// Creates an object. `ns` is the namespace of the URL.
@@ -652,6 +608,7 @@ fn store_error(e: StoreError, info: &ResourceInfo, name: &str) -> ApiError {
         StoreError::NotFound => ApiError::not_found(info, name),
         StoreError::Conflict => ApiError::conflict(info, name),
         StoreError::Expired { requested, oldest } => ApiError::expired(format!("too old resource version: {requested} ({oldest})")),
+        StoreError::TooNew { requested, current } => ApiError::internal(format!("too large resource version: {requested}, current: {current}")),
     }
 }
 
@@ -671,19 +628,4 @@ pub fn new_uid() -> String {
 fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     (0..5).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
-}
-
-fn encode_continue(rv: u64, after: &ObjectName) -> String {
-    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": [after.0, after.1]});
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
-}
-
-fn decode_continue(token: &str) -> Result<ObjectName, ApiError> {
-    let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    match (v["start"][0].as_str(), v["start"][1].as_str()) {
-        (Some(ns), Some(name)) => Ok((ns.to_string(), name.to_string())),
-        _ => Err(bad()),
-    }
 }

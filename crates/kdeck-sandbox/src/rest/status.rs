@@ -11,7 +11,8 @@
 //! - every one of those fields is `omitempty`: an empty string, a zero code or
 //!   an empty list is left out (the core group is never written as
 //!   `"group":""`), while `metadata` — a struct, which `omitempty` never omits
-//!   — is always there, as `{}`;
+//!   — is always there, as `{}` unless it holds a `continue` token (the 410 of
+//!   an expired continued list);
 //! - strings escaped as Go escapes them: `<`, `>` and `&` as `\u003c`,
 //!   `\u003e` and `\u0026`, U+2028 and U+2029 as `\u2028` and `\u2029`;
 //! - the body ends with a newline (`Encoder.Encode` writes one).
@@ -28,7 +29,7 @@ use serde_json::Value;
 struct Status<'a> {
     kind: &'static str,
     api_version: &'static str,
-    metadata: Metadata,
+    metadata: Metadata<'a>,
     #[serde(skip_serializing_if = "str::is_empty")]
     status: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -41,9 +42,12 @@ struct Status<'a> {
     code: i64,
 }
 
-/// `ListMeta`: all of its fields are empty in a Status.
+/// `ListMeta`: in a Status, only `continue` is ever set.
 #[derive(Serialize)]
-struct Metadata {}
+struct Metadata<'a> {
+    #[serde(rename = "continue", skip_serializing_if = "str::is_empty")]
+    continue_token: &'a str,
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -108,6 +112,8 @@ pub struct Fields<'a> {
     pub reason: &'a str,
     pub details: Option<&'a Value>,
     pub code: u16,
+    /// `metadata.continue`.
+    pub continue_token: Option<&'a str>,
 }
 
 /// The Status as the real server encodes it inside another object (a watch
@@ -116,7 +122,7 @@ pub fn encode_inline(fields: &Fields) -> Vec<u8> {
     let status = Status {
         kind: "Status",
         api_version: "v1",
-        metadata: Metadata {},
+        metadata: Metadata { continue_token: fields.continue_token.unwrap_or_default() },
         status: fields.status,
         message: fields.message,
         reason: fields.reason,
@@ -138,7 +144,7 @@ pub fn encode_body(fields: &Fields) -> Bytes {
 /// resource (in `kind`, as the real server does) and uid; no code, no message.
 pub fn deleted(name: &str, group: &str, plural: &str, uid: &str) -> Bytes {
     let details = serde_json::json!({"name": name, "group": group, "kind": plural, "uid": uid});
-    encode_body(&Fields { status: "Success", message: "", reason: "", details: Some(&details), code: 0 })
+    encode_body(&Fields { status: "Success", message: "", reason: "", details: Some(&details), code: 0, continue_token: None })
 }
 
 /// Go's `encoding/json` escapes HTML-significant characters and the two
@@ -179,8 +185,14 @@ mod tests {
     #[test]
     fn field_order_omitted_empties_and_newline() {
         let details = json!({"name": "cm1", "group": "", "kind": "configmaps"});
-        let out =
-            body(&Fields { status: "Failure", message: "configmaps \"cm1\" already exists", reason: "AlreadyExists", details: Some(&details), code: 409 });
+        let out = body(&Fields {
+            status: "Failure",
+            message: "configmaps \"cm1\" already exists",
+            reason: "AlreadyExists",
+            details: Some(&details),
+            code: 409,
+            continue_token: None,
+        });
         assert_eq!(
             out,
             "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps \\\"cm1\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"cm1\",\"kind\":\"configmaps\"},\"code\":409}\n"
@@ -190,7 +202,7 @@ mod tests {
     #[test]
     fn causes_keep_their_order_and_drop_empty_fields() {
         let details = json!({"name": "x", "group": "apps", "kind": "Deployment", "causes": [{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.selector"}, {"reason": "ExitCode", "message": "3"}]});
-        let out = body(&Fields { status: "Failure", message: "m", reason: "Invalid", details: Some(&details), code: 422 });
+        let out = body(&Fields { status: "Failure", message: "m", reason: "Invalid", details: Some(&details), code: 422, continue_token: None });
         assert!(out.contains("\"details\":{\"name\":\"x\",\"group\":\"apps\",\"kind\":\"Deployment\",\"causes\":[{\"reason\":\"FieldValueRequired\",\"message\":\"Required value\",\"field\":\"spec.selector\"},{\"reason\":\"ExitCode\",\"message\":\"3\"}]},\"code\":422}\n"), "{out}");
     }
 
@@ -204,8 +216,17 @@ mod tests {
     }
 
     #[test]
+    fn a_continue_token_is_the_metadata() {
+        let out = body(&Fields { status: "Failure", message: "m", reason: "Expired", details: None, code: 410, continue_token: Some("abc") });
+        assert_eq!(
+            out,
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{\"continue\":\"abc\"},\"status\":\"Failure\",\"message\":\"m\",\"reason\":\"Expired\",\"code\":410}\n"
+        );
+    }
+
+    #[test]
     fn strings_are_escaped_as_go_escapes_them() {
-        let out = body(&Fields { status: "Failure", message: "a<b>&c\u{2028}d\u{2029}é", reason: "", details: None, code: 0 });
+        let out = body(&Fields { status: "Failure", message: "a<b>&c\u{2028}d\u{2029}é", reason: "", details: None, code: 0, continue_token: None });
         assert!(out.contains("\"message\":\"a\\u003cb\\u003e\\u0026c\\u2028d\\u2029é\""), "{out}");
     }
 }

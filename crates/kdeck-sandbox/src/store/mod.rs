@@ -1,6 +1,7 @@
 //! Object storage: every object as its serialized JSON plus a small index (labels,
 //! selectable fields, owners), one global resourceVersion counter, a bounded history
-//! of changes for resuming watches, and a broadcast channel that fans changes out to
+//! of changes for resuming watches and reading lists as they were at an earlier
+//! resourceVersion ([`pages`]), and a broadcast channel that fans changes out to
 //! watchers.
 //!
 //! Keeping the JSON serialized makes LIST and watch fan-out a matter of copying
@@ -13,6 +14,7 @@
 pub mod disk;
 mod index;
 pub mod journal;
+mod pages;
 pub mod persist;
 mod replay;
 pub mod validate;
@@ -28,15 +30,17 @@ use tokio::sync::broadcast;
 
 pub use index::{Index, selectable_fields as index_fields};
 pub use journal::JournalError;
+pub use pages::{Page, PageRequest};
 
 use journal::Journal;
 
 use crate::resources::ResourceKey;
 
-/// How many past changes are kept for watches that resume from a resourceVersion.
-/// Older versions answer 410 Expired, as a compacted etcd does, and clients re-list.
-/// Each kept change pins a superseded copy of an object, so this bounds memory too.
-const HISTORY_LEN: usize = 10_000;
+/// How many past changes are kept, by default, for watches that resume from a
+/// resourceVersion and for list pages read at an earlier one. Older versions answer
+/// 410 Expired, as a compacted etcd does, and clients list again. Each kept change
+/// pins the object it wrote and the version it replaced, so this bounds memory too.
+pub const HISTORY_LEN: usize = 10_000;
 /// How far a watcher may fall behind before its stream is ended.
 const FANOUT_CAPACITY: usize = 16_384;
 
@@ -101,9 +105,12 @@ pub struct Change {
     pub kind: EventType,
     pub resource: ResourceKey,
     pub entry: Entry,
-    /// The index before a MODIFIED change, so watches with a selector can turn an
-    /// object that stops matching into DELETED and one that starts matching into ADDED.
-    pub prev: Option<Arc<Index>>,
+    /// The object as it was before a MODIFIED or DELETED change (none for ADDED):
+    /// a list read at an earlier resourceVersion finds it here, and watches with a
+    /// selector compare its labels, to turn an object that stops matching into
+    /// DELETED and one that starts matching into ADDED. Keeping it costs nothing on
+    /// the write path: the writer holds that entry already.
+    pub prev: Option<Entry>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +123,8 @@ pub enum StoreError {
     Conflict,
     #[error("too old resource version: {requested} ({oldest})")]
     Expired { requested: u64, oldest: u64 },
+    #[error("too large resource version: {requested}, current: {current}")]
+    TooNew { requested: u64, current: u64 },
 }
 
 #[derive(Default)]
@@ -154,9 +163,10 @@ impl Store {
         Self::with_history(HISTORY_LEN)
     }
 
-    /// A store that keeps `history_len` past changes for resuming watches.
+    /// A store that keeps `history_len` past changes (at least one) for resuming
+    /// watches and reading earlier versions of lists.
     pub fn with_history(history_len: usize) -> Self {
-        Self { inner: RwLock::new(Inner::default()), history_len, fanout: broadcast::channel(FANOUT_CAPACITY).0, journal: OnceLock::new() }
+        Self { inner: RwLock::new(Inner::default()), history_len: history_len.max(1), fanout: broadcast::channel(FANOUT_CAPACITY).0, journal: OnceLock::new() }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -175,29 +185,16 @@ impl Store {
         self.read().objects.get(key).and_then(|m| m.get(name)).cloned()
     }
 
-    /// Entries of one resource, in (namespace, name) order, starting after `after`.
-    /// Returns the store's resourceVersion at the time of the read.
-    pub fn list(&self, key: &ResourceKey, namespace: Option<&str>, after: Option<&ObjectName>, mut keep: impl FnMut(&Entry) -> bool) -> (Vec<Entry>, u64) {
-        let inner = self.read();
-        let mut out = Vec::new();
-        if let Some(objects) = inner.objects.get(key) {
-            let start = match (after, namespace) {
-                (Some(after), _) => std::ops::Bound::Excluded(after.clone()),
-                (None, Some(ns)) => std::ops::Bound::Included((ns.to_string(), String::new())),
-                (None, None) => std::ops::Bound::Unbounded,
-            };
-            for ((ns, _), entry) in objects.range((start, std::ops::Bound::Unbounded)) {
-                if let Some(want) = namespace
-                    && ns != want
-                {
-                    break;
-                }
-                if keep(entry) {
-                    out.push(entry.clone());
-                }
-            }
+    /// Entries of one resource as they are now, in (namespace, name) order, starting
+    /// after `after`. Returns the store's resourceVersion at the time of the read.
+    pub fn list(&self, key: &ResourceKey, namespace: Option<&str>, after: Option<&ObjectName>, keep: impl FnMut(&Entry) -> bool) -> (Vec<Entry>, u64) {
+        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let request = PageRequest { namespace, start, at: None, limit: None, count_rest: false };
+        match self.page(key, &request, keep) {
+            Ok(page) => (page.items, page.rv),
+            // A read of the latest state can be neither too old nor too new.
+            Err(_) => (Vec::new(), self.resource_version()),
         }
-        (out, inner.rv)
     }
 
     /// Stores a new object, setting its resourceVersion.
@@ -234,7 +231,7 @@ impl Store {
         inner.remove_dependents(key, &name, &old.index);
         inner.add_dependents(key, &name, &entry.index);
         inner.objects.entry(key.clone()).or_default().insert(name, entry.clone());
-        self.publish(&mut inner, EventType::Modified, key, entry.clone(), Some(old.index.clone()));
+        self.publish(&mut inner, EventType::Modified, key, entry.clone(), Some(old));
         Ok(entry)
     }
 
@@ -259,7 +256,7 @@ impl Store {
         let mut obj = old.value();
         set_resource_version(&mut obj, inner.rv);
         let entry = make_entry(key, &obj);
-        self.publish(&mut inner, EventType::Deleted, key, entry.clone(), None);
+        self.publish(&mut inner, EventType::Deleted, key, entry.clone(), Some(old));
         Ok(entry)
     }
 
@@ -302,17 +299,13 @@ impl Store {
         if let Some(since) = since
             && since < inner.rv
         {
-            let oldest = inner.history.front().map(|c| c.rv).unwrap_or(inner.rv + 1);
-            if since + 1 < oldest {
-                return Err(StoreError::Expired { requested: since, oldest });
-            }
-            let start = inner.history.partition_point(|c| c.rv <= since);
+            let start = inner.changes_after(since)?;
             backlog.extend(inner.history.range(start..).cloned());
         }
         Ok(Subscription { backlog, live })
     }
 
-    fn publish(&self, inner: &mut Inner, kind: EventType, key: &ResourceKey, entry: Entry, prev: Option<Arc<Index>>) {
+    fn publish(&self, inner: &mut Inner, kind: EventType, key: &ResourceKey, entry: Entry, prev: Option<Entry>) {
         let change = Arc::new(Change { rv: inner.rv, kind, resource: key.clone(), entry, prev });
         if inner.history.len() >= self.history_len {
             inner.history.pop_front();

@@ -96,6 +96,11 @@ pub struct StartArgs {
     /// only); by default the one of the last start if it is free, else a free one.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     ingress_port: Option<u16>,
+    /// How many past changes the sandbox keeps: watches resume, and paged lists
+    /// continue, from a resourceVersion among them; older ones get 410 Expired, as
+    /// after etcd's compaction.
+    #[arg(long, value_name = "CHANGES", default_value_t = kdeck_sandbox::store::HISTORY_LEN, value_parser = history_len)]
+    history: usize,
     /// With --seed and --detach: return once the scenario is loaded, without
     /// waiting for it to settle.
     #[arg(long)]
@@ -171,6 +176,7 @@ impl StartArgs {
             run_commands: self.run_commands,
             metrics: !self.no_metrics,
             ingress_port: self.ingress_port,
+            history: self.history,
         })
     }
 
@@ -197,6 +203,14 @@ impl StartArgs {
             eprintln!("press Ctrl-C to stop");
         })
         .await
+    }
+}
+
+/// `--history`: at least one change, at most a million (each pins two versions of an object).
+fn history_len(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number of changes from 1 to 1000000")),
     }
 }
 

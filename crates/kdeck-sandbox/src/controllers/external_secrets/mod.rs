@@ -134,7 +134,9 @@ impl Controller for ExternalSecrets {
             }
             return keys;
         }
-        if *resource == ResourceKey::new("", "namespaces") && change.prev.as_ref().is_none_or(|before| before.labels != index.labels) {
+        if *resource == ResourceKey::new("", "namespaces")
+            && (change.kind != EventType::Modified || change.prev.as_ref().is_none_or(|before| before.index.labels != index.labels))
+        {
             // Its labels may now match (or no longer match) a ClusterSecretStore's conditions.
             return referencing(rest, Some(index.name.as_str()), "ClusterSecretStore", None);
         }

@@ -36,6 +36,7 @@ pub(super) async fn ensure(cluster: &StackCluster, target: &mut Target) -> Resul
         run_commands: true,
         metrics: true,
         ingress_port: cluster.ingress_port,
+        history: kdeck_sandbox::store::HISTORY_LEN,
     };
     let record = sandboxes::spawn_detached(&options, Duration::from_secs(60)).await?;
     target.ingress = Some(record.ingress.clone()).filter(|i| !i.is_empty());

@@ -44,6 +44,7 @@ pub const BROKEN: &[(&str, &str)] = &[
     ("broken:networkpolicy-egress", include_str!("broken/networkpolicy-egress.yaml")),
     ("broken:oom", include_str!("broken/oom.yaml")),
     ("broken:pod-deadline", include_str!("broken/pod-deadline.yaml")),
+    ("broken:pod-failed", include_str!("broken/pod-failed.yaml")),
     ("broken:pvc-no-class", include_str!("broken/pvc-no-class.yaml")),
     ("broken:readiness", include_str!("broken/readiness.yaml")),
     ("broken:requests-far", include_str!("broken/requests-far.yaml")),

@@ -435,7 +435,8 @@ fn scheduling_fields(pod: &Value) -> String {
     if parts.is_empty() { "no requests or node selector".to_string() } else { parts.join("; ") }
 }
 
-/// A Failed pod outside a Job: evicted (grouped by node), or stopped for its deadline.
+/// A Failed pod outside a Job: evicted (grouped by node), stopped for its deadline,
+/// or ended by a container that failed.
 fn failed_pod(scene: &Scene, pod: &Value) -> Option<Problem> {
     let reason = pod["status"]["reason"].as_str().unwrap_or_default();
     let message = pod["status"]["message"].as_str().unwrap_or_default();
@@ -449,8 +450,38 @@ fn failed_pod(scene: &Scene, pod: &Value) -> Option<Problem> {
                 .fix(format!("check the pressure on node {node}; kdeck cleanse-pods -n {ns} removes the evicted pods")),
         ),
         "DeadlineExceeded" => Some(deadline_exceeded(scene, pod, message)),
-        _ => None,
+        _ => ended_with_error(scene, pod),
     }
+}
+
+/// A pod that ran to its end and failed (restartPolicy Never, or OnFailure past
+/// nothing): the first container, init containers first, that exited non-zero.
+fn ended_with_error(scene: &Scene, pod: &Value) -> Option<Problem> {
+    let (spec, status) = containers(pod).into_iter().find(|(_, status)| status["state"]["terminated"]["exitCode"].as_i64().is_some_and(|c| c != 0))?;
+    let ns = namespace(pod);
+    let cname = spec["name"].as_str().unwrap_or_default();
+    let ended = &status["state"]["terminated"];
+    let exit = ended["exitCode"].as_i64().unwrap_or_default();
+    let reason = ended["reason"].as_str().unwrap_or("Error");
+    let kind = if pod["spec"]["initContainers"].as_array().into_iter().flatten().any(|c| c["name"] == cname) { "init container" } else { "container" };
+    let lines = scene.logs.get(&(ns.to_string(), name(pod).to_string(), cname.to_string())).cloned().unwrap_or_default();
+    let cause = match lines.last() {
+        Some(line) => format!("exited with code {exit}: {:?}", line.trim()),
+        None => format!("exited with code {exit} (no log lines)"),
+    };
+    let owner = scene.workload_of(pod);
+    let root = reference(owner);
+    let mut problem = pod_problem(scene, pod, "pod-failed", Severity::Error, root.clone(), format!("{} failed: its {kind} {cname} {cause}", pod_ref(pod)))
+        .link(format!("{kind} {cname}"), format!("exit {exit} ({reason})"))
+        .evidence(Evidence::new("state", pod_ref(pod), format!("Failed: {kind} {cname} terminated with exit code {exit}, reason {reason}")));
+    for line in lines.iter().rev().take(LOG_LINES).collect::<Vec<_>>().into_iter().rev() {
+        problem = problem.evidence(Evidence::new("log", format!("{} {cname}", pod_ref(pod)), line.trim()));
+    }
+    let again = match owner == pod {
+        true => format!("then run it again: a pod that ended never restarts (kubectl -n {ns} delete pod {} and re-apply it)", name(pod)),
+        false => format!("then let {root} replace it"),
+    };
+    Some(problem.fix(format!("read the log above (kdeck logs -n {ns} {} -c {cname}) and fix what it reports; {again}", name(pod))))
 }
 
 /// A pod the kubelet stopped at its `activeDeadlineSeconds`: its containers killed,

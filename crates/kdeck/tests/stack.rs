@@ -564,7 +564,7 @@ fn get(port: u16) -> Option<String> {
 }
 
 #[tokio::test]
-async fn forward_follows_the_pod_behind_a_service_across_a_restart() {
+async fn forward_follows_the_pod_behind_a_service_across_a_restart_and_a_rollout() {
     let home = TestSandbox::new("stack-fwd");
     let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let app = r#"
@@ -626,6 +626,21 @@ spec:
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let second = second.expect("a new pod answered after the restart");
+
+    // A rollout: a new ReplicaSet's pod replaces it, and the forward follows again.
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), "shop");
+    let restart = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-08T00:00:00Z"}}}}});
+    deployments.patch("api", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&restart)).await.unwrap();
+    let mut third = None;
+    for _ in 0..200 {
+        if let Some(pod) = get(local).and_then(|t| pod_in(&t)).filter(|p| *p != first && *p != second) {
+            third = Some(pod);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let third = third.expect("the rollout's pod answered through the same forward");
+    assert!(pods.get_opt(&second).await.unwrap().is_none_or(|p| p.metadata.deletion_timestamp.is_some()), "the rollout replaced {second}");
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.0.id() as i32, libc::SIGINT) };
     let status = child.0.wait().unwrap();
@@ -634,6 +649,7 @@ spec:
     assert!(status.success(), "{err}");
     assert!(err.contains(&format!("forwarding 127.0.0.1:{local} -> svc/api port 80 (namespace shop)")), "{err}");
     assert!(err.contains(&format!("now to pod {second}")), "the change of pod is said: {err}");
+    assert!(err.contains(&format!("now to pod {third}")), "the change of pod after the rollout is said: {err}");
 }
 
 #[tokio::test]

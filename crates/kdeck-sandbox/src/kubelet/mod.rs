@@ -90,6 +90,13 @@ impl Kubelet {
         }
     }
 
+    /// Drops what the kubelet kept about a pod that is gone: its image-pull back-offs
+    /// and when its containers began creating.
+    fn forget_pod(&self, uid: &str) {
+        self.pull_attempts.lock().unwrap_or_else(|p| p.into_inner()).retain(|(pod, _), _| pod != uid);
+        self.creating_since.lock().unwrap_or_else(|p| p.into_inner()).remove(uid);
+    }
+
     /// Whether the pod's containers have been "creating" long enough (or since before a restart).
     fn created(&self, uid: &str) -> bool {
         let mut map = self.creating_since.lock().unwrap_or_else(|p| p.into_inner());
@@ -141,6 +148,7 @@ impl Controller for Kubelet {
             }
             probes::forget_pod(&index.uid);
             self.backoffs.forget_pod(&index.uid);
+            self.forget_pod(&index.uid);
         }
         let on_node = index.field("spec.nodeName").is_some_and(|n| !n.is_empty());
         if change.resource == pods() && change.kind != EventType::Deleted && on_node {
@@ -642,4 +650,21 @@ fn node_ip(rest: &Rest, node: &str) -> String {
         .ok()
         .and_then(|n| n["status"]["addresses"].as_array()?.iter().find(|a| a["type"] == "InternalIP").and_then(|a| a["address"].as_str().map(str::to_string)))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deleted_pods_pull_back_offs_are_forgotten() {
+        let kubelet = Kubelet::default();
+        let (pod, other) = (serde_json::json!({"metadata": {"uid": "u1"}}), serde_json::json!({"metadata": {"uid": "u2"}}));
+        assert!(kubelet.pull_wait(&pod, "app").is_none(), "the first pull is tried at once");
+        assert!(kubelet.pull_wait(&pod, "app").is_some(), "the next waits out the back-off");
+        kubelet.pull_wait(&other, "app");
+        kubelet.forget_pod("u1");
+        let kept = kubelet.pull_attempts.lock().unwrap();
+        assert_eq!(kept.keys().map(|(uid, _)| uid.as_str()).collect::<Vec<_>>(), ["u2"]);
+    }
 }

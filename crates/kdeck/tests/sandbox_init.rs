@@ -135,3 +135,50 @@ async fn an_init_container_is_held_by_a_missing_config_map_like_any_container() 
     assert_eq!(message, "configmap \"db\" not found");
     assert_eq!(phase(&held), "Pending");
 }
+
+/// In a pod that opts in to real runs, init containers run their commands: in
+/// order, sharing the pod's volumes, each one's output its log, its exit its end.
+#[tokio::test]
+async fn init_containers_run_their_commands_for_real_in_pods_that_opt_in() {
+    let sandbox = TestSandbox::start_with_args("init-real", &["--run-commands"]);
+    let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
+    let real = json!({"sandbox.kdeck.dev/run-command": "true"});
+    let volume = json!([{"name": "work", "emptyDir": {}}]);
+    let mount = json!([{"name": "work", "mountPath": "/work"}]);
+    let spec = |name: &str, init: Value, app: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "annotations": real},
+            "spec": {"restartPolicy": "Never", "volumes": volume, "initContainers": init,
+                "containers": [{"name": "app", "image": "busybox", "command": ["sh", "-c", app], "volumeMounts": mount}]}
+        }))
+        .unwrap()
+    };
+    let init = json!([
+        {"name": "first", "image": "busybox", "command": ["sh", "-c", "echo one > /work/order; echo first ran"], "volumeMounts": mount},
+        {"name": "second", "image": "busybox", "command": ["sh", "-c", "sleep 1; echo two >> /work/order; echo second ran"], "volumeMounts": mount},
+    ]);
+    pods.create(&PostParams::default(), &spec("ordered", init, "cat /work/order")).await.unwrap();
+    let done = wait_object(&pods, "ordered", "Succeeded", |p| phase(p) == "Succeeded").await;
+    for name in ["first", "second"] {
+        let ended = init_status(&done, name).state.as_ref().and_then(|s| s.terminated.clone()).unwrap();
+        assert_eq!((ended.exit_code, ended.reason.as_deref()), (0, Some("Completed")), "{name}");
+        assert!(init_status(&done, name).container_id.as_deref().is_some_and(|id| id.starts_with("kdeck-process://")), "{name} ran as a process");
+        let log = pods.logs("ordered", &LogParams { container: Some(name.into()), ..LogParams::default() }).await.unwrap();
+        assert_eq!(log, format!("{name} ran\n"), "the log of {name} is its output");
+    }
+    // The app read what the init containers wrote, in their order.
+    let app_log = pods.logs("ordered", &LogParams { container: Some("app".into()), ..LogParams::default() }).await.unwrap();
+    assert_eq!(app_log, "one\ntwo\n");
+    assert!(done.status.as_ref().and_then(|s| s.pod_ip.as_deref()).is_some_and(|ip| !ip.is_empty()));
+
+    // A failing one ends the pod (restartPolicy Never) with its exit code; the app never starts.
+    let failing = json!([{"name": "migrate", "image": "busybox", "command": ["sh", "-c", "echo 'relation users already exists' >&2; exit 4"]}]);
+    pods.create(&PostParams::default(), &spec("failing", failing, "echo should not run")).await.unwrap();
+    let failed = wait_object(&pods, "failing", "Failed", |p| phase(p) == "Failed").await;
+    let ended = init_status(&failed, "migrate").state.as_ref().and_then(|s| s.terminated.clone()).unwrap();
+    assert_eq!((ended.exit_code, ended.reason.as_deref()), (4, Some("Error")));
+    let log = pods.logs("failing", &LogParams { container: Some("migrate".into()), ..LogParams::default() }).await.unwrap();
+    assert_eq!(log, "relation users already exists\n");
+    let app = failed.status.as_ref().and_then(|s| s.container_statuses.as_ref()).and_then(|c| c.first()).unwrap();
+    assert!(app.state.as_ref().and_then(|s| s.waiting.as_ref()).is_some_and(|w| w.reason.as_deref() == Some("PodInitializing")), "{app:?}");
+}

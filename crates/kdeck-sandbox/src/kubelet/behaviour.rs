@@ -13,7 +13,7 @@
 //! | `termination-seconds: N` | how long containers take to stop after SIGTERM when the pod is deleted (default 0.1; never beyond the grace period) |
 //! | `evict-after-seconds: N` | the pod is evicted for node memory pressure after N seconds (phase Failed, reason Evicted) |
 //! | `crash-when-env: NAME=VALUE` | the declared exit happens only while the container's env NAME is VALUE (from a ConfigMap, say), so fixing the config and restarting fixes the pod |
-//! | `run-command: "true"` | in a sandbox started with `--run-commands`, each main container that has a `command` really runs it (`command` + `args`, no shell added), confined as an exec is, whatever the restartPolicy: its stdout and stderr are the container's log, its exit ends the container and the restart policy restarts it or not; its probes really run (run-seconds, exit-code, crash-log, oom-, readiness- and liveness- annotations do not apply to it; backoff-seconds does); see [`super::command`], [`super::restart`], [`super::probes`] |
+//! | `run-command: "true"` | in a sandbox started with `--run-commands`, each main and init container (not native sidecars) that has a `command` really runs it (`command` + `args`, no shell added), confined as an exec is, whatever the restartPolicy: its stdout and stderr are the container's log, its exit ends the container and the restart policy restarts it or not; its probes really run (run-seconds, exit-code, crash-log, oom-, readiness- and liveness- annotations do not apply to it; backoff-seconds does); see [`super::command`], [`super::restart`], [`super::probes`] |
 
 use std::time::Duration;
 

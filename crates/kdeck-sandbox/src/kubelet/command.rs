@@ -4,7 +4,8 @@
 //! and the kubelet says so in a `RunCommandDisabled` event), whatever the pod's
 //! restartPolicy: a Job's pod runs to completion, a Deployment's, StatefulSet's or
 //! DaemonSet's serves until it is deleted. When the kubelet starts such a pod's main
-//! container that has a `command` ([`start`], the one place a run begins), its
+//! or init container that has a `command` ([`start`], the one place a run begins;
+//! native sidecars stay simulated), its
 //! `command` + `args` start as a local process, exactly that argv (no shell
 //! added), prepared and confined as an exec is ([`super::exec::prepare_process`],
 //! [`super::exec::process::start`]): the pod's namespaces, user, root filesystem,
@@ -81,16 +82,21 @@ pub fn argv(pod: &Value, container: &str) -> Option<Vec<String>> {
 }
 
 /// The argv `container` of `pod` asks to run, whether or not the sandbox runs it:
-/// the pod opted in ([`behaviour::runs_command`]) and `container` is a main
-/// container with a command.
+/// the pod opted in ([`behaviour::runs_command`]) and `container` is a main or
+/// init container with a command (native sidecars stay simulated).
 pub fn declared_argv(pod: &Value, container: &str) -> Option<Vec<String>> {
     if !behaviour::runs_command(pod) {
         return None;
     }
-    let spec = pod["spec"]["containers"].as_array()?.iter().find(|c| c["name"] == container)?;
+    let spec = spec_of(pod, container).filter(|c| c["restartPolicy"] != "Always")?;
     let command = spec["command"].as_array().filter(|c| !c.is_empty())?;
     let word = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
     Some(command.iter().chain(spec["args"].as_array().into_iter().flatten()).map(word).collect())
+}
+
+/// The spec of `container` of `pod`, a main or an init container.
+fn spec_of<'p>(pod: &'p Value, container: &str) -> Option<&'p Value> {
+    ["containers", "initContainers"].iter().flat_map(|list| pod["spec"][*list].as_array().into_iter().flatten()).find(|c| c["name"] == container)
 }
 
 /// The scheme of the containerID of a container whose command runs for real, so
@@ -227,7 +233,7 @@ fn spawn(rest: &Rest, pod: &Value, container: &str, run: i64, wake: &UnboundedSe
         return Err(failed("no runtime to supervise the process".into()));
     }
     let argv = argv(pod, container).ok_or_else(|| failed("the container has no command".into()))?;
-    let spec = pod["spec"]["containers"].as_array().into_iter().flatten().find(|c| c["name"] == container).cloned().unwrap_or_default();
+    let spec = spec_of(pod, container).cloned().unwrap_or_default();
     // `$(VAR)` in command and args, from the container's environment, as the kubelet does.
     let env = super::env::resolve(rest, pod, &spec).unwrap_or_default();
     let argv: Vec<String> = argv.iter().map(|word| super::env::expand(word, &env)).collect();
@@ -414,7 +420,8 @@ pub fn any_running() -> bool {
 pub fn stop_unless_running(pod: &Value) {
     let uid = uid_of(pod);
     let grace = Duration::from_secs(pod["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap_or(30));
-    let statuses = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+    let statuses: Vec<Value> =
+        ["initContainerStatuses", "containerStatuses"].iter().flat_map(|list| pod["status"][*list].as_array().cloned().unwrap_or_default()).collect();
     let mut registry = registry();
     for ((u, container), proc) in registry.procs.iter_mut() {
         if *u != uid || proc.stopping {

@@ -5,9 +5,11 @@
 //! is `Pending`, `Initialized` is `False` (`ContainersNotInitialized`), and
 //! `kubectl get` shows `Init:N/M`.
 //!
-//! Init containers are simulated (a pod's `run-command` applies to its main
-//! containers only). How they end is declared on the pod (prefix
-//! `sandbox.kdeck.dev/`):
+//! In a pod that opts in to real runs (`run-command`, in a sandbox started with
+//! `--run-commands`), an init container with a `command` runs it as a main
+//! container does ([`super::command`]): it completes when its process exits 0, and
+//! its output is its log. Otherwise, and for native sidecars, init containers are
+//! simulated, and how they end is declared on the pod (prefix `sandbox.kdeck.dev/`):
 //!
 //! | annotation | meaning |
 //! |---|---|
@@ -64,7 +66,9 @@ fn is_sidecar(spec: &Value) -> bool {
 
 impl Kubelet {
     /// Takes the pod's initialization one step further (see the module).
-    pub(super) fn init_step(&self, rest: &Rest, info: &ResourceInfo, pod: &Value, source: &Source) -> Step {
+    pub(super) fn init_step(&self, rest: &Rest, info: &ResourceInfo, stored: &Value, source: &Source) -> Step {
+        // The pod has its address before any container runs.
+        let pod = &self.with_ip(rest, stored);
         // Volumes are mounted before any container starts.
         for volume in pod["spec"]["volumes"].as_array().into_iter().flatten() {
             if let Some(missing) = env::missing_volume_source(rest, pod, volume) {
@@ -98,20 +102,29 @@ impl Kubelet {
                 continue;
             }
             done = false;
+            let run = status["restartCount"].as_i64().unwrap_or(0);
             if let Some(started) = state["running"]["startedAt"].as_str() {
                 let elapsed = elapsed_since(started);
-                if elapsed < run_for {
+                // How the run ended: its process's exit, or what the pod declares.
+                let ended = if super::command::is_real(pod, status) {
+                    match super::command::poll(&uid, &name, run) {
+                        // The process's exit wakes the kubelet.
+                        super::command::State::Running => None,
+                        super::command::State::Exited(exit) => Some(exit),
+                        super::command::State::Lost => Some(super::command::Exit::lost()),
+                    }
+                } else if elapsed < run_for {
                     wait = Some(run_for - elapsed);
-                    break;
-                }
-                let now = time::now();
-                let reason = if exit_code == 0 { "Completed" } else { "Error" };
-                let mut terminated =
-                    json!({"exitCode": exit_code, "reason": reason, "startedAt": started, "finishedAt": now, "containerID": status["containerID"]});
-                if exit_code != 0
-                    && let Some(log) = &crash_log
-                {
-                    terminated["message"] = json!(log);
+                    None
+                } else {
+                    let reason = if exit_code == 0 { "Completed" } else { "Error" };
+                    Some(super::command::Exit { code: exit_code, reason, message: (exit_code != 0).then(|| crash_log.clone()).flatten() })
+                };
+                let Some(exit) = ended else { break };
+                let exit_code = exit.code;
+                let mut terminated = json!({"exitCode": exit_code, "reason": exit.reason, "startedAt": started, "finishedAt": time::now(), "containerID": status["containerID"]});
+                if let Some(message) = &exit.message {
+                    terminated["message"] = json!(message);
                 }
                 status["ready"] = json!(exit_code == 0);
                 status["started"] = json!(false);
@@ -172,6 +185,15 @@ impl Kubelet {
             status["containerID"] = json!(super::command::container_id(pod, &name));
             status["imageID"] = json!(format!("docker.io/library/{image}"));
             status["state"] = json!({"running": {"startedAt": time::now()}});
+            if super::command::argv(pod, &name).is_some() {
+                if let Err(exit) = super::command::start(rest, pod, &name, run, &self.wake) {
+                    events.warning("Failed", format!("Error: {}", exit.message.clone().unwrap_or_default()));
+                }
+                // A run that could not start is recorded as exited: the next look ends it.
+                status["started"] = json!(true);
+                wait = Some(RETRY);
+                break;
+            }
             if is_sidecar(spec) {
                 // Started: the next init container may go.
                 status["started"] = json!(true);
@@ -216,7 +238,7 @@ impl Kubelet {
             objects::set_condition(&mut next, "ContainersReady", "False", "PodFailed", "");
             objects::set_condition(&mut next, "Ready", "False", "PodFailed", "");
         }
-        objects::write_status(rest, info, pod, next);
+        objects::write_status(rest, info, stored, next);
         events.record(rest, pod, source);
         if finished { Step::Done } else { Step::Wait(wait.or((!pod_failed).then_some(RETRY))) }
     }

@@ -109,6 +109,18 @@ impl Kubelet {
         }
     }
 
+    /// The pod with its IP: the one it has, else the next free one of its node (the
+    /// pod's sandbox, and its address, come before any of its containers).
+    fn with_ip(&self, rest: &Rest, pod: &Value) -> Value {
+        let mut next = pod.clone();
+        if pod["status"]["podIP"].as_str().is_none_or(str::is_empty) {
+            let ip = self.pod_ip(rest, pod["spec"]["nodeName"].as_str().unwrap_or_default());
+            next["status"]["podIP"] = json!(ip);
+            next["status"]["podIPs"] = json!([{"ip": ip}]);
+        }
+        next
+    }
+
     /// The next free address in the node's podCIDR (a /24), continuing after the
     /// highest one its pods already have.
     fn pod_ip(&self, rest: &Rest, node: &str) -> String {
@@ -325,11 +337,7 @@ impl Kubelet {
                 return Some(RETRY);
             }
         }
-        let mut next = pod.clone();
-        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-        let ip = pod["status"]["podIP"].as_str().map(str::to_string).unwrap_or_else(|| self.pod_ip(rest, node));
-        next["status"]["podIP"] = json!(ip);
-        next["status"]["podIPs"] = json!([{"ip": ip}]);
+        let mut next = self.with_ip(rest, pod);
         let specs = containers(pod, "containers");
         let mut statuses: Vec<Value> = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
         let mut retry = None;

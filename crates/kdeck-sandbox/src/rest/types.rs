@@ -7,8 +7,11 @@
 //! `ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot
 //! unmarshal number into Go struct field ConfigMap.data of type string`
 //!
-//! The table covers what clients write by hand most (metadata, ConfigMaps,
-//! Secrets, pod templates, workloads, Services), not every field of every kind.
+//! The tables cover what clients write by hand most (metadata, ConfigMaps,
+//! Secrets, pod templates with their probes, security contexts, resources and
+//! volumes, Deployments, StatefulSets, Jobs, CronJobs, Services, claims,
+//! Ingresses), not every field of every kind. Quantities (`resources.limits`
+//! values) are left alone: Go takes them as strings or numbers.
 
 use serde_json::Value;
 
@@ -81,6 +84,118 @@ const POD_SPEC: &[Rule] = &[
     (&["CONTAINERS[]", "env"], "Container", "[]v1.EnvVar", Kind::List),
     (&["CONTAINERS[]", "env[]", "name"], "EnvVar", "string", Kind::String),
     (&["CONTAINERS[]", "env[]", "value"], "EnvVar", "string", Kind::String),
+    (&["CONTAINERS[]", "imagePullPolicy"], "Container", "v1.PullPolicy", Kind::String),
+    (&["CONTAINERS[]", "resources"], "Container", "v1.ResourceRequirements", Kind::Object),
+    (&["CONTAINERS[]", "resources", "limits"], "ResourceRequirements", "v1.ResourceList", Kind::Object),
+    (&["CONTAINERS[]", "resources", "requests"], "ResourceRequirements", "v1.ResourceList", Kind::Object),
+    (&["CONTAINERS[]", "volumeMounts"], "Container", "[]v1.VolumeMount", Kind::List),
+    (&["CONTAINERS[]", "volumeMounts[]", "name"], "VolumeMount", "string", Kind::String),
+    (&["CONTAINERS[]", "volumeMounts[]", "mountPath"], "VolumeMount", "string", Kind::String),
+    (&["CONTAINERS[]", "volumeMounts[]", "readOnly"], "VolumeMount", "bool", Kind::Bool),
+    (&["CONTAINERS[]", "volumeMounts[]", "subPath"], "VolumeMount", "string", Kind::String),
+    (&["CONTAINERS[]", "securityContext"], "Container", "v1.SecurityContext", Kind::Object),
+    (&["CONTAINERS[]", "securityContext", "runAsUser"], "SecurityContext", "int64", Kind::Integer),
+    (&["CONTAINERS[]", "securityContext", "runAsGroup"], "SecurityContext", "int64", Kind::Integer),
+    (&["CONTAINERS[]", "securityContext", "runAsNonRoot"], "SecurityContext", "bool", Kind::Bool),
+    (&["CONTAINERS[]", "securityContext", "readOnlyRootFilesystem"], "SecurityContext", "bool", Kind::Bool),
+    (&["CONTAINERS[]", "securityContext", "privileged"], "SecurityContext", "bool", Kind::Bool),
+    (&["CONTAINERS[]", "securityContext", "allowPrivilegeEscalation"], "SecurityContext", "bool", Kind::Bool),
+    (&["CONTAINERS[]", "livenessProbe"], "Container", "v1.Probe", Kind::Object),
+    (&["CONTAINERS[]", "readinessProbe"], "Container", "v1.Probe", Kind::Object),
+    (&["CONTAINERS[]", "startupProbe"], "Container", "v1.Probe", Kind::Object),
+    (&["CONTAINERS[]", "livenessProbe", "initialDelaySeconds"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "livenessProbe", "periodSeconds"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "livenessProbe", "timeoutSeconds"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "livenessProbe", "failureThreshold"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "readinessProbe", "initialDelaySeconds"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "readinessProbe", "periodSeconds"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "readinessProbe", "timeoutSeconds"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "readinessProbe", "failureThreshold"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "startupProbe", "initialDelaySeconds"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "startupProbe", "periodSeconds"], "Probe", "int32", Kind::Integer),
+    (&["CONTAINERS[]", "startupProbe", "failureThreshold"], "Probe", "int32", Kind::Integer),
+    (&["volumes"], "PodSpec", "[]v1.Volume", Kind::List),
+    (&["volumes[]", "name"], "Volume", "string", Kind::String),
+    (&["securityContext"], "PodSpec", "v1.PodSecurityContext", Kind::Object),
+    (&["securityContext", "runAsUser"], "PodSecurityContext", "int64", Kind::Integer),
+    (&["securityContext", "runAsGroup"], "PodSecurityContext", "int64", Kind::Integer),
+    (&["securityContext", "fsGroup"], "PodSecurityContext", "int64", Kind::Integer),
+    (&["securityContext", "runAsNonRoot"], "PodSecurityContext", "bool", Kind::Bool),
+    (&["terminationGracePeriodSeconds"], "PodSpec", "int64", Kind::Integer),
+    (&["activeDeadlineSeconds"], "PodSpec", "int64", Kind::Integer),
+    (&["automountServiceAccountToken"], "PodSpec", "bool", Kind::Bool),
+    (&["hostNetwork"], "PodSpec", "bool", Kind::Bool),
+    (&["nodeName"], "PodSpec", "string", Kind::String),
+    (&["priorityClassName"], "PodSpec", "string", Kind::String),
+];
+
+/// A workload's own spec fields (beside its pod template).
+const DEPLOYMENT: &[Rule] = &[
+    (&["spec", "selector"], "DeploymentSpec", "v1.LabelSelector", Kind::Object),
+    (&["spec", "selector", "matchLabels"], "LabelSelector", "map[string]string", Kind::Object),
+    (&["spec", "selector", "matchLabels", "*"], "LabelSelector", "string", Kind::String),
+    (&["spec", "minReadySeconds"], "DeploymentSpec", "int32", Kind::Integer),
+    (&["spec", "revisionHistoryLimit"], "DeploymentSpec", "int32", Kind::Integer),
+    (&["spec", "progressDeadlineSeconds"], "DeploymentSpec", "int32", Kind::Integer),
+    (&["spec", "paused"], "DeploymentSpec", "bool", Kind::Bool),
+    (&["spec", "strategy"], "DeploymentSpec", "v1.DeploymentStrategy", Kind::Object),
+    (&["spec", "strategy", "type"], "DeploymentStrategy", "v1.DeploymentStrategyType", Kind::String),
+];
+
+const STATEFUL_SET: &[Rule] = &[
+    (&["spec", "selector"], "StatefulSetSpec", "v1.LabelSelector", Kind::Object),
+    (&["spec", "selector", "matchLabels"], "LabelSelector", "map[string]string", Kind::Object),
+    (&["spec", "selector", "matchLabels", "*"], "LabelSelector", "string", Kind::String),
+    (&["spec", "serviceName"], "StatefulSetSpec", "string", Kind::String),
+    (&["spec", "podManagementPolicy"], "StatefulSetSpec", "v1.PodManagementPolicyType", Kind::String),
+    (&["spec", "volumeClaimTemplates"], "StatefulSetSpec", "[]v1.PersistentVolumeClaim", Kind::List),
+    (&["spec", "minReadySeconds"], "StatefulSetSpec", "int32", Kind::Integer),
+    (&["spec", "revisionHistoryLimit"], "StatefulSetSpec", "int32", Kind::Integer),
+];
+
+const JOB: &[Rule] = &[
+    (&["spec", "backoffLimit"], "JobSpec", "int32", Kind::Integer),
+    (&["spec", "completions"], "JobSpec", "int32", Kind::Integer),
+    (&["spec", "parallelism"], "JobSpec", "int32", Kind::Integer),
+    (&["spec", "activeDeadlineSeconds"], "JobSpec", "int64", Kind::Integer),
+    (&["spec", "ttlSecondsAfterFinished"], "JobSpec", "int32", Kind::Integer),
+    (&["spec", "suspend"], "JobSpec", "bool", Kind::Bool),
+];
+
+const CRON_JOB: &[Rule] = &[
+    (&["spec", "schedule"], "CronJobSpec", "string", Kind::String),
+    (&["spec", "timeZone"], "CronJobSpec", "string", Kind::String),
+    (&["spec", "suspend"], "CronJobSpec", "bool", Kind::Bool),
+    (&["spec", "concurrencyPolicy"], "CronJobSpec", "v1.ConcurrencyPolicy", Kind::String),
+    (&["spec", "startingDeadlineSeconds"], "CronJobSpec", "int64", Kind::Integer),
+    (&["spec", "successfulJobsHistoryLimit"], "CronJobSpec", "int32", Kind::Integer),
+    (&["spec", "failedJobsHistoryLimit"], "CronJobSpec", "int32", Kind::Integer),
+    (&["spec", "jobTemplate", "spec", "backoffLimit"], "JobSpec", "int32", Kind::Integer),
+    (&["spec", "jobTemplate", "spec", "activeDeadlineSeconds"], "JobSpec", "int64", Kind::Integer),
+];
+
+const PERSISTENT_VOLUME_CLAIM: &[Rule] = &[
+    (&["spec", "accessModes"], "PersistentVolumeClaimSpec", "[]v1.PersistentVolumeAccessMode", Kind::List),
+    (&["spec", "accessModes[]"], "PersistentVolumeClaimSpec", "v1.PersistentVolumeAccessMode", Kind::String),
+    (&["spec", "storageClassName"], "PersistentVolumeClaimSpec", "string", Kind::String),
+    (&["spec", "volumeName"], "PersistentVolumeClaimSpec", "string", Kind::String),
+    (&["spec", "resources"], "PersistentVolumeClaimSpec", "v1.VolumeResourceRequirements", Kind::Object),
+    (&["spec", "resources", "requests"], "VolumeResourceRequirements", "v1.ResourceList", Kind::Object),
+];
+
+const INGRESS: &[Rule] = &[
+    (&["spec", "ingressClassName"], "IngressSpec", "string", Kind::String),
+    (&["spec", "rules"], "IngressSpec", "[]v1.IngressRule", Kind::List),
+    (&["spec", "rules[]", "host"], "IngressRule", "string", Kind::String),
+    (&["spec", "rules[]", "http", "paths"], "HTTPIngressRuleValue", "[]v1.HTTPIngressPath", Kind::List),
+    (&["spec", "rules[]", "http", "paths[]", "path"], "HTTPIngressPath", "string", Kind::String),
+    (&["spec", "rules[]", "http", "paths[]", "pathType"], "HTTPIngressPath", "v1.PathType", Kind::String),
+    (&["spec", "rules[]", "http", "paths[]", "backend", "service", "name"], "IngressServiceBackend", "string", Kind::String),
+    (&["spec", "rules[]", "http", "paths[]", "backend", "service", "port", "number"], "ServiceBackendPort", "int32", Kind::Integer),
+    (&["spec", "rules[]", "http", "paths[]", "backend", "service", "port", "name"], "ServiceBackendPort", "string", Kind::String),
+    (&["spec", "tls"], "IngressSpec", "[]v1.IngressTLS", Kind::List),
+    (&["spec", "tls[]", "secretName"], "IngressTLS", "string", Kind::String),
+    (&["spec", "tls[]", "hosts"], "IngressTLS", "[]string", Kind::List),
 ];
 
 const SERVICE: &[Rule] = &[
@@ -90,6 +205,10 @@ const SERVICE: &[Rule] = &[
     (&["spec", "ports"], "ServiceSpec", "[]v1.ServicePort", Kind::List),
     (&["spec", "ports[]", "name"], "ServicePort", "string", Kind::String),
     (&["spec", "ports[]", "port"], "ServicePort", "int32", Kind::Integer),
+    (&["spec", "ports[]", "nodePort"], "ServicePort", "int32", Kind::Integer),
+    (&["spec", "ports[]", "protocol"], "ServicePort", "v1.Protocol", Kind::String),
+    (&["spec", "clusterIP"], "ServiceSpec", "string", Kind::String),
+    (&["spec", "externalName"], "ServiceSpec", "string", Kind::String),
 ];
 
 /// Where a kind's pod template is, if it has one.
@@ -117,6 +236,12 @@ pub fn check(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
         ("", "configmaps") => check_table(info, obj, &[], CONFIG_MAP)?,
         ("", "secrets") => check_table(info, obj, &[], SECRET)?,
         ("", "services") => check_table(info, obj, &[], SERVICE)?,
+        ("", "persistentvolumeclaims") => check_table(info, obj, &[], PERSISTENT_VOLUME_CLAIM)?,
+        ("apps", "deployments") => check_table(info, obj, &[], DEPLOYMENT)?,
+        ("apps", "statefulsets") => check_table(info, obj, &[], STATEFUL_SET)?,
+        ("batch", "jobs") => check_table(info, obj, &[], JOB)?,
+        ("batch", "cronjobs") => check_table(info, obj, &[], CRON_JOB)?,
+        ("networking.k8s.io", "ingresses") => check_table(info, obj, &[], INGRESS)?,
         _ => {}
     }
     if let Some(prefix) = pod_spec_path(info) {
@@ -239,5 +364,26 @@ mod tests {
         assert_eq!(refused("configmaps", "", json!({"metadata": {"labels": null}, "data": {"a": "1"}})), "accepted");
         assert_eq!(refused("pods", "", json!({"spec": {"containers": [{"name": "a", "image": "nginx", "ports": [{"containerPort": 80}]}]}})), "accepted");
         assert_eq!(refused("leases", "coordination.k8s.io", json!({"spec": {"holderIdentity": 3}})), "accepted");
+        // Deeper fields of pod templates and the workloads' own specs.
+        assert!(
+            refused("deployments", "apps", json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "readinessProbe": {"periodSeconds": "10"}}]}}}}))
+                .ends_with("cannot unmarshal string into Go struct field Probe.spec.template.spec.containers.readinessProbe.periodSeconds of type int32")
+        );
+        assert!(
+            refused("pods", "", json!({"spec": {"securityContext": {"runAsNonRoot": "true"}}}))
+                .ends_with("cannot unmarshal string into Go struct field PodSecurityContext.spec.securityContext.runAsNonRoot of type bool")
+        );
+        assert!(refused("jobs", "batch", json!({"spec": {"backoffLimit": "3"}})).ends_with("Go struct field JobSpec.spec.backoffLimit of type int32"));
+        assert!(
+            refused(
+                "ingresses",
+                "networking.k8s.io",
+                json!({"spec": {"rules": [{"http": {"paths": [{"backend": {"service": {"port": {"number": "80"}}}}]}}]}})
+            )
+            .ends_with("Go struct field ServiceBackendPort.spec.rules.http.paths.backend.service.port.number of type int32")
+        );
+        // Quantities are strings or numbers, as Go's resource.Quantity takes them.
+        let limits = json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": 1, "memory": "64Mi"}}}]}});
+        assert_eq!(refused("pods", "", limits), "accepted");
     }
 }

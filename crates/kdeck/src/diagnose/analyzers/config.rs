@@ -130,29 +130,15 @@ pub fn localhost_dependency(scene: &Scene, pod: &Value, container: &Value) -> Op
 /// for a namespace of the scope.
 #[derive(Debug)]
 pub struct UnknownService {
-    pub kind: &'static str,
-    pub object: String,
-    pub variable: String,
-    pub value: String,
-    /// The Service named, and the namespace it was looked for in.
-    pub service: String,
-    pub namespace: String,
-    /// The Services that namespace has.
+    pub named: NamedService,
+    /// The Services the named namespace has.
     pub existing: Vec<String>,
 }
 
 pub fn unknown_service(scene: &Scene, pod: &Value, container: &Value) -> Option<UnknownService> {
     let named = services_named(scene, pod, container).into_iter().find(|n| scene.get("", "Service", &n.namespace, &n.service).is_none())?;
     let existing: Vec<String> = scene.in_namespace("", "Service", &named.namespace).map(|s| name(s).to_string()).collect();
-    Some(UnknownService {
-        kind: named.kind,
-        object: named.object,
-        variable: named.variable,
-        value: named.value,
-        service: named.service,
-        namespace: named.namespace,
-        existing,
-    })
+    Some(UnknownService { named, existing })
 }
 
 /// A value a container reads that names a Service (as the host of a URL): the

@@ -343,27 +343,27 @@ fn crash(scene: &Scene, pod: &Value, spec: &Value, ended: &Value, restarts: i64)
         }
         p
     } else if let Some(unknown) = config::unknown_service(scene, pod, spec) {
-        let (root, place) = match unknown.kind {
+        let (root, place) = match unknown.named.kind {
             "" => (workload.clone(), format!("the env of container {cname}")),
-            _ => (format!("configmap/{}", unknown.object), format!("ConfigMap {}", unknown.object)),
+            _ => (format!("configmap/{}", unknown.named.object), format!("ConfigMap {}", unknown.named.object)),
         };
         let existing = if unknown.existing.is_empty() { "none".to_string() } else { unknown.existing.join(", ") };
         let summary = format!(
             "container {cname} crash-loops because {place} sets {} to Service {:?}, which does not exist in namespace {}",
-            unknown.variable, unknown.service, unknown.namespace
+            unknown.named.variable, unknown.named.service, unknown.named.namespace
         );
-        let edit = match unknown.kind {
-            "" => format!("kubectl -n {ns} set env {workload} -c {cname} {}=…", unknown.variable),
-            _ => format!("kubectl -n {ns} edit configmap {}   # {}: name one of the Services: {existing}", unknown.object, unknown.variable),
+        let edit = match unknown.named.kind {
+            "" => format!("kubectl -n {ns} set env {workload} -c {cname} {}=…", unknown.named.variable),
+            _ => format!("kubectl -n {ns} edit configmap {}   # {}: name one of the Services: {existing}", unknown.named.object, unknown.named.variable),
         };
         let mut p = pod_problem(scene, pod, "unknown-service", Severity::Error, root.clone(), summary)
             .link(format!("container {cname}"), container_state.clone())
-            .evidence(Evidence::new("field", root.clone(), format!("{} = {}", unknown.variable, unknown.value)))
-            .evidence(Evidence::new("field", format!("namespace {}", unknown.namespace), format!("Services: {existing}")))
+            .evidence(Evidence::new("field", root.clone(), format!("{} = {}", unknown.named.variable, unknown.named.value)))
+            .evidence(Evidence::new("field", format!("namespace {}", unknown.named.namespace), format!("Services: {existing}")))
             .fix(edit)
             .fix(format!("kubectl -n {ns} rollout restart {workload}"));
         if root != workload {
-            p = p.link(root, format!("{} names Service {}", unknown.variable, unknown.service));
+            p = p.link(root, format!("{} names Service {}", unknown.named.variable, unknown.named.service));
         }
         p
     } else if let Some(blocked) = super::policies::blocked_dependency(scene, pod, spec) {

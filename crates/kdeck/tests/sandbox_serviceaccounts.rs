@@ -303,9 +303,16 @@ async fn token_requests_authenticate_as_the_account_and_outlive_a_restart() {
         assert_eq!(whoami(&again).await["username"], "system:serviceaccount:team:robot", "after a restart");
     }
 
-    // The account deleted (and made again): its tokens are no credential.
-    let accounts: Api<ServiceAccount> = Api::namespaced(sandbox.client().await, "team");
+    // The account deleted: its tokens are no credential, and its running pod goes
+    // on without one (exec still works); made again, it does not inherit them.
+    let client = sandbox.client().await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "team");
     accounts.delete("robot", &DeleteParams::default()).await.unwrap();
+    assert!(unauthorized(&sandbox, &token).await);
+    assert!(unauthorized(&sandbox, &pod_token).await);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "team");
+    let out = exec(&pods, "web", &["ls", MOUNT]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (0, "ca.crt\nnamespace\n"), "{}", out.stderr);
     accounts.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "robot"}})).unwrap()).await.unwrap();
     assert!(unauthorized(&sandbox, &token).await);
     assert!(unauthorized(&sandbox, &pod_token).await);

@@ -133,7 +133,7 @@ fn node_of(rest: &Rest, pod: &Value) -> Option<(String, String)> {
 
 /// The token the kubelet writes for a pod's `serviceAccountToken` projection: its
 /// ServiceAccount's, bound to the pod, for the projection's audience and
-/// `expirationSeconds`. Fails, as the kubelet's mount does, when the
+/// `expirationSeconds`. Fails, as the kubelet's token request does, when the
 /// ServiceAccount is gone.
 pub fn for_pod(rest: &Rest, pod: &Value, projection: &Value) -> Result<String, ApiError> {
     let meta = &pod["metadata"];

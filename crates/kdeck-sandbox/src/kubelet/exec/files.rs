@@ -5,6 +5,8 @@
 //! of the pod's ServiceAccount bound to the pod, issued as the files are written
 //! (every exec and real run); as the kubelet writes it, it is private (0600, owned
 //! by the pods' common `runAsUser`) when the pod has an fsGroup or such a user.
+//! When the ServiceAccount is gone the pod runs on without a token, as a running
+//! pod on a real node keeps its mount but gets no new token.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -105,8 +107,9 @@ fn source_files(rest: &Rest, pod: &Value, source: &Value, default: u32, files: &
         }
     }
     let projection = &source["serviceAccountToken"];
-    if let Some(path) = projection["path"].as_str().and_then(relative_inside) {
-        let token = crate::serviceaccount::request::for_pod(rest, pod, projection)?;
+    if let Some(path) = projection["path"].as_str().and_then(relative_inside)
+        && let Ok(token) = crate::serviceaccount::request::for_pod(rest, pod, projection)
+    {
         let owner = super::security::fs_user(pod);
         let private = owner.is_some() || pod["spec"]["securityContext"]["fsGroup"].is_u64();
         files.push(File { path, bytes: token.into_bytes(), mode: if private { 0o600 } else { default }, owner });

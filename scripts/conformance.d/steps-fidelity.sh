@@ -173,3 +173,29 @@ t_fidelity_paging() {
   timeout 30 "$KDECK" sandbox delete --name "$fid_paging" >/dev/null
 }
 step "paging: kubectl get pods -A on 2000 pods, in chunks of 500 and whole, the same; python limit/_continue from a snapshot" t_fidelity_paging
+
+t_fidelity_service_account_tokens() {
+  local ns_sa=conf-fidelity-sa-token sa_dir=/var/run/secrets/kubernetes.io/serviceaccount token
+  k create namespace "$ns_sa" >/dev/null
+  k -n "$ns_sa" create serviceaccount robot >/dev/null
+  token="$(k -n "$ns_sa" create token robot)"
+  expect_eq "kubectl auth whoami --token" "system:serviceaccount:$ns_sa:robot" \
+    "$(k auth whoami --token "$token" -o 'jsonpath={.status.userInfo.username}')"
+  expect_fails "the account's token cannot write" k -n "$ns_sa" --token "$token" create configmap nope
+  expect_contains "refused as RBAC words it" "$out" "User \"system:serviceaccount:$ns_sa:robot\" cannot create resource \"configmaps\""
+  k -n "$ns_sa" run web --image=nginx --overrides='{"apiVersion": "v1", "spec": {"serviceAccountName": "robot"}}' >/dev/null
+  expect_contains "the admission plugin's volume" \
+    "$(k -n "$ns_sa" get pod web -o 'jsonpath={.spec.volumes[0].name} {.spec.volumes[0].projected.defaultMode} {.spec.containers[0].volumeMounts[0].mountPath}')" \
+    " 420 $sa_dir"
+  eventually 30 output_is Running k -n "$ns_sa" get pod web -o 'jsonpath={.status.phase}'
+  expect_eq "kubectl exec cat of the mounted namespace" "$ns_sa" "$(k -n "$ns_sa" exec web -- cat "$sa_dir/namespace")"
+  # An in-cluster client: the token and CA mounted, the API server at the kubernetes Service.
+  out="$(k -n "$ns_sa" exec web -- python3 -c "
+import json, os, ssl, urllib.request
+ctx = ssl.create_default_context(cafile='$sa_dir/ca.crt')
+req = urllib.request.Request('https://kubernetes.default.svc/api/v1/namespaces/$ns_sa/pods/web', headers={'Authorization': 'Bearer ' + open('$sa_dir/token').read()})
+print(json.load(urllib.request.urlopen(req, context=ctx))['spec']['serviceAccountName'], os.environ['KUBERNETES_SERVICE_HOST'])
+")"
+  expect_eq "the pod reads itself through https://kubernetes.default.svc" "robot 10.96.0.1" "$out"
+}
+step "ServiceAccount tokens: kubectl create token, auth whoami, the mounted token volume, an in-pod client" t_fidelity_service_account_tokens

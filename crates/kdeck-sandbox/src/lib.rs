@@ -9,6 +9,7 @@
 //!   collection, namespace deletion, CRD registration.
 //! - [`kubelet`]: the simulated kubelet: pod lifecycle and logs.
 //! - [`network`]: what answers on a pod's port, and the ways to reach it.
+//! - [`serviceaccount`]: pods' ServiceAccount tokens: admission, issuing, TokenRequest.
 //! - [`faults`]: fault injection (429, 500, 503, slow, dropped connections, cut watches).
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod resources;
 pub mod rest;
 pub mod scenarios;
 mod server;
+pub mod serviceaccount;
 pub mod store;
 pub mod time;
 pub mod tls;

@@ -32,8 +32,9 @@ use crate::tls::{Certificates, TlsError};
 use crate::{controllers, fsutil};
 
 const TOKENS_FILE: &str = "tokens.json";
-/// Credentials an older sandbox may have left readable by others (see fsutil).
-const PRIVATE_FILES: &[&str] = &[TOKENS_FILE, "ca.crt", "server.crt", "server.key"];
+/// Credentials an older sandbox may have left readable by others (see fsutil);
+/// the certificates' files are `tls::FILES`.
+const PRIVATE_FILES: &[&str] = &[TOKENS_FILE, crate::serviceaccount::token::KEY_FILE];
 /// How long a stop waits for requests in flight.
 const DRAIN_FOR: Duration = Duration::from_secs(5);
 /// After the requests, how long answers get to reach their clients before the
@@ -102,7 +103,7 @@ impl Sandbox {
     pub async fn open(config: &SandboxConfig) -> Result<Self, SandboxError> {
         let dir = &config.data_dir;
         fsutil::create_private_dir(dir).map_err(|source| SandboxError::DataDir { path: dir.clone(), source })?;
-        for file in PRIVATE_FILES {
+        for file in PRIVATE_FILES.iter().chain(crate::tls::FILES) {
             fsutil::make_private(&dir.join(file)).map_err(|source| SandboxError::DataDir { path: dir.join(file), source })?;
         }
         // Pod volumes (emptyDir, claims) live under the data dir, so they persist with it.
@@ -123,6 +124,8 @@ impl Sandbox {
         let certs = Certificates::load_or_create(dir)?;
         let tls = TlsAcceptor::from(certs.server_config(dir)?);
         let tokens = load_or_create_tokens(dir, &config.name)?;
+        let sa_key = dir.join(crate::serviceaccount::token::KEY_FILE);
+        crate::serviceaccount::token::init(dir).map_err(|source| SandboxError::DataDir { path: sa_key, source })?;
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await.map_err(|source| SandboxError::Bind { port: config.port, source })?;
         Ok(Sandbox { rest, tokens, tls, listener, disk, ca_pem: certs.ca_pem, faults: Faults::default(), ingress: None })
     }
@@ -164,6 +167,8 @@ impl Sandbox {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), SandboxError> {
         let address = self.local_addr().to_string();
         let cluster = controllers::defaults::Cluster { ca_pem: self.ca_pem.clone(), api_port: self.local_addr().port() };
+        // Pods reach the API server at the `kubernetes` Service's ClusterIP.
+        crate::network::services::set_api_port(cluster.api_port);
         let Sandbox { rest, tokens, tls, listener, disk, faults, ingress, .. } = self;
         let api = Arc::new(ApiServer { rest: rest.clone(), tokens, address, faults });
         let mut controllers = controllers::start(rest.clone(), cluster);

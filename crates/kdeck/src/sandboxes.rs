@@ -29,9 +29,12 @@ const DATA_FILES: &[&str] = &[
     "ca.crt",
     "server.crt",
     "server.key",
+    "ca.key",
+    "sa.key",
     "tokens.tmp-write",
     "ca.tmp-write",
     "server.tmp-write",
+    "sa.tmp-write",
     LOG_FILE,
 ];
 /// How long `stop` waits for the sandbox to drain, flush and write its state before

@@ -112,7 +112,9 @@ async fn delete_removes_data_and_kubeconfig_entries_but_nothing_else() {
 
     let out = sandbox.run(&["sandbox", "delete", "--name", "gone"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!data.join("tokens.json").exists() && !data.join("ca.crt").exists());
+    for file in ["tokens.json", "ca.crt", "ca.key", "sa.key"] {
+        assert!(!data.join(file).exists(), "{file} goes with the sandbox");
+    }
     assert!(!data.join("volumes").exists() && !data.join("logs").exists(), "volumes and logs go with the sandbox");
     assert_eq!(fs::read_to_string(data.join("notes.txt")).unwrap(), "mine", "files kdeck did not write are kept");
     let config: Value = serde_saphyr::from_str(&fs::read_to_string(sandbox.kubeconfig()).unwrap()).unwrap();

@@ -78,9 +78,12 @@ async fn exec_reaches_nothing_of_the_host() {
     let count: u32 = out.stdout.trim().parse().unwrap_or(99);
     assert!(count <= 4, "only the pod's processes: {}", out.stdout);
 
-    // No home directories, /var, /srv, /mnt of the host.
-    let out = exec(&pods, "plain", &["sh", "-c", "ls -A /root; ls /home /var /srv /mnt 2>&1; true"]).await;
+    // No home directories, /var, /srv, /mnt of the host: the pod's /var holds only
+    // the way to its ServiceAccount token's mount point.
+    let out = exec(&pods, "plain", &["sh", "-c", "ls -A /root; ls /home /srv /mnt 2>&1; true"]).await;
     assert!(out.stdout.lines().all(|l| l.contains("No such file")), "{}", out.stdout);
+    let out = exec(&pods, "plain", &["sh", "-c", "ls -A /var /var/run /var/run/secrets"]).await;
+    assert_eq!(out.stdout, "/var:\nrun\n\n/var/run:\nsecrets\n\n/var/run/secrets:\nkubernetes.io\n", "{}", out.stderr);
     // The system trees are read-only, even to a write the permissions would allow.
     let out = exec(&pods, "plain", &["touch", "/usr/bin/kdeck-confine"]).await;
     assert_ne!(out.code, 0);

@@ -144,7 +144,7 @@ async fn the_data_directory_and_its_files_are_private() {
     api.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "c"}})).unwrap()).await.unwrap();
     assert_eq!(mode(&sandboxes), 0o700, "the sandboxes directory");
     assert_eq!(mode(&data), 0o700, "the data directory");
-    for file in ["journal.jsonl", "tokens.json", "ca.crt", "server.crt", "server.key", "sandbox.log"] {
+    for file in ["journal.jsonl", "tokens.json", "ca.crt", "ca.key", "server.crt", "server.key", "sa.key", "sandbox.log"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
     assert_eq!(mode(&sandboxes.join("private.json")), 0o600, "the record");
@@ -154,12 +154,12 @@ async fn the_data_directory_and_its_files_are_private() {
     // What an older kdeck left world-readable is tightened on the next start.
     fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&sandboxes, fs::Permissions::from_mode(0o755)).unwrap();
-    for file in ["state.jsonl", "tokens.json", "server.key"] {
+    for file in ["state.jsonl", "tokens.json", "server.key", "ca.key", "sa.key"] {
         fs::set_permissions(data.join(file), fs::Permissions::from_mode(0o644)).unwrap();
     }
     sandbox.start_again();
     assert_eq!((mode(&sandboxes), mode(&data)), (0o700, 0o700));
-    for file in ["state.jsonl", "tokens.json", "server.key"] {
+    for file in ["state.jsonl", "tokens.json", "server.key", "ca.key", "sa.key"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file} after a restart");
     }
 }

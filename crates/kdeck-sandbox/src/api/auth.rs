@@ -1,7 +1,12 @@
-//! Bearer tokens and what each may do. A sandbox has two users: an admin, and a
-//! read-only user for checking that tools behave when they lack rights.
+//! Bearer tokens and what each may do. A sandbox has two users of its own: an
+//! admin, and a read-only user for checking that tools behave when they lack
+//! rights. ServiceAccount tokens (those in pods, and TokenRequest's; see
+//! [`crate::serviceaccount`]) authenticate as `system:serviceaccount:NS:NAME` with
+//! the read-only user's rights: a pod never holds cluster-admin.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+use crate::store::Store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -13,6 +18,21 @@ pub enum Role {
 pub struct User {
     pub name: String,
     pub role: Role,
+    /// The user's uid (a ServiceAccount's), empty for the sandbox's own users.
+    pub uid: String,
+    pub groups: Vec<String>,
+    /// What the authenticator adds (a ServiceAccount token's credential id, pod, node).
+    pub extra: Map<String, Value>,
+}
+
+impl User {
+    fn own(name: String, role: Role) -> User {
+        let groups = match role {
+            Role::Admin => vec!["system:masters".into(), "system:authenticated".into()],
+            Role::ReadOnly => vec!["system:authenticated".into()],
+        };
+        User { name, role, uid: String::new(), groups, extra: Map::new() }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -23,14 +43,31 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn user(&self, authorization: Option<&str>) -> Option<User> {
-        let token = authorization?.strip_prefix("Bearer ")?.trim();
+    /// Who the `Authorization` header's bearer token is; ServiceAccount tokens are
+    /// checked against the objects they name in `store`.
+    pub fn user(&self, authorization: Option<&str>, store: &Store) -> Option<User> {
+        // As the apiserver's bearer authenticator reads it: the scheme in any case
+        // (the Python client sends `bearer`), the token up to the next space.
+        let mut parts = authorization?.trim().splitn(3, ' ');
+        let (scheme, token) = (parts.next()?, parts.next()?);
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return None;
+        }
         // Compare without short-circuiting on the first differing byte.
         let same = |a: &str, b: &str| a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
         if same(token, &self.admin) {
-            Some(User { name: format!("{}-admin", self.cluster_name), role: Role::Admin })
+            Some(User::own(format!("{}-admin", self.cluster_name), Role::Admin))
         } else if same(token, &self.readonly) {
-            Some(User { name: format!("{}-readonly", self.cluster_name), role: Role::ReadOnly })
+            Some(User::own(format!("{}-readonly", self.cluster_name), Role::ReadOnly))
+        } else if crate::serviceaccount::token::looks_like_jwt(token) {
+            let who = crate::serviceaccount::token::authenticate(token, store, crate::time::unix_secs())?;
+            Some(User {
+                name: crate::serviceaccount::username(&who.namespace, &who.name),
+                role: Role::ReadOnly,
+                uid: who.uid,
+                groups: crate::serviceaccount::groups(&who.namespace),
+                extra: who.extra,
+            })
         } else {
             None
         }
@@ -81,11 +118,35 @@ pub fn rules_review(user: &User, mut review: Value) -> Value {
     review
 }
 
+/// The answer to a SelfSubjectReview (`kubectl auth whoami`): who the caller is.
 pub fn self_subject(user: &User, mut review: Value) -> Value {
-    let groups = match user.role {
-        Role::Admin => json!(["system:masters", "system:authenticated"]),
-        Role::ReadOnly => json!(["system:authenticated"]),
-    };
-    review["status"] = json!({"userInfo": {"username": user.name, "groups": groups}});
+    let mut info = json!({"username": user.name});
+    if !user.uid.is_empty() {
+        info["uid"] = json!(user.uid);
+    }
+    info["groups"] = json!(user.groups);
+    if !user.extra.is_empty() {
+        info["extra"] = Value::Object(user.extra.clone());
+    }
+    review["status"] = json!({"userInfo": info});
     review
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_as_the_apiserver_reads_them() {
+        let tokens = Tokens { admin: "admintoken".into(), readonly: "readtoken".into(), cluster_name: "c".into() };
+        let store = Store::new();
+        let user = |header: &str| tokens.user(Some(header), &store).map(|u| u.name);
+        assert_eq!(user("Bearer admintoken").as_deref(), Some("c-admin"));
+        // The Python client writes the scheme in lower case.
+        assert_eq!(user("bearer readtoken").as_deref(), Some("c-readonly"));
+        assert_eq!(user("  BEARER admintoken  ").as_deref(), Some("c-admin"));
+        for refused in ["Basic admintoken", "Bearer", "Bearer ", "Bearer admintokenx", "admintoken"] {
+            assert_eq!(user(refused), None, "{refused:?}");
+        }
+    }
 }

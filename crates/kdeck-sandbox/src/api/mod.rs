@@ -91,7 +91,7 @@ impl ApiServer {
             _ => {}
         }
         let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let user = self.tokens.user(authorization).ok_or_else(ApiError::unauthorized)?;
+        let user = self.tokens.user(authorization, &self.rest.store).ok_or_else(ApiError::unauthorized)?;
         if segs.first() == Some(&admin::PREFIX) {
             return admin::serve(self, req, &user, &segs[1..]).await;
         }
@@ -245,6 +245,13 @@ impl ApiServer {
         };
         if log {
             return logs::serve(&self.rest, ns.unwrap_or_default(), name.as_deref().unwrap_or_default(), &query, stream_fault);
+        }
+        // TokenRequest: `kubectl create token`, and what the kubelet asks for.
+        if verb == "create" && info.group.is_empty() && info.plural == "serviceaccounts" && subresource.as_deref() == Some("token") {
+            let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+            let request = body::decode(&content_type, &body::collect(req.into_body()).await?)?;
+            let answer = crate::serviceaccount::request::create(&self.rest, ns.unwrap_or_default(), name.as_deref().unwrap_or_default(), request)?;
+            return Ok(json_response(201, &answer));
         }
         let sub = match subresource.as_deref() {
             None => Subresource::Main,

@@ -46,9 +46,15 @@ impl Controller for DaemonSets {
         let nodes = eligible_nodes(rest, &ds);
         let pods: Vec<Value> = objects::controlled_pods(rest, &ds).into_iter().filter(|p| !objects::is_deleting(p)).collect();
         let on = |node: &str| pods.iter().find(|p| p["spec"]["nodeName"] == node);
-        for node in &nodes {
-            if on(node).is_none() && rest.create(&pods_info, Some(namespace(&ds)), pod_for(&ds, node, &revision), &WriteOptions::default()).is_ok() {
-                events::normal(rest, &ds, &SOURCE, "SuccessfulCreate", &format!("Created pod on node {node}"));
+        let mut retry = None;
+        for node in nodes.iter().filter(|n| on(n).is_none()) {
+            match rest.create(&pods_info, Some(namespace(&ds)), pod_for(&ds, node, &revision), &WriteOptions::default()) {
+                Ok(_) => events::normal(rest, &ds, &SOURCE, "SuccessfulCreate", &format!("Created pod on node {node}")),
+                Err(e) => {
+                    events::warning(rest, &ds, &SOURCE, "FailedCreate", &format!("Error creating: {e}"));
+                    retry = Some(objects::CREATE_RETRY);
+                    break;
+                }
             }
         }
         // Pods on nodes that no longer qualify go; outdated ones are replaced a few at a time.
@@ -64,7 +70,7 @@ impl Controller for DaemonSets {
             }
         }
         write_status(rest, &info, &ds, &nodes, &revision);
-        None
+        retry
     }
 }
 

@@ -18,8 +18,6 @@ use crate::store::{Change, EventType};
 
 pub const ROOT_CA: &str = "kube-root-ca.crt";
 const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
-/// The first address of the service range, which the allocator never hands out.
-const KUBERNETES_IP: &str = "10.96.0.1";
 
 /// What the defaults depend on: the API server's CA and address.
 #[derive(Clone, Debug, Default)]
@@ -81,7 +79,9 @@ fn ensure_namespace(rest: &Rest, cluster: &Cluster, ns: &str) {
     }
 }
 
-fn ensure_service_account(rest: &Rest, ns: &str) {
+/// Creates the `default` ServiceAccount of `ns` if it is missing (also for the
+/// ServiceAccount admission, which must not refuse a pod for want of it).
+pub(crate) fn ensure_service_account(rest: &Rest, ns: &str) {
     if !active(rest, ns) || rest.store.get(&key("serviceaccounts"), &(ns.to_string(), "default".into())).is_some() {
         return;
     }
@@ -122,10 +122,12 @@ fn ensure_kubernetes_service(rest: &Rest, cluster: &Cluster) {
         return;
     }
     let port = cluster.api_port;
+    // The first address of the service range, which the allocator never hands out.
+    let ip = crate::tls::KUBERNETES_IP.to_string();
     let service = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-        "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_IP, "clusterIPs": [KUBERNETES_IP], "sessionAffinity": "None",
+        "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip], "sessionAffinity": "None",
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
     });
     ensure("services", "v1", service, &["spec"], rest);

@@ -98,6 +98,18 @@ impl Deployments {
         } else {
             objects::set_condition(&mut next, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.");
         }
+        // The ReplicaSets' failure to create pods, the new one's first (GetReplicaFailures).
+        let failure = all.iter().find_map(|rs| objects::condition(rs, "ReplicaFailure").filter(|c| c["status"] == "True")).cloned();
+        match failure {
+            Some(failure) => {
+                let text = |k: &str| failure[k].as_str().unwrap_or_default().to_string();
+                objects::set_condition(&mut next, "ReplicaFailure", "True", &text("reason"), &text("message"));
+                if let Some(c) = next["status"]["conditions"].as_array_mut().and_then(|cs| cs.iter_mut().find(|c| c["type"] == "ReplicaFailure")) {
+                    c["lastUpdateTime"] = c["lastTransitionTime"].clone();
+                }
+            }
+            None => objects::remove_condition(&mut next, "ReplicaFailure"),
+        }
         let rs_name = new_rs.map(name).unwrap_or_default();
         let complete = updated == desired && replicas == desired && available == desired && new_rs.is_some();
         let mut recheck = None;

@@ -99,9 +99,17 @@ impl Controller for Jobs {
         } else if spec["suspend"] != true {
             let wanted = parallelism.min(completions - succeeded) - active_count;
             for _ in 0..wanted.max(0) {
-                if let Some(pod) = create_pod(rest, &job) {
-                    events::normal(rest, &job, &SOURCE, "SuccessfulCreate", &format!("Created pod: {}", name(&pod)));
-                    active_count += 1;
+                match create_pod(rest, &job) {
+                    Some(Ok(pod)) => {
+                        events::normal(rest, &job, &SOURCE, "SuccessfulCreate", &format!("Created pod: {}", name(&pod)));
+                        active_count += 1;
+                    }
+                    Some(Err(e)) => {
+                        events::warning(rest, &job, &SOURCE, "FailedCreate", &format!("Error creating: {e}"));
+                        requeue = Some(requeue.map_or(objects::CREATE_RETRY, |r: Duration| r.min(objects::CREATE_RETRY)));
+                        break;
+                    }
+                    None => break,
                 }
             }
         }
@@ -159,12 +167,12 @@ fn expire(rest: &Rest, info: &ResourceInfo, job: &Value, finished: &str) -> Opti
     None
 }
 
-fn create_pod(rest: &Rest, job: &Value) -> Option<Value> {
+fn create_pod(rest: &Rest, job: &Value) -> Option<Result<Value, crate::rest::ApiError>> {
     let pods = rest.catalogue.find("", "v1", "pods")?;
     let template = &job["spec"]["template"];
     let mut metadata = if template["metadata"].is_object() { template["metadata"].clone() } else { json!({}) };
     metadata["generateName"] = json!(format!("{}-", name(job)));
     metadata["ownerReferences"] = json!([objects::controller_reference(job)]);
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]});
-    rest.create(&pods, Some(namespace(job)), pod, &WriteOptions::default()).ok()
+    Some(rest.create(&pods, Some(namespace(job)), pod, &WriteOptions::default()))
 }

@@ -9,6 +9,11 @@ use crate::resources::{ResourceInfo, ResourceKey};
 use crate::rest::{Rest, Subresource, WriteOptions};
 use crate::time;
 
+/// How soon a workload controller tries again to create a pod the API refused
+/// (its ServiceAccount does not exist yet, say). Each failure is a `FailedCreate`
+/// warning event on the owner, counting up, as the real controllers record it.
+pub const CREATE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub fn labels(obj: &Value) -> BTreeMap<String, String> {
     obj["metadata"]["labels"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default()
 }
@@ -48,6 +53,13 @@ pub fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
 
 pub fn condition_is_true(obj: &Value, type_: &str) -> bool {
     condition(obj, type_).is_some_and(|c| c["status"] == "True")
+}
+
+/// Removes the condition of `type_`, if there is one.
+pub fn remove_condition(obj: &mut Value, type_: &str) {
+    if let Some(conditions) = obj["status"]["conditions"].as_array_mut() {
+        conditions.retain(|c| c["type"] != type_);
+    }
 }
 
 /// Sets a condition, keeping lastTransitionTime when the status does not change.

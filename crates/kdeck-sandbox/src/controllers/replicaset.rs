@@ -42,11 +42,19 @@ impl Controller for ReplicaSets {
         let want = rs["spec"]["replicas"].as_i64().unwrap_or(1);
         let active: Vec<&Value> = pods.iter().filter(|p| !objects::is_deleting(p) && !objects::is_pod_terminal(p)).collect();
         let diff = want - active.len() as i64;
+        let mut refused = None;
         if diff > 0 {
             for _ in 0..diff.min(BURST) {
-                if let Ok(pod) = rest.create(&pods_info, Some(namespace(&rs)), pod_from_template(&rs), &WriteOptions::default()) {
-                    events::normal(rest, &rs, &SOURCE, "SuccessfulCreate", &format!("Created pod: {}", name(&pod)));
-                    pods.push(pod);
+                match rest.create(&pods_info, Some(namespace(&rs)), pod_from_template(&rs), &WriteOptions::default()) {
+                    Ok(pod) => {
+                        events::normal(rest, &rs, &SOURCE, "SuccessfulCreate", &format!("Created pod: {}", name(&pod)));
+                        pods.push(pod);
+                    }
+                    Err(e) => {
+                        events::warning(rest, &rs, &SOURCE, "FailedCreate", &format!("Error creating: {e}"));
+                        refused = Some(e.message);
+                        break;
+                    }
                 }
             }
         } else if diff < 0 {
@@ -67,7 +75,11 @@ impl Controller for ReplicaSets {
                 }
             }
         }
-        write_status(rest, &info, &rs, &pods);
+        let retry = refused.is_some();
+        write_status(rest, &info, &rs, &pods, refused);
+        if retry {
+            return Some(objects::CREATE_RETRY);
+        }
         (diff > BURST).then_some(Duration::from_millis(10))
     }
 }
@@ -96,7 +108,9 @@ pub fn is_available(pod: &Value, min_ready_seconds: i64) -> bool {
     now - since >= min_ready_seconds
 }
 
-fn write_status(rest: &Rest, info: &crate::resources::ResourceInfo, rs: &Value, pods: &[Value]) {
+/// The status, with the `ReplicaFailure` condition (`FailedCreate` and the API's
+/// message) while pods cannot be created, as the real controller reports it.
+fn write_status(rest: &Rest, info: &crate::resources::ResourceInfo, rs: &Value, pods: &[Value], refused: Option<String>) {
     let active: Vec<&Value> = pods.iter().filter(|p| !objects::is_deleting(p) && !objects::is_pod_terminal(p)).collect();
     let min_ready = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
     let selector_labels = rs["spec"]["template"]["metadata"]["labels"].as_object().cloned().unwrap_or_default();
@@ -108,5 +122,12 @@ fn write_status(rest: &Rest, info: &crate::resources::ResourceInfo, rs: &Value, 
     status["readyReplicas"] = json!(active.iter().filter(|p| objects::is_pod_ready(p)).count());
     status["availableReplicas"] = json!(active.iter().filter(|p| is_available(p, min_ready)).count());
     status["observedGeneration"] = rs["metadata"]["generation"].clone();
+    match refused {
+        Some(message) if objects::condition(rs, "ReplicaFailure").is_none() => {
+            objects::set_condition(&mut next, "ReplicaFailure", "True", "FailedCreate", &message);
+        }
+        Some(_) => {}
+        None => objects::remove_condition(&mut next, "ReplicaFailure"),
+    }
     objects::write_status(rest, info, rs, next);
 }

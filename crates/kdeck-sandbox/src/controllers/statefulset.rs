@@ -46,6 +46,7 @@ impl Controller for StatefulSets {
         let pods = objects::controlled_pods(rest, &sts);
         let pod_at = |i: usize| pods.iter().find(|p| name(p) == pod_name(&sts, i));
         // Create missing pods in order (OrderedReady stops at the first one not Ready).
+        let mut retry = None;
         for i in 0..replicas {
             match pod_at(i) {
                 Some(pod) => {
@@ -55,14 +56,20 @@ impl Controller for StatefulSets {
                 }
                 None => {
                     ensure_claims(rest, &sts, i);
-                    if rest.create(&pods_info, Some(namespace(&sts)), pod_for(&sts, i, &revision), &WriteOptions::default()).is_ok() {
-                        events::normal(
+                    match rest.create(&pods_info, Some(namespace(&sts)), pod_for(&sts, i, &revision), &WriteOptions::default()) {
+                        Ok(_) => events::normal(
                             rest,
                             &sts,
                             &SOURCE,
                             "SuccessfulCreate",
                             &format!("create Pod {} in StatefulSet {} successful", pod_name(&sts, i), name(&sts)),
-                        );
+                        ),
+                        Err(e) => {
+                            let message = format!("create Pod {} in StatefulSet {} failed error: {e}", pod_name(&sts, i), name(&sts));
+                            events::warning(rest, &sts, &SOURCE, "FailedCreate", &message);
+                            retry = Some(objects::CREATE_RETRY);
+                            break;
+                        }
                     }
                     if ordered {
                         break;
@@ -87,7 +94,7 @@ impl Controller for StatefulSets {
             }
         }
         write_status(rest, &info, &sts, &revision, replicas);
-        None
+        retry
     }
 }
 

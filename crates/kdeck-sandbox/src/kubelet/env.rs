@@ -1,5 +1,6 @@
 //! A container's environment as the kubelet builds it: `env` values and
-//! `valueFrom` references (ConfigMap and Secret keys, pod fields), and `envFrom`.
+//! `valueFrom` references (ConfigMap and Secret keys, pod fields), `envFrom`, and
+//! the Services' variables (`KUBERNETES_SERVICE_HOST`, `FOO_PORT_80_TCP`, …).
 //! A reference to something missing is the error the real kubelet reports as
 //! `CreateContainerConfigError`.
 
@@ -14,6 +15,9 @@ pub enum EnvError {
     Missing { kind: &'static str, name: String },
     #[error("couldn't find key {key} in {kind} {namespace}/{name}")]
     MissingKey { kind: &'static str, namespace: String, name: String, key: String },
+    /// A token volume's ServiceAccount is gone (as the kubelet's mount words it).
+    #[error("failed to fetch token: serviceaccounts \"{0}\" not found")]
+    NoServiceAccount(String),
 }
 
 /// Reads a ConfigMap's or Secret's data as text (Secret values decoded).
@@ -111,7 +115,65 @@ pub fn resolve(rest: &Rest, pod: &Value, container: &Value) -> Result<Vec<(Strin
             set(name, value);
         }
     }
+    for (name, value) in service_env(rest, pod) {
+        if !vars.iter().any(|(n, _)| *n == name) {
+            vars.push((name, value));
+        }
+    }
     Ok(vars)
+}
+
+/// The Services' variables, as the kubelet adds them after the container's own:
+/// for the `kubernetes` Service of `default` always, and with `enableServiceLinks`
+/// (the default) for every Service of the pod's namespace that has a cluster IP
+/// (`envvars.FromServices`: `FOO_SERVICE_HOST`, `FOO_SERVICE_PORT`,
+/// `FOO_SERVICE_PORT_<NAME>`, and Docker's link variables `FOO_PORT`,
+/// `FOO_PORT_80_TCP`, `…_PROTO`, `…_PORT`, `…_ADDR`). Sorted by name.
+pub fn service_env(rest: &Rest, pod: &Value) -> Vec<(String, String)> {
+    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let key = crate::resources::ResourceKey::new("", "services");
+    let mut services: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+    if let Some(master) = rest.store.get(&key, &("default".to_string(), "kubernetes".to_string())) {
+        services.insert("kubernetes".into(), master.value());
+    }
+    if pod["spec"]["enableServiceLinks"] != false {
+        for entry in rest.store.list(&key, Some(namespace), None, |_| true).0 {
+            services.insert(entry.index.name.clone(), entry.value());
+        }
+    }
+    let mut vars = Vec::new();
+    for (name, service) in &services {
+        let ip = service["spec"]["clusterIP"].as_str().unwrap_or_default();
+        let ports = service["spec"]["ports"].as_array().cloned().unwrap_or_default();
+        if ip.is_empty() || ip == "None" || ports.is_empty() {
+            continue;
+        }
+        let prefix = name.to_uppercase().replace('-', "_");
+        let number = |p: &Value| p["port"].as_i64().unwrap_or_default();
+        vars.push((format!("{prefix}_SERVICE_HOST"), ip.to_string()));
+        vars.push((format!("{prefix}_SERVICE_PORT"), number(&ports[0]).to_string()));
+        for port in &ports {
+            if let Some(port_name) = port["name"].as_str().filter(|n| !n.is_empty()) {
+                vars.push((format!("{prefix}_SERVICE_PORT_{}", port_name.to_uppercase().replace('-', "_")), number(port).to_string()));
+            }
+        }
+        for (i, port) in ports.iter().enumerate() {
+            let protocol = port["protocol"].as_str().filter(|p| !p.is_empty()).unwrap_or("TCP");
+            let lower = protocol.to_lowercase();
+            let url = format!("{lower}://{ip}:{}", number(port));
+            if i == 0 {
+                vars.push((format!("{prefix}_PORT"), url.clone()));
+            }
+            let port_prefix = format!("{prefix}_PORT_{}_{}", number(port), protocol.to_uppercase());
+            vars.push((format!("{port_prefix}_PROTO"), lower));
+            vars.push((format!("{port_prefix}_PORT"), number(port).to_string()));
+            vars.push((format!("{port_prefix}_ADDR"), ip.to_string()));
+            vars.push((port_prefix, url));
+        }
+    }
+    vars.sort();
+    vars.dedup_by(|a, b| a.0 == b.0);
+    vars
 }
 
 /// The ConfigMap or Secret a volume needs that does not exist, if any (a
@@ -121,6 +183,12 @@ pub fn missing_volume_source(rest: &Rest, pod: &Value, volume: &Value) -> Option
         return sources.iter().find_map(|s| missing_volume_source(rest, pod, s));
     }
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    if volume["serviceAccountToken"].is_object() {
+        let account = pod["spec"]["serviceAccountName"].as_str().filter(|n| !n.is_empty()).unwrap_or("default");
+        let key = crate::resources::ResourceKey::new("", "serviceaccounts");
+        let exists = rest.store.get(&key, &(namespace.to_string(), account.to_string())).is_some();
+        return (!exists).then(|| EnvError::NoServiceAccount(account.to_string()));
+    }
     let (kind, name, optional) = if volume["configMap"].is_object() {
         ("configmap", volume["configMap"]["name"].as_str(), volume["configMap"]["optional"] == true)
     } else if volume["secret"].is_object() {

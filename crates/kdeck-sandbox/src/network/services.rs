@@ -13,6 +13,11 @@
 //! one through an address the node takes for it, where the sandbox listens on the
 //! ports its containers declare.
 //!
+//! The `kubernetes` Service of `default` is the API server's own: its ClusterIP
+//! (10.96.0.1) port answers with the sandbox's API server, so in-cluster clients
+//! (`KUBERNETES_SERVICE_HOST`, `https://kubernetes.default.svc`) reach it — the one
+//! way out of a pod's network to the host, and only to that listener.
+//!
 //! [`run`] keeps all of this current: it looks at Services and Endpoints again
 //! whenever one changes (and when a view comes or goes), changes only what
 //! differs — an address, a listener, a hosts file rewritten in place — and tears
@@ -25,7 +30,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -46,6 +51,17 @@ enum Target {
     Service { namespace: String, name: String, port: u16 },
     /// The simulated pod's own port.
     Pod { namespace: String, name: String, port: u16 },
+    /// The API server, on its loopback port.
+    ApiServer { port: u16 },
+}
+
+/// The API server's loopback port, once it serves (0 before).
+static API_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// Tells the network where the API server listens on loopback, for the
+/// `kubernetes` Service.
+pub fn set_api_port(port: u16) {
+    API_PORT.store(port, Ordering::Relaxed);
 }
 
 /// What the node namespace should hold.
@@ -140,7 +156,17 @@ pub fn names(rest: &Rest) -> Vec<Name> {
 /// with a view (reached directly, not through the node).
 fn desired(rest: &Rest, views: &HashSet<Ipv4Addr>) -> Desired {
     let mut d = Desired::default();
+    let api_port = API_PORT.load(Ordering::Relaxed);
     for (ns, name, service, endpoints) in services(rest) {
+        if ns == "default" && name == "kubernetes" && api_port != 0 {
+            if let Some(Ok(ip)) = service["spec"]["clusterIP"].as_str().map(str::parse::<Ipv4Addr>) {
+                d.local.insert(ip);
+                for port in tcp_ports(&service["spec"]["ports"]).filter_map(|p| port_of(&p["port"])) {
+                    d.listen.insert(SocketAddrV4::new(ip, port), Target::ApiServer { port: api_port });
+                }
+            }
+            continue;
+        }
         match service["spec"]["clusterIP"].as_str().map(|ip| (ip, ip.parse::<Ipv4Addr>())) {
             Some((_, Ok(ip))) => {
                 d.local.insert(ip);
@@ -338,6 +364,10 @@ async fn forward(rest: Rest, target: Target, mut stream: tokio::net::TcpStream) 
     let connection = match &target {
         Target::Pod { namespace, name, port } => super::dial(&rest, namespace, name, *port).await.ok(),
         Target::Service { namespace, name, port } => to_endpoint(&rest, namespace, name, *port).await,
+        Target::ApiServer { port } => {
+            let api = tokio::net::TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, *port))).await.ok();
+            api.map(|s| Box::pin(s) as super::Connection)
+        }
     };
     match connection {
         Some(mut connection) => {

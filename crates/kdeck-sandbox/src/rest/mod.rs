@@ -103,6 +103,9 @@ impl Rest {
         if meta.get("resourceVersion").and_then(Value::as_str).is_some_and(|rv| !rv.is_empty()) {
             return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
         }
+        // What admission names an object by: its name is not generated yet then.
+        let requested_name = [meta.get("name"), meta.get("generateName")].into_iter().flatten().filter_map(Value::as_str).find(|n| !n.is_empty());
+        let requested_name = requested_name.unwrap_or_default().to_string();
         if meta.get("name").and_then(Value::as_str).unwrap_or_default().is_empty()
             && let Some(prefix) = meta.get("generateName").and_then(Value::as_str).filter(|p| !p.is_empty())
         {
@@ -119,6 +122,7 @@ impl Rest {
         defaults::apply(info, &mut obj);
         strategy::prepare_for_create(info, &mut obj);
         self.namespace_accepts_content(info, &obj)?;
+        crate::serviceaccount::admission::admit(self, info, &requested_name, &mut obj)?;
         let mut causes = validate::validate(info, &obj, None);
         if info.group.is_empty() && info.plural == "services" {
             causes.extend(crate::network::nodeports::assign(&self.store, &mut obj, None));
@@ -625,7 +629,7 @@ pub fn new_uid() -> String {
 }
 
 /// The 5 characters generateName appends (no vowels, as the real server does).
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     (0..5).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
 }

@@ -47,8 +47,7 @@ pub fn convert_in(info: &ResourceInfo, obj: &mut Value) {
 /// `PrepareForCreate`: what the strategy sets on a new object after the client's
 /// status was dropped. A Pod starts `Pending`, with its QoS class. And the
 /// ServiceAccount admission plugin's first step: a pod that names no account runs
-/// as `default`. (Its token volume is not added, and a missing account is not
-/// refused: the sandbox issues no service account tokens.)
+/// as `default` (the rest of the plugin: `serviceaccount::admission`).
 pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     if is(info, "", "pods") {
         let qos = qos_class(obj);

@@ -1,10 +1,9 @@
-//! Tables for the small groups with a single supported kind each:
-//! authentication.k8s.io/v1 TokenRequest, coordination.k8s.io/v1 Lease and
-//! policy/v1 Eviction.
+//! Tables for the small groups: authentication.k8s.io/v1 TokenRequest and
+//! SelfSubjectReview, coordination.k8s.io/v1 Lease and policy/v1 Eviction.
 
 use super::meta::{DELETE_OPTIONS, OBJECT_META};
 use super::schema::Ty::{I32, I64, MicroTime, Str, Time};
-use super::schema::{Msg, f, keep, m, rep};
+use super::schema::{MAP_EXTRA, Msg, f, keep, m, rep};
 
 // ---------------------------------------------------------------------------
 // authentication.k8s.io/v1 (k8s.io/api/authentication/v1/generated.proto)
@@ -26,6 +25,14 @@ static BOUND_OBJECT_REFERENCE: Msg =
     Msg::new("authentication/v1 BoundObjectReference", &[f(1, "kind", Str), f(2, "apiVersion", Str), f(3, "name", Str), f(4, "uid", Str)]);
 
 static TOKEN_REQUEST_STATUS: Msg = Msg::new("authentication/v1 TokenRequestStatus", &[keep(1, "token", Str), f(2, "expirationTimestamp", Time)]);
+
+/// What `kubectl auth whoami` sends: an empty review, answered with the caller.
+pub(super) static SELF_SUBJECT_REVIEW: Msg =
+    Msg::new("authentication/v1 SelfSubjectReview", &[f(1, "metadata", m(&OBJECT_META)), f(2, "status", m(&SELF_SUBJECT_REVIEW_STATUS))]);
+
+static SELF_SUBJECT_REVIEW_STATUS: Msg = Msg::new("authentication/v1 SelfSubjectReviewStatus", &[f(1, "userInfo", m(&USER_INFO))]);
+
+static USER_INFO: Msg = Msg::new("authentication/v1 UserInfo", &[f(1, "username", Str), f(2, "uid", Str), rep(3, "groups", Str), f(4, "extra", MAP_EXTRA)]);
 
 // ---------------------------------------------------------------------------
 // coordination.k8s.io/v1 (k8s.io/api/coordination/v1/generated.proto)
@@ -96,6 +103,9 @@ mod tests {
                 "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"},
             })
         );
+
+        let review = decode_ok(&body("authentication.k8s.io/v1", "SelfSubjectReview", Pb::new().msg(1, go_meta("", ""))));
+        assert_eq!(review["kind"], "SelfSubjectReview");
 
         let eviction = decode_ok(&body("policy/v1", "Eviction", Pb::new().msg(1, go_meta("web-0", "default")).msg(2, Pb::new().int(1, 10))));
         assert_eq!(eviction["deleteOptions"], json!({"gracePeriodSeconds": 10}));

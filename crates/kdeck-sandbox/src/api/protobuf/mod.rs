@@ -46,7 +46,7 @@
 //! - `batch/v1`: Job, CronJob
 //! - `authorization.k8s.io/v1`: SelfSubjectAccessReview, SubjectAccessReview,
 //!   LocalSubjectAccessReview, SelfSubjectRulesReview
-//! - `authentication.k8s.io/v1`: TokenRequest
+//! - `authentication.k8s.io/v1`: TokenRequest, SelfSubjectReview
 //! - `coordination.k8s.io/v1`: Lease
 //! - `policy/v1` and `policy/v1beta1`: Eviction
 //! - DeleteOptions under any apiVersion (client-go sends it in the group of
@@ -280,6 +280,7 @@ fn schema_for(api_version: &str, kind: &str) -> Option<&'static Msg> {
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => &authorization::SELF_SUBJECT_RULES_REVIEW,
 
         ("authentication.k8s.io/v1", "TokenRequest") => &misc::TOKEN_REQUEST,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => &misc::SELF_SUBJECT_REVIEW,
 
         ("coordination.k8s.io/v1", "Lease") => &misc::LEASE,
 

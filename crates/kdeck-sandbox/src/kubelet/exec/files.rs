@@ -1,8 +1,12 @@
 //! The files of ConfigMap, Secret, downwardAPI and projected volumes, with the
 //! modes the kubelet gives them: `items[].mode`, else the volume's `defaultMode`,
 //! else 0644. (The kubelet's `..data` symlink layout is not reproduced: the files
-//! are plain files at their paths.) A projected `serviceAccountToken` gets no file:
-//! the sandbox issues no service account tokens.
+//! are plain files at their paths.) A projected `serviceAccountToken` is a token
+//! of the pod's ServiceAccount bound to the pod, issued as the files are written
+//! (every exec and real run); as the kubelet writes it, it is private (0600, owned
+//! by the pods' common `runAsUser`) when the pod has an fsGroup or such a user.
+//! When the ServiceAccount is gone the pod runs on without a token, as a running
+//! pod on a real node keeps its mount but gets no new token.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -20,6 +24,8 @@ pub struct File {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
     pub mode: u32,
+    /// The pod's user that owns the file, when not the pod's root.
+    pub owner: Option<u32>,
 }
 
 /// A relative path that stays inside its base (subPath, item paths).
@@ -94,11 +100,19 @@ fn source_files(rest: &Rest, pod: &Value, source: &Value, default: u32, files: &
                 for item in items {
                     let Some((_, bytes)) = data.iter().find(|(k, _)| Some(k.as_str()) == item["key"].as_str()) else { continue };
                     let Some(path) = item["path"].as_str().and_then(relative_inside) else { continue };
-                    files.push(File { path, bytes: bytes.clone(), mode: mode(&item["mode"]).unwrap_or(default) });
+                    files.push(File { path, bytes: bytes.clone(), mode: mode(&item["mode"]).unwrap_or(default), owner: None });
                 }
             }
-            None => files.extend(data.into_iter().filter_map(|(k, bytes)| Some(File { path: relative_inside(&k)?, bytes, mode: default }))),
+            None => files.extend(data.into_iter().filter_map(|(k, bytes)| Some(File { path: relative_inside(&k)?, bytes, mode: default, owner: None }))),
         }
+    }
+    let projection = &source["serviceAccountToken"];
+    if let Some(path) = projection["path"].as_str().and_then(relative_inside)
+        && let Ok(token) = crate::serviceaccount::request::for_pod(rest, pod, projection)
+    {
+        let owner = super::security::fs_user(pod);
+        let private = owner.is_some() || pod["spec"]["securityContext"]["fsGroup"].is_u64();
+        files.push(File { path, bytes: token.into_bytes(), mode: if private { 0o600 } else { default }, owner });
     }
     for item in source["downwardAPI"]["items"].as_array().into_iter().flatten() {
         let Some(path) = item["path"].as_str().and_then(relative_inside) else { continue };
@@ -108,7 +122,7 @@ fn source_files(rest: &Rest, pod: &Value, source: &Value, default: u32, files: &
             resource(pod, &item["resourceFieldRef"])
         };
         if let Some(value) = value {
-            files.push(File { path, bytes: value.into_bytes(), mode: mode(&item["mode"]).unwrap_or(default) });
+            files.push(File { path, bytes: value.into_bytes(), mode: mode(&item["mode"]).unwrap_or(default), owner: None });
         }
     }
     Ok(())

@@ -107,6 +107,19 @@ fn mask(names: &[&str]) -> u64 {
     names.iter().filter_map(|n| capability(n)).fold(0, |m, c| m | (1u64 << c))
 }
 
+/// The kubelet's `FsUserFrom`: the `runAsUser` every init container and container
+/// of the pod runs as (its own over the pod's), when they all name the same one.
+/// It owns the pod's projected token files.
+pub fn fs_user(pod: &Value) -> Option<u32> {
+    let pod_ctx = &pod["spec"]["securityContext"];
+    let mut users = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|list| pod["spec"][*list].as_array().into_iter().flatten())
+        .map(|c| id(&c["securityContext"]["runAsUser"]).or_else(|| id(&pod_ctx["runAsUser"])));
+    let first = users.next()??;
+    users.all(|u| u == Some(first)).then_some(first)
+}
+
 impl Security {
     /// The container's settings, its own securityContext over the pod's.
     pub fn of(pod: &Value, container: &Value) -> Security {

@@ -251,12 +251,13 @@ fn write_files(dir: &Path, files: &[files::File], owners: &Owners) -> Result<(),
     let group = owners.host_fs_group();
     let gid = group.unwrap_or(root_gid);
     let (file_extra, dir_mode) = if group.is_some() { (0o440, 0o2755) } else { (0, 0o755) };
-    let own = |path: &Path, mode: u32| -> Result<(), ApiError> {
+    let own_as = |path: &Path, mode: u32, uid: u32| -> Result<(), ApiError> {
         if owners.mapping.can_chown() {
             std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| io_error(path, e))?;
         }
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| io_error(path, e))
     };
+    let own = |path: &Path, mode: u32| own_as(path, mode, uid);
     own(dir, dir_mode)?;
     for file in files {
         let path = dir.join(&file.path);
@@ -269,7 +270,7 @@ fn write_files(dir: &Path, files: &[files::File], owners: &Owners) -> Result<(),
             parent = p.parent();
         }
         fs::write(&path, &file.bytes).map_err(|e| io_error(&path, e))?;
-        own(&path, file.mode | file_extra)?;
+        own_as(&path, file.mode | file_extra, file.owner.map_or(uid, |user| owners.mapping.host_uid(user)))?;
     }
     Ok(())
 }
@@ -295,7 +296,7 @@ mod tests {
     fn projected_files_get_their_modes_and_fs_group_adds_group_read() {
         let dir = tempfile::tempdir().unwrap();
         let owners = |fs_group| Owners { mapping: Mapping::Single { uid: 1, gid: 1 }, fs_group };
-        let file = |path: &str, mode| files::File { path: PathBuf::from(path), bytes: b"x".to_vec(), mode };
+        let file = |path: &str, mode| files::File { path: PathBuf::from(path), bytes: b"x".to_vec(), mode, owner: None };
         let mode = |p: &str| fs::metadata(dir.path().join(p)).unwrap().mode() & 0o7777;
         write_files(dir.path(), &[file("key", 0o400), file("sub/other", 0o644)], &owners(None)).unwrap();
         assert_eq!((mode("key"), mode("sub/other"), mode("sub")), (0o400, 0o644, 0o755));

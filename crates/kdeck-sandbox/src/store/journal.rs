@@ -7,15 +7,14 @@
 //! publishes the highest resourceVersion now durable; a writer answers once its
 //! version is published ([`Journal::wait`]).
 //!
-//! Who commits: the writer that waits, when no commit is under way (it leads, on its
-//! own thread); the others wait for it to publish and lead the next commit if theirs
-//! was not in it. While one fsync runs, the next writes gather in the buffer, so the
-//! next fsync covers every write that arrived meanwhile: the batching window is the
-//! fsync itself. A lone writer thus pays its fsync and no hand-off between threads
-//! (measured with `kdeck-bench create`: handing each commit to a committer thread
-//! and back cost about as much again as the fsync; telling the runtime the thread
-//! blocks, `block_in_place`, cost more than the worker it frees saves). Records
-//! nobody waits for (a controller's changes) are committed by the committer thread,
+//! Who commits: a writer alone waiting for its record commits it itself, on its
+//! own thread (no hand-off between threads: measured with `kdeck-bench create`,
+//! handing each commit to a thread and back cost about as much again as the
+//! fsync). When several wait, the committer thread commits for all of them at
+//! once, so the runtime's workers go on serving meanwhile. While one fsync runs,
+//! the next writes gather in the buffer, so the next fsync covers every write that
+//! arrived meanwhile: the batching window is the fsync itself. Records nobody
+//! waits for (a controller's changes) are committed by the committer thread,
 //! [`BACKSTOP_AFTER`] after they were buffered if no writer did it first.
 //! Reads and watches never wait for the disk.
 //!
@@ -34,7 +33,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -122,6 +121,24 @@ pub struct Journal {
     /// A rotated file waits for its compaction; no second rotation until it is done.
     rotated: AtomicBool,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Writers waiting for their records ([`Journal::wait`]).
+    waiting: AtomicUsize,
+}
+
+/// One writer counted in [`Journal::waiting`] while it waits.
+struct Waiting<'j>(&'j Journal);
+
+impl<'j> Waiting<'j> {
+    fn enter(journal: &'j Journal) -> Self {
+        journal.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(journal)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,6 +166,7 @@ impl Journal {
             compact_at: AtomicU64::new(compact_at),
             rotated: AtomicBool::new(dir.join(ROTATED_FILE).exists()),
             committer: Mutex::new(None),
+            waiting: AtomicUsize::new(0),
         });
         let committer = journal.clone();
         let handle = std::thread::Builder::new().name("kdeck-journal".into()).spawn(move || committer.run()).map_err(|e| write_error(&path, &e))?;
@@ -208,12 +226,24 @@ impl Journal {
                     return Err(JournalError::Closed);
                 }
             }
-            // Not durable yet: commit it here, or wait for the commit under way (which
-            // publishes; the committer thread is the backstop if it held nothing).
-            if !self.lead() {
-                rx.changed().await.map_err(|_| JournalError::Closed)?;
+            // Not durable yet. Alone, commit it here; with others waiting too, the
+            // committer thread commits for all while the runtime's workers go on
+            // serving. Either way, wait for the commit under way to publish.
+            let _waiting = Waiting::enter(self);
+            if self.waiting.load(Ordering::Acquire) > 1 {
+                self.nudge();
+            } else if self.lead() {
+                continue;
             }
+            rx.changed().await.map_err(|_| JournalError::Closed)?;
         }
+    }
+
+    /// Wakes the committer thread to commit now, for the writers waiting.
+    fn nudge(&self) {
+        // Under the lock, so the committer is either before its check or waiting.
+        drop(lock(&self.pending));
+        self.wake.notify_one();
     }
 
     /// Commits what is buffered on the caller's thread, unless a commit is under way.
@@ -302,6 +332,9 @@ impl Journal {
                         pending = self.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
                         continue;
                     };
+                    if self.waiting.load(Ordering::Acquire) > 1 {
+                        break;
+                    }
                     let left = BACKSTOP_AFTER.saturating_sub(since.elapsed());
                     if left.is_zero() {
                         break;

@@ -89,6 +89,30 @@ impl Certificates {
         Ok((Certificates { ca_pem: ca_cert.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() }, ca_key_pem))
     }
 
+    /// A new CA and a serving certificate signed by it for `hosts` (IP addresses
+    /// become IP SANs, the rest DNS names), as PEM: (ca, cert, key). What
+    /// webhook-certificate generators (kube-webhook-certgen) make.
+    pub fn issue_for(hosts: &[String]) -> Result<(String, String, String), TlsError> {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::OrganizationName, "nil1");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let ca_key = KeyPair::generate()?;
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        for host in hosts.iter().filter(|h| !h.is_empty()) {
+            params.subject_alt_names.push(match host.parse::<IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName(host.clone().try_into()?),
+            });
+        }
+        params.distinguished_name.push(DnType::OrganizationName, "nil2");
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &Issuer::new(ca_params, ca_key))?;
+        Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
+    }
+
     pub fn server_config(&self, dir: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         let corrupt = |reason: String| TlsError::Corrupt { dir: dir.display().to_string(), reason };
         let certs = CertificateDer::pem_slice_iter(self.cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>().map_err(|e| corrupt(e.to_string()))?;

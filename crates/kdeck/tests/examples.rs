@@ -160,8 +160,9 @@ async fn staging_infra_plans_kind_and_comes_up_green_on_a_sandbox() {
     for line in [
         "secret staging-infra/postgres-secret: create",
         "secret staging-infra/authentik-secret: create",
-        "manifests k8s/overlays/local/ingress-nginx.yaml",
-        "create     Deployment/ingress-nginx-controller -n ingress-nginx",
+        // ingress: nginx: the pinned manifest, not downloaded by a dry run.
+        "  ingress controller ingress-nginx v1.15.1 (kind manifest): would be downloaded (not in the cache), verified, applied and waited for",
+        "    https://raw.githubusercontent.com/kubernetes/ingress-nginx/dbb11b92ddb77bee9c35e462479129354c84f939/deploy/static/provider/kind/deploy.yaml (sha256 2a3ae008c8786431115502644e77ab398fdebfb721a5d1195ed3089cde3299df)",
         "kustomize k8s/overlays/local",
         "create     Namespace/staging-core",
         "create     StatefulSet/postgres -n staging-infra",

@@ -5,190 +5,15 @@
 
 mod common;
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
 use common::TestSandbox;
+use common::standins::{Project, Standins};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 
 use common::project::{stderr, stdout};
-
-const KIND: &str = r#"#!/bin/sh
-echo "kind $*" >> "$STANDIN_LOG"
-name=kind
-prev=
-for a in "$@"; do [ "$prev" = "--name" ] && name="$a"; prev="$a"; done
-case "$1 $2" in
-"get clusters")
-  if [ -s "$STANDIN_STATE/kind" ]; then cat "$STANDIN_STATE/kind"; else echo "No kind clusters found." >&2; fi ;;
-"create cluster")
-  "$KDECK_BIN" sandbox start --detach --name "kind-$name" >/dev/null || exit 1
-  echo "$name" >> "$STANDIN_STATE/kind" ;;
-"delete cluster")
-  "$KDECK_BIN" sandbox delete --name "kind-$name" >/dev/null
-  grep -vx "$name" "$STANDIN_STATE/kind" > "$STANDIN_STATE/kind.new"; mv "$STANDIN_STATE/kind.new" "$STANDIN_STATE/kind" ;;
-"load docker-image")
-  if [ -n "$KIND_CONTAINERD_STORE" ]; then
-    echo "Image: \"$3\" with ID \"sha256:0f1e\" not yet present on node \"$name-control-plane\", loading..." >&2
-    echo "ERROR: failed to load image: command \"docker exec --privileged -i $name-control-plane ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -\" failed with error: exit status 1" >&2
-    echo "Command Output: ctr: content digest sha256:82014a3c: not found" >&2
-    exit 1
-  fi ;;
-"load image-archive")
-  [ -s "$3" ] || { echo "ERROR: no archive at $3" >&2; exit 1; } ;;
-*) echo "stand-in kind: unexpected: $*" >&2; exit 1 ;;
-esac
-"#;
-
-const MINIKUBE: &str = r#"#!/bin/sh
-echo "minikube $*" >> "$STANDIN_LOG"
-name=minikube
-prev=
-for a in "$@"; do [ "$prev" = "-p" ] && name="$a"; prev="$a"; done
-case "$1" in
-profile)
-  if [ -s "$STANDIN_STATE/minikube" ]; then
-    printf '{"invalid":[],"valid":[{"Name":"%s","Status":"Running"}]}\n' "$(cat "$STANDIN_STATE/minikube")"
-  else
-    echo '{"error":{"Fatal":"No minikube profile was found."}}'; exit 85
-  fi ;;
-start)
-  "$KDECK_BIN" sandbox start --detach --name "$name" >/dev/null || exit 1
-  echo "$name" > "$STANDIN_STATE/minikube" ;;
-delete)
-  "$KDECK_BIN" sandbox delete --name "$name" >/dev/null; rm -f "$STANDIN_STATE/minikube" ;;
-image) ;;
-*) echo "stand-in minikube: unexpected: $*" >&2; exit 1 ;;
-esac
-"#;
-
-const K3D: &str = r#"#!/bin/sh
-echo "k3d $*" >> "$STANDIN_LOG"
-case "$1 $2" in
-"cluster list")
-  if [ -s "$STANDIN_STATE/k3d" ]; then
-    printf '[{"name":"%s","serversRunning":1,"serversCount":1}]\n' "$(cat "$STANDIN_STATE/k3d")"
-  else echo '[]'; fi ;;
-"cluster create")
-  "$KDECK_BIN" sandbox start --detach --name "k3d-$3" >/dev/null || exit 1
-  echo "$3" > "$STANDIN_STATE/k3d" ;;
-"cluster delete")
-  "$KDECK_BIN" sandbox delete --name "k3d-$3" >/dev/null; rm -f "$STANDIN_STATE/k3d" ;;
-"image import") ;;
-*) echo "stand-in k3d: unexpected: $*" >&2; exit 1 ;;
-esac
-"#;
-
-const DOCKER: &str = r##"#!/bin/sh
-echo "docker $*" >> "$STANDIN_LOG"
-case "$1" in
-info)
-  if [ -n "$DOCKER_NO_ENGINE" ]; then echo "Cannot connect to the Docker daemon. Is the docker daemon running?" >&2; exit 1; fi
-  echo 27.3.1 ;;
-build)
-  if [ -n "$DOCKER_FAIL_BUILD" ]; then
-    i=1; while [ $i -le 30 ]; do echo "#$i step $i of the build" >&2; i=$((i+1)); done
-    echo 'ERROR: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2' >&2
-    exit 1
-  fi
-  echo "naming to docker.io/library/app done" >&2 ;;
-save)
-  out=; prev=
-  for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done
-  echo "an image archive" > "$out" ;;
-*) echo "stand-in docker: unexpected: $*" >&2; exit 1 ;;
-esac
-"##;
-
-/// A temporary `bin/` of stand-ins, and where they log and keep their state.
-struct Standins {
-    bin: PathBuf,
-    log: PathBuf,
-    state: PathBuf,
-}
-
-impl Standins {
-    /// Writes the stand-ins `tools` (of kind, minikube, k3d, docker) into `dir/bin`.
-    fn new(dir: &Path, tools: &[&str]) -> Standins {
-        use std::os::unix::fs::PermissionsExt;
-        let bin = dir.join("bin");
-        let state = dir.join("standin-state");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::create_dir_all(&state).unwrap();
-        for tool in tools {
-            let script = match *tool {
-                "kind" => KIND,
-                "minikube" => MINIKUBE,
-                "k3d" => K3D,
-                "docker" => DOCKER,
-                other => panic!("no stand-in for {other}"),
-            };
-            let path = bin.join(tool);
-            std::fs::write(&path, script).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        Standins { bin, log: dir.join("standin.log"), state }
-    }
-
-    /// The stand-ins first, then the directories of PATH that hold none of the
-    /// real tools (so a stand-in left out is missing, not found elsewhere).
-    fn path(&self) -> OsString {
-        let rest = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .filter(|dir| ["kind", "minikube", "k3d", "docker"].iter().all(|t| !dir.join(t).exists()))
-            .collect::<Vec<_>>();
-        std::env::join_paths(std::iter::once(self.bin.clone()).chain(rest)).unwrap()
-    }
-
-    /// The calls recorded so far, one line each.
-    fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log).unwrap_or_default().lines().map(str::to_string).collect()
-    }
-
-    fn clear(&self) {
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-/// The common project (kdeck.yaml and its files) with the stand-ins on PATH.
-struct Project<'a> {
-    inner: common::project::Project<'a>,
-    standins: Standins,
-    env: Vec<(&'static str, &'static str)>,
-}
-
-impl<'a> std::ops::Deref for Project<'a> {
-    type Target = common::project::Project<'a>;
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl<'a> Project<'a> {
-    fn new(home: &'a TestSandbox, tools: &[&str], files: &[(&str, &str)]) -> Self {
-        Project { inner: common::project::Project::new(home, files), standins: Standins::new(home.dir.path(), tools), env: Vec::new() }
-    }
-
-    fn kdeck(&self, args: &[&str]) -> Output {
-        let mut cmd = self.inner.command(args);
-        cmd.env("PATH", self.standins.path())
-            .env("STANDIN_LOG", &self.standins.log)
-            .env("STANDIN_STATE", &self.standins.state)
-            .env("KDECK_BIN", common::BIN)
-            .env_remove("KIND_CONTAINERD_STORE")
-            .env_remove("DOCKER_FAIL_BUILD")
-            .env_remove("DOCKER_NO_ENGINE");
-        cmd.envs(self.env.iter().copied());
-        cmd.output().unwrap()
-    }
-
-    /// `path` inside the project, as kdeck passes it to the tools.
-    fn path(&self, path: &str) -> String {
-        self.dir.join(path).display().to_string()
-    }
-}
 
 const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata: {LOG_LEVEL: info}\n";
 const DOCKERFILE: &str = "FROM scratch\nCOPY . /\n";
@@ -196,7 +21,7 @@ const DOCKERFILE: &str = "FROM scratch\nCOPY . /\n";
 const KIND_STACK: &str = r#"
 stack:
   name: demo
-  cluster: {provider: kind, name: demo, config: kind.yaml, ingress: nginx, keepData: true}
+  cluster: {provider: kind, name: demo, config: kind.yaml, ingress: nginx, ingressManifest: ingress-nginx.yaml, keepData: true}
   images:
     - {name: "app:1", context: app, args: {VERSION: "1", TOKEN: hush-hush-build-token}}
   deploy:
@@ -225,7 +50,13 @@ async fn kind_is_created_with_the_merged_config_gets_the_images_and_is_deleted()
     let project = Project::new(
         &home,
         &["kind", "docker"],
-        &[("kdeck.yaml", KIND_STACK), ("kind.yaml", USER_KIND_CONFIG), ("app/Dockerfile", DOCKERFILE), ("k8s/config.yaml", CONFIG_MAP)],
+        &[
+            ("kdeck.yaml", KIND_STACK),
+            ("kind.yaml", USER_KIND_CONFIG),
+            ("app/Dockerfile", DOCKERFILE),
+            ("k8s/config.yaml", CONFIG_MAP),
+            ("ingress-nginx.yaml", common::ingress::MANIFEST),
+        ],
     );
 
     // The dry run lists the builds and runs nothing.
@@ -246,6 +77,14 @@ async fn kind_is_created_with_the_merged_config_gets_the_images_and_is_deleted()
     assert!(stderr(&out).contains("cluster: kind \"demo\" (context kind-demo): created"), "{}", stderr(&out));
     assert!(stdout(&out).contains("stack demo is ready"), "{}", stdout(&out));
     assert!(!stdout(&out).contains("hush-hush") && !stderr(&out).contains("hush-hush"));
+    // ingress: nginx with a local copy of the manifest (stack_ingress.rs has the download).
+    assert!(
+        stdout(&out).contains(
+            "ingress controller: ingress-nginx (ingress-nginx.yaml), from ingress-nginx.yaml, applied as it is (not the pinned v1.15.1 kind manifest)"
+        ),
+        "{}",
+        stdout(&out)
+    );
     let merged = project.path(".kdeck/kind/demo.yaml");
     assert_eq!(
         project.standins.calls(),
@@ -315,7 +154,7 @@ async fn kind_load_falls_back_to_an_archive_with_the_containerd_image_store() {
     let home = TestSandbox::new("kind-fallback");
     let stack = "stack:\n  cluster: {provider: kind, name: fallback}\n  images: [{name: \"app:2\", context: app}]\n  deploy: [{namespace: fb, manifests: [k8s/*.yaml]}]\n";
     let mut project = Project::new(&home, &["kind", "docker"], &[("kdeck.yaml", stack), ("app/Dockerfile", DOCKERFILE), ("k8s/config.yaml", CONFIG_MAP)]);
-    project.env.push(("KIND_CONTAINERD_STORE", "1"));
+    project.env.push(("KIND_CONTAINERD_STORE", "1".into()));
 
     let out = project.kdeck(&["up", "-o", "json"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
@@ -420,7 +259,7 @@ async fn a_missing_tool_is_named_with_where_to_get_it() {
     assert!(stderr(&out).contains("stack.images with provider kind needs `docker`, which is not on PATH"), "{}", stderr(&out));
     // docker there, its engine not running.
     let mut project = Project::new(&home, &["kind", "docker"], &[]);
-    project.env.push(("DOCKER_NO_ENGINE", "1"));
+    project.env.push(("DOCKER_NO_ENGINE", "1".into()));
     let out = project.kdeck(&["up"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("docker's engine does not answer (Cannot connect to the Docker daemon."), "{}", stderr(&out));
@@ -438,7 +277,7 @@ async fn the_sandbox_takes_images_as_present_and_a_failed_build_shows_its_last_l
     assert!(stderr(&out).contains("images: the sandbox takes them as present; nothing built (docker is not on PATH)"), "{}", stderr(&out));
 
     project.standins = Standins::new(home.dir.path(), &["docker"]);
-    project.env.push(("DOCKER_FAIL_BUILD", "1"));
+    project.env.push(("DOCKER_FAIL_BUILD", "1".into()));
     let out = project.kdeck(&["up"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);

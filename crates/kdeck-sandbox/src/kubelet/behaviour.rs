@@ -107,15 +107,6 @@ impl Behaviour {
         behaviour
     }
 
-    /// Whether the kubelet starts the container again after this exit.
-    pub fn restarts(&self, restart_policy: &str) -> bool {
-        match restart_policy {
-            "Never" => false,
-            "OnFailure" => self.exit_code != 0,
-            _ => true,
-        }
-    }
-
     /// The wait before restart number `restarts` (1 for the first), doubling to 5 minutes.
     pub fn backoff(&self, restarts: i64) -> Duration {
         let factor = 2u32.saturating_pow(u32::try_from(restarts.saturating_sub(1).clamp(0, 16)).unwrap_or(16));
@@ -159,7 +150,6 @@ mod tests {
         let crash = json!({"metadata": {"annotations": {"sandbox.kdeck.dev/run-seconds": "2", "sandbox.kdeck.dev/exit-code": "3"}}, "spec": {}});
         let b = Behaviour::of(&crash);
         assert_eq!((b.run_for, b.exit_code, b.reason), (Some(Duration::from_secs(2)), 3, "Error"));
-        assert!(b.restarts("Always") && b.restarts("OnFailure") && !b.restarts("Never"));
         assert_eq!((b.backoff(1), b.backoff(2), b.backoff(10)), (Duration::from_secs(10), Duration::from_secs(20), Duration::from_secs(300)));
         let oom = json!({"metadata": {"annotations": {"sandbox.kdeck.dev/oom-after-seconds": "0.5"}}, "spec": {}});
         assert_eq!((Behaviour::of(&oom).exit_code, Behaviour::of(&oom).reason), (137, "OOMKilled"));

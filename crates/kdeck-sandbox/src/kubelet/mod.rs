@@ -14,6 +14,7 @@
 //! sandbox carries on where it stopped. [`logs`] serves what the containers "print".
 
 pub mod behaviour;
+pub mod certgen;
 pub mod command;
 pub mod env;
 pub mod exec;

@@ -91,6 +91,10 @@ impl UpArgs {
 fn print_up(report: &up::UpReport) {
     if report.dry_run {
         println!("dry run: stack {} on {} {:?} (context {}): cluster {}", report.stack, report.provider, report.cluster, report.context, report.cluster_action);
+        if let Some(ingress) = &report.ingress_controller {
+            println!("  ingress controller {}: {}", ingress.controller, ingress.action);
+            println!("    {} (sha256 {})", ingress.source, ingress.sha256);
+        }
         for image in &report.images {
             println!("  image {}: {}", image.name, image.action);
         }
@@ -131,6 +135,9 @@ fn print_up(report: &up::UpReport) {
         .collect();
     if !rows.is_empty() {
         print!("{}", ui::table(&["RESOURCE", "NAMESPACE", "STATE", "SCHEDULED", "STARTED", "READY AFTER"], &rows));
+    }
+    if let Some(controller) = &report.ingress_controller {
+        println!("ingress controller: {}, {} ({}, sha256 {})", controller.controller, controller.action, controller.source, controller.sha256);
     }
     if let Some(ingress) = &report.ingress {
         println!("ingress: {ingress}");

@@ -72,10 +72,19 @@ pub struct StackCluster {
     /// kdeck's additions), a k3d config, or for minikube a YAML list of `minikube start` flags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
-    /// The ingress controller the stack needs (the sandbox's is built in; kind: `nginx` maps
-    /// ports 80/443 and labels the node `ingress-ready=true`; minikube: `nginx` enables its addon).
+    /// The ingress controller the stack needs, installed and waited for before the deploy
+    /// steps. `nginx` — sandbox: built in; kind: ingress-nginx's kind manifest (pinned by
+    /// URL and sha256; ports 80/443 mapped, node labelled `ingress-ready=true`); k3d:
+    /// ingress-nginx's cloud manifest, with k3d's bundled Traefik disabled; minikube: its
+    /// ingress addon. `traefik` — k3d only: keeps its bundled Traefik. `none`: nothing is
+    /// installed. ingress-nginx is retired upstream (no releases or fixes after March 2026).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressController>,
+    /// A local copy of the ingress-nginx manifest to apply instead of downloading the pinned
+    /// one (relative to kdeck.yaml; for machines without network access). Applied as it is:
+    /// its sha256 is shown, and said when it is not the pinned one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_manifest: Option<String>,
     /// The sandbox's ingress port (default: a free one, kept across starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress_port: Option<u16>,
@@ -116,9 +125,22 @@ impl Provider {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IngressController {
+    /// ingress-nginx (kind, k3d: installed by kdeck; minikube: its addon; sandbox: built in).
     Nginx,
+    /// k3d's bundled Traefik, kept (k3d only).
     Traefik,
+    /// No ingress controller is installed.
     None,
+}
+
+impl IngressController {
+    pub fn name(self) -> &'static str {
+        match self {
+            IngressController::Nginx => "nginx",
+            IngressController::Traefik => "traefik",
+            IngressController::None => "none",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]

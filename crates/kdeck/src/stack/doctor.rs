@@ -1,5 +1,6 @@
 //! `kdeck doctor`: what `up` needs, checked on its own — the stack renders, the
-//! tools its steps use are installed, the provider is there, the cluster answers,
+//! tools its steps use are installed, the ingress controller's manifest is at hand
+//! (or where `up` downloads it), the provider is there, the cluster answers,
 //! and the credentials may do what `up` does (a SelfSubjectAccessReview per kind,
 //! namespace and verb). Each line is ok or says what to do.
 
@@ -8,7 +9,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::apply::Kinds;
-use super::{StackDef, provider};
+use super::{StackDef, ingress, provider};
 use crate::cluster::Cluster;
 use crate::cluster::access::{self, Permission};
 use crate::project::stack::Provider;
@@ -70,6 +71,19 @@ pub async fn doctor(def: &StackDef) -> Vec<Check> {
             None
         }
     };
+    // The ingress controller `up` installs: allowed on this provider, its manifest at hand.
+    match ingress::plan(&def.config.cluster, def.config.cluster.provider, &def.root) {
+        Ok(None) => {}
+        Ok(Some(install)) => checks.push(match ingress::fetch(&install, true).await {
+            Ok(Some(fetched)) => Check::ok("ingress", format!("{}: {}", install.title, fetched.how)),
+            Ok(None) => {
+                let said = ingress::report(&install, None);
+                Check::ok("ingress", format!("{}: not in the cache yet; `kdeck up` downloads {} (sha256 {})", install.title, said.source, said.sha256))
+            }
+            Err(e) => Check::of_error("ingress", &e),
+        }),
+        Err(e) => checks.push(Check::of_error("ingress", &e)),
+    }
     // The provider and the cluster.
     let target = match provider::target(&def.config.cluster, &def.name).await {
         Ok(target) => target,

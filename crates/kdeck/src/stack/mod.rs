@@ -3,7 +3,8 @@
 //! (`status`, `render`) and torn down keeping the data (`down`).
 //!
 //! The pieces, one concern each: [`provider`] (which cluster), [`images`] (built
-//! with docker, loaded into the cluster), [`crate::render`] (what the steps stand
+//! with docker, loaded into the cluster), [`ingress`] (the ingress controller the
+//! provider gets: ingress-nginx's pinned manifest, the first step), [`crate::render`] (what the steps stand
 //! for), [`secrets`] (dev secrets), [`rollout`] (config changes take effect),
 //! [`apply`] (server-side apply, the ApplySet, prune), [`helm`] (Helm steps as real
 //! releases), [`readiness`] (one rule per kind) and [`wait`] (watches until ready,
@@ -15,6 +16,7 @@ pub mod down;
 pub mod forward;
 pub mod helm;
 pub mod images;
+pub mod ingress;
 pub mod provider;
 pub mod readiness;
 pub mod rollout;

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::apply::{self, ApplySet, Change, Inventory, Kinds};
 use super::helm::{self, HelmChange};
 use super::images::{self, ImageOptions, ImageReport};
+use super::ingress::{self, IngressReport};
 use super::provider::{self, Target};
 use super::wait::{self, Judged, Waited};
 use super::{StackDef, rollout, secrets};
@@ -47,6 +48,9 @@ pub struct UpReport {
     /// created, started, already running (dry: what would be done).
     pub cluster_action: String,
     pub ingress: Option<String>,
+    /// The ingress controller installed before the steps (ingress-nginx on kind and k3d).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_controller: Option<IngressReport>,
     pub images: Vec<ImageReport>,
     pub secrets: Vec<Planned>,
     pub steps: Vec<StepReport>,
@@ -140,6 +144,8 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     report.provider = target.provider.name().to_string();
     report.cluster = target.name.clone();
     report.context = target.context.clone();
+    // The ingress controller the provider gets (one it cannot have is refused here).
+    let ingress_install = ingress::plan(&def.config.cluster, target.provider, &def.root)?;
 
     // Render first: a stack that does not render touches no cluster.
     at("rendering the deploy steps (nothing was changed)");
@@ -162,6 +168,18 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     // verify: the checks are validated with the rest of the configuration, before any change.
     let checks = if options.verify { super::verify::plan::plan(def) } else { Vec::new() };
     super::verify::plan::refuse(&checks)?;
+    // The ingress controller's manifest (downloaded and verified before anything is
+    // created: a failed download leaves nothing behind) is the first step.
+    if let Some(install) = &ingress_install {
+        at(format!("reading {}'s manifest (nothing was changed)", install.title));
+        let fetched = ingress::fetch(install, options.dry_run).await?;
+        let said = ingress::report(install, fetched.as_ref());
+        say(options, &format!("ingress: {}: {} ({})", said.controller, said.action, said.source));
+        report.ingress_controller = Some(said);
+        if let Some(fetched) = &fetched {
+            steps.insert(0, ingress::step(install, fetched)?);
+        }
+    }
 
     let phase = Instant::now();
     let exists = if options.dry_run {
@@ -201,6 +219,9 @@ async fn run(def: &StackDef, options: &UpOptions, report: &mut UpReport) -> Resu
     report.ingress = target.ingress.clone();
     let cluster = Cluster::connect(Some(&target.context)).await?;
     cluster.set_deadline(options.timeout);
+    if ingress_install.is_some() {
+        ingress::refuse_conflicts(&cluster, target.provider).await?;
+    }
 
     let mut kinds = Kinds::default();
     let set = ApplySet::of(&def.name);

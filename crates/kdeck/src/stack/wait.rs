@@ -139,6 +139,8 @@ async fn watch(cluster: &Cluster, targets: &[(Value, ApiResource, bool)], deadli
     drop(tx);
 
     let mut snapshot = Snapshot::new();
+    // Objects deleted since the wait began, as they were last: a finished Job its TTL removed.
+    let mut removed: Removed = BTreeMap::new();
     let mut last: BTreeMap<usize, Verdict> = BTreeMap::new();
     let mut ready_at: BTreeMap<usize, f64> = BTreeMap::new();
     let mut first_failure: Option<Instant> = None;
@@ -146,8 +148,7 @@ async fn watch(cluster: &Cluster, targets: &[(Value, ApiResource, bool)], deadli
     let timed_out = loop {
         tokio::select! {
             change = rx.recv() => match change {
-                Some(Change::Upsert(obj)) => snapshot.upsert(obj),
-                Some(Change::Remove(obj)) => snapshot.remove(&obj),
+                Some(change) => take(change, &mut snapshot, &mut removed),
                 None => tokio::time::sleep_until(deadline.min(Instant::now() + RECHECK)).await,
             },
             _ = ticker.tick() => {}
@@ -155,16 +156,16 @@ async fn watch(cluster: &Cluster, targets: &[(Value, ApiResource, bool)], deadli
         }
         // Drain what else arrived before judging.
         while let Ok(change) = rx.try_recv() {
-            match change {
-                Change::Upsert(obj) => snapshot.upsert(obj),
-                Change::Remove(obj) => snapshot.remove(&obj),
-            }
+            take(change, &mut snapshot, &mut removed);
         }
         let now = k8s_openapi::jiff::Timestamp::now();
         for (i, (target, _, _)) in targets.iter().enumerate() {
             let verdict = match current(&snapshot, target) {
                 Some(live) => readiness::judge(live, &snapshot, now),
-                None => Verdict::Pending { reason: NOT_SEEN.into() },
+                None => removed
+                    .get(&key(target))
+                    .and_then(|gone| finished_and_removed(target, gone, &snapshot, now))
+                    .unwrap_or(Verdict::Pending { reason: NOT_SEEN.into() }),
             };
             if last.get(&i) != Some(&verdict) {
                 let unseen = matches!(&verdict, Verdict::Pending { reason } if reason == NOT_SEEN);
@@ -292,6 +293,47 @@ fn pod_timings(live: &Value, snapshot: &Snapshot, since: k8s_openapi::jiff::Time
     (latest(&scheduled), latest(&started))
 }
 
+/// Objects deleted since a wait began, by [`key`], as they were last.
+type Removed = BTreeMap<(String, String, String, String), Value>;
+
+/// Takes a change into the snapshot, remembering what was deleted.
+fn take(change: Change, snapshot: &mut Snapshot, removed: &mut Removed) {
+    match change {
+        Change::Upsert(obj) => {
+            removed.remove(&key(&obj));
+            snapshot.upsert(obj);
+        }
+        Change::Remove(obj) => {
+            snapshot.remove(&obj);
+            removed.insert(key(&obj), obj);
+        }
+    }
+}
+
+/// (group, kind, namespace, name) of an object.
+fn key(object: &Value) -> (String, String, String, String) {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let group = object["apiVersion"].as_str().unwrap_or_default().split_once('/').map(|(g, _)| g).unwrap_or("").to_string();
+    (group, text(&object["kind"]), text(&object["metadata"]["namespace"]), text(&object["metadata"]["name"]))
+}
+
+/// The verdict of a Job that `ttlSecondsAfterFinished` removed once it finished
+/// (ingress-nginx's admission Jobs have 0: they are gone the moment they
+/// complete), judged as it was last seen: complete is ready, failed is failed.
+/// None for anything else that was deleted.
+fn finished_and_removed(target: &Value, gone: &Value, snapshot: &Snapshot, now: k8s_openapi::jiff::Timestamp) -> Option<Verdict> {
+    let is_job = gone["apiVersion"] == "batch/v1" && gone["kind"] == "Job";
+    let same = target["metadata"]["uid"].as_str().is_none_or(|uid| gone["metadata"]["uid"].as_str() == Some(uid));
+    if !is_job || !same || !gone["spec"]["ttlSecondsAfterFinished"].is_i64() {
+        return None;
+    }
+    match readiness::judge(gone, snapshot, now) {
+        Verdict::Ready { .. } => Some(Verdict::ready_with("completed, then removed by its ttlSecondsAfterFinished")),
+        failed @ Verdict::Failed { .. } => Some(failed),
+        Verdict::Pending { .. } => None,
+    }
+}
+
 /// The live version of `target` in the snapshot.
 fn current<'a>(snapshot: &'a Snapshot, target: &Value) -> Option<&'a Value> {
     let group = target["apiVersion"].as_str().unwrap_or_default().split_once('/').map(|(g, _)| g).unwrap_or("");
@@ -331,4 +373,39 @@ async fn feed(api: Api<DynamicObject>, resource: ApiResource, tx: mpsc::Unbounde
         tx.send(change).is_ok()
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(ttl: Option<i64>, conditions: Value) -> Value {
+        let mut job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "admission-create", "namespace": "ingress-nginx", "uid": "u1"},
+            "spec": {"completions": 1}, "status": {"conditions": conditions}});
+        if let Some(ttl) = ttl {
+            job["spec"]["ttlSecondsAfterFinished"] = json!(ttl);
+        }
+        job
+    }
+
+    #[test]
+    fn a_job_its_ttl_removed_keeps_how_it_finished() {
+        let (snapshot, now) = (Snapshot::new(), k8s_openapi::jiff::Timestamp::now());
+        let complete = json!([{"type": "Complete", "status": "True"}]);
+        let target = job(Some(0), json!([]));
+        assert_eq!(
+            finished_and_removed(&target, &job(Some(0), complete.clone()), &snapshot, now),
+            Some(Verdict::ready_with("completed, then removed by its ttlSecondsAfterFinished"))
+        );
+        let failed =
+            finished_and_removed(&target, &job(Some(0), json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}])), &snapshot, now);
+        assert!(matches!(failed, Some(Verdict::Failed { .. })), "{failed:?}");
+        // Deleted while running, without a TTL, or another Job of that name: not finished.
+        assert_eq!(finished_and_removed(&target, &job(Some(0), json!([])), &snapshot, now), None);
+        assert_eq!(finished_and_removed(&job(None, json!([])), &job(None, complete.clone()), &snapshot, now), None);
+        let mut other = job(Some(0), complete);
+        other["metadata"]["uid"] = json!("u2");
+        assert_eq!(finished_and_removed(&target, &other, &snapshot, now), None);
+    }
 }

@@ -4,8 +4,10 @@
 #![allow(dead_code)]
 
 pub mod example;
+pub mod ingress;
 pub mod model;
 pub mod project;
+pub mod standins;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,13 +1,19 @@
 //! k3d: `k3d cluster list -o json` finds the cluster, `k3d cluster create N
-//! [--config FILE] [--volume HOST:/var/lib/rancher/k3s/storage@all]` creates it
-//! (without switching the kubeconfig's current context), `k3d cluster start N`
-//! starts a stopped one.
+//! [--config FILE] [--volume HOST:/var/lib/rancher/k3s/storage@all]
+//! [--k3s-arg --disable=traefik@server:*]` creates it (without switching the
+//! kubeconfig's current context), `k3d cluster start N` starts a stopped one. With
+//! `ingress: nginx` the bundled Traefik is left out, as ingress-nginx takes its
+//! place (see [`crate::stack::ingress`]); `traefik` or none keeps it.
 
 use serde_json::Value;
 
 use super::{Ensured, K3D, Target, config_file, create_kept_dir, run, volumes_dir};
 use crate::error::Result;
+use crate::project::stack::IngressController;
 use crate::stack::StackDef;
+
+/// k3s's flag that leaves out its bundled Traefik, for every server node.
+const DISABLE_TRAEFIK: &str = "--disable=traefik@server:*";
 
 /// Where k3s's local-path-provisioner keeps volumes in a node.
 pub const PROVISIONER_DIR: &str = "/var/lib/rancher/k3s/storage";
@@ -30,6 +36,10 @@ pub(super) fn ensure(def: &StackDef, target: &mut Target) -> Result<Ensured> {
                 let volumes = volumes_dir(&def.root, &target.name);
                 create_kept_dir(&volumes)?;
                 args.extend(["--volume".into(), format!("{}:{PROVISIONER_DIR}@all", volumes.display())]);
+            }
+            if def.config.cluster.ingress == Some(IngressController::Nginx) {
+                // ingress-nginx replaces the bundled Traefik (installed by `up` once the cluster runs).
+                args.extend(["--k3s-arg".into(), DISABLE_TRAEFIK.into()]);
             }
             args.push("--kubeconfig-switch-context=false".into());
             eprintln!("creating k3d cluster {:?} (this takes a minute)", target.name);

@@ -16,7 +16,8 @@ use crate::stack::StackDef;
 
 /// Where local-path-provisioner (kind's default storage) keeps volumes in a node.
 pub const PROVISIONER_DIR: &str = "/var/local-path-provisioner";
-/// The node label ingress-nginx's kind manifest selects.
+/// The node label of kind's ingress guide (ingress-nginx's kind manifest selected
+/// it until v1.13; the pinned one tolerates the control plane instead).
 const INGRESS_READY: &str = "ingress-ready=true";
 const INGRESS_PATCH: &str = "kind: InitConfiguration\nnodeRegistration:\n  kubeletExtraArgs:\n    node-labels: \"ingress-ready=true\"\n";
 
@@ -24,6 +25,7 @@ pub(super) async fn ensure(def: &StackDef, target: &mut Target) -> Result<Ensure
     let kind = KIND.find("stack.cluster.provider kind")?;
     let clusters = run(&kind, &["get", "clusters"], "kind get clusters")?;
     if clusters.lines().any(|line| line.trim() == target.name) {
+        target.ingress = ingress_address_of(def, &target.name);
         return Ok(Ensured::Running);
     }
     let keep_data = def.config.cluster.keep_data;
@@ -34,7 +36,35 @@ pub(super) async fn ensure(def: &StackDef, target: &mut Target) -> Result<Ensure
     if keep_data {
         keep_claims_by_name(&target.context).await?;
     }
+    target.ingress = ingress_address_of(def, &target.name);
     Ok(Ensured::Created)
+}
+
+/// With `ingress: nginx`, the address of ingress-nginx (its hostPort 80 on the
+/// control-plane node) as the config kdeck created the cluster with maps it.
+pub fn ingress_address_of(def: &StackDef, name: &str) -> Option<String> {
+    if def.config.cluster.ingress != Some(IngressController::Nginx) {
+        return None;
+    }
+    let path = absolute(&def.root).join(".kdeck").join("kind").join(format!("{name}.yaml"));
+    let config: Value = serde_saphyr::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    ingress_address(&config)
+}
+
+/// `http://127.0.0.1[:PORT]`: the host port a kind config maps to the first
+/// control-plane node's port 80 (on its listenAddress, 127.0.0.1 for all).
+pub fn ingress_address(config: &Value) -> Option<String> {
+    let nodes = config["nodes"].as_array()?;
+    let node = nodes.iter().find(|n| n.get("role").is_none_or(|r| r == "control-plane"))?;
+    let mapping = node["extraPortMappings"].as_array()?.iter().find(|m| m["containerPort"] == 80)?;
+    let port = mapping["hostPort"].as_u64().filter(|p| *p > 0)?;
+    let host = match mapping["listenAddress"].as_str().unwrap_or_default() {
+        "" | "0.0.0.0" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        v6 if v6.contains(':') => format!("[{v6}]"),
+        other => other.to_string(),
+    };
+    Some(if port == 80 { format!("http://{host}") } else { format!("http://{host}:{port}") })
 }
 
 /// What kdeck adds to a kind config.
@@ -239,6 +269,14 @@ nodes:
         let worker = &merged["nodes"][1];
         assert_eq!(worker["extraMounts"], json!([{"hostPath": "/mine", "containerPath": PROVISIONER_DIR}]));
         assert!(worker.get("extraPortMappings").is_none());
+    }
+
+    #[test]
+    fn the_ingress_address_is_the_host_port_mapped_to_80() {
+        assert_eq!(ingress_address(&merge_config(None, &both()).unwrap()).as_deref(), Some("http://127.0.0.1"));
+        let user = json!({"nodes": [{"role": "control-plane", "extraPortMappings": [{"containerPort": 80, "hostPort": 8080, "listenAddress": "127.0.0.2"}]}]});
+        assert_eq!(ingress_address(&merge_config(Some(user), &both()).unwrap()).as_deref(), Some("http://127.0.0.2:8080"));
+        assert_eq!(ingress_address(&merge_config(None, &Additions::default()).unwrap()), None);
     }
 
     #[test]

@@ -123,6 +123,15 @@ pub fn expand(url: &str, ingress: Option<&str>, provider: &str) -> Result<String
 /// A GET of `url` from this machine; over TLS for `https://` (the certificate
 /// verified against the system's roots for the name asked, unless `insecure`).
 pub async fn url(url: &str, host: Option<&str>, insecure: bool, expect: &Expect) -> Result<String, String> {
+    let (status, body, latency) = get(url, host, insecure, "kdeck-verify").await?;
+    judge(expect, status, &body, latency, None).map_err(|e| format!("{url}: {e}"))
+}
+
+/// A GET of `url` (`Host: host` when given; TLS verified against the system's
+/// roots unless `insecure`): its status, its body (up to [`BODY_MAX`]) and how
+/// long it took. Errors name the URL. Also what `up` downloads ingress-nginx's
+/// manifest with.
+pub async fn get(url: &str, host: Option<&str>, insecure: bool, agent: &str) -> Result<(u16, Vec<u8>, Duration), String> {
     let parsed = parse_url(url)?;
     let started = Instant::now();
     let address = format!("{}:{}", parsed.host.trim_start_matches('[').trim_end_matches(']'), parsed.port);
@@ -130,7 +139,7 @@ pub async fn url(url: &str, host: Option<&str>, insecure: bool, expect: &Expect)
     let default_port = if parsed.tls { 443 } else { 80 };
     let host_header =
         host.map(str::to_string).unwrap_or_else(|| if parsed.port == default_port { parsed.host.clone() } else { format!("{}:{}", parsed.host, parsed.port) });
-    let request = format!("GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: kdeck-verify\r\nAccept: */*\r\nConnection: close\r\n\r\n", parsed.path);
+    let request = format!("GET {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {agent}\r\nAccept: */*\r\nConnection: close\r\n\r\n", parsed.path);
     let raw = if parsed.tls {
         // The name asked for: the Host header's (host-based ingress rules), else the URL's.
         let name = host.map(|h| h.rsplit_once(':').map_or(h, |(n, _)| n)).unwrap_or(&parsed.host);
@@ -142,7 +151,7 @@ pub async fn url(url: &str, host: Option<&str>, insecure: bool, expect: &Expect)
     .map_err(|e| format!("{url}: {e}"))?;
     let latency = started.elapsed();
     let (status, body) = parse_response(&raw).map_err(|e| format!("{url}: {e}"))?;
-    judge(expect, status, &body, latency, None).map_err(|e| format!("{url}: {e}"))
+    Ok((status, body, latency))
 }
 
 /// Sends the request and reads the whole answer (up to [`BODY_MAX`]).

@@ -5,7 +5,8 @@
 //! config (`ENV`, labels) of an image the stack builds (`docker image inspect`;
 //! skipped with a note without docker); and every container runs as non-root
 //! (`runAsNonRoot: true`, or a `runAsUser` other than 0, the container's
-//! securityContext over the pod's) with cpu and memory limits.
+//! securityContext over the pod's) with cpu and memory limits. The ingress
+//! controller kdeck installs (ingress-nginx's namespace) is not the stack's own.
 //!
 //! Each finding names its place (namespace/kind/name, container, key) and the
 //! Secret and key whose value it holds — never the value. Values shorter than
@@ -39,6 +40,9 @@ pub struct Scope {
     pub non_root: bool,
     pub limits: bool,
     pub log_lines: u32,
+    /// Namespaces of the ingress controller kdeck installs: upstream's workloads
+    /// (without limits), not the stack's — left out unless kdeck.yaml names them.
+    pub controller_namespaces: Vec<String>,
 }
 
 /// One searched value: where it comes from, and the value (never shown).
@@ -166,7 +170,8 @@ async fn image_config(image: &str) -> Result<Vec<(String, String)>, String> {
 async fn namespaces(cluster: &Cluster, scope: &Scope) -> Result<BTreeSet<String>, String> {
     let mut all: BTreeSet<String> = scope.namespaces.iter().cloned().collect();
     let parent = apply::read_parent(cluster, &ApplySet::of(&scope.stack)).await.map_err(|e| said(&e))?;
-    all.extend(apply::inventory_of(parent.as_ref()).namespaces);
+    let recorded = apply::inventory_of(parent.as_ref()).namespaces;
+    all.extend(recorded.into_iter().filter(|n| !scope.controller_namespaces.contains(n)));
     Ok(all)
 }
 
@@ -264,7 +269,7 @@ mod tests {
     use serde_json::json;
 
     fn scope() -> Scope {
-        Scope { stack: "s".into(), namespaces: vec![], images: vec![], non_root: true, limits: true, log_lines: 10 }
+        Scope { stack: "s".into(), namespaces: vec![], images: vec![], non_root: true, limits: true, log_lines: 10, controller_namespaces: vec![] }
     }
 
     #[test]

@@ -120,7 +120,10 @@ pub fn selected(def: &StackDef, only: &[String], recreate: bool) -> Result<Vec<P
 /// then the `acrossRecreate` parts (the caller confirmed).
 pub async fn verify(def: &StackDef, planned: Vec<Planned>, default_timeout: Duration, recreate: bool) -> Result<(String, Vec<CheckResult>)> {
     let across = across_recreate(&planned);
-    let target = provider::target(&def.config.cluster, &def.name).await?;
+    let mut target = provider::target(&def.config.cluster, &def.name).await?;
+    if target.provider == crate::project::stack::Provider::Kind {
+        target.ingress = provider::kind::ingress_address_of(def, &target.name);
+    }
     let cluster = Cluster::connect(Some(&target.context)).await?;
     let mut env = Env::new(&cluster, target.ingress.clone(), target.provider.name()).await?;
     env.recreate = recreate;

@@ -191,13 +191,14 @@ pub fn plan_stack(stack: &Stack, name: &str, file: &str) -> Vec<Planned> {
             scope.stack = name.to_string();
             scope.namespaces = namespaces.clone();
             scope.images = stack.images.iter().map(|i| i.name.clone()).collect();
+            scope.controller_namespaces = crate::stack::ingress::namespaces(&stack.cluster);
         }
     }
     planned
 }
 
 fn scope(non_root: bool, limits: bool, log_lines: u32) -> Scope {
-    Scope { stack: String::new(), namespaces: Vec::new(), images: Vec::new(), non_root, limits, log_lines }
+    Scope { stack: String::new(), namespaces: Vec::new(), images: Vec::new(), non_root, limits, log_lines, controller_namespaces: Vec::new() }
 }
 
 impl Planned {

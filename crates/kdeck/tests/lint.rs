@@ -540,6 +540,17 @@ fn the_stack_is_linted_as_kdeck_up_renders_it() {
     dir.write("api/Dockerfile", "FROM alpine:3.20\n");
     dir.write("kdeck.yaml", &project.replace("{name: db,", "{name: other,"));
     assert_eq!(rules_found(&dir, &["--stack", "--rule", &rules]), ["dockerfile-root-user", "run-as-root", "missing-secret"]);
+
+    // The ingress controller kdeck up installs brings its IngressClass; without one, nothing does.
+    let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  ingressClassName: nginx\n  defaultBackend: {service: {name: api, port: {number: 80}}}\n";
+    dir.write("k8s/ingress.yaml", ingress);
+    let with = |ingress: &str| {
+        project.replace("stack:\n  name: shop\n", &format!("stack:\n  name: shop\n  cluster: {{provider: kind, name: shop, ingress: {ingress}}}\n"))
+    };
+    dir.write("kdeck.yaml", &with("nginx"));
+    assert_eq!(rules_found(&dir, &["--stack", "--rule", "ingress-class-missing"]), Vec::<String>::new());
+    dir.write("kdeck.yaml", &with("none"));
+    assert_eq!(rules_found(&dir, &["--stack", "--rule", "ingress-class-missing"]), ["ingress-class-missing"]);
 }
 
 #[test]

@@ -225,6 +225,10 @@ pub fn from_stack(project: &crate::project::Project, errors: &mut Vec<InputError
     // `kdeck up` creates the namespaces its objects are in.
     let used: Vec<String> = render.objects.iter().filter_map(|o| o.namespace().map(str::to_string)).collect();
     render.namespaces_elsewhere.extend(used);
+    // The ingress controller `kdeck up` installs (or the provider has) brings its class.
+    if let Some(controller) = def.config.cluster.ingress.filter(|c| *c != crate::project::stack::IngressController::None) {
+        render.ingress_classes_elsewhere.insert(controller.name().to_string());
+    }
     for secret in &def.config.secrets {
         render.secrets_elsewhere.insert((secret.namespace.clone().unwrap_or_else(|| "default".into()), secret.name.clone()));
     }

@@ -99,6 +99,8 @@ pub struct Render {
     pub secrets_elsewhere: BTreeSet<(String, String)>,
     /// Namespaces created by something else than the render (a stack step's namespace).
     pub namespaces_elsewhere: BTreeSet<String>,
+    /// IngressClasses the cluster's ingress controller brings (`stack.cluster.ingress`).
+    pub ingress_classes_elsewhere: BTreeSet<String>,
     /// Images built from a Dockerfile of the render whose final stage runs as a non-root USER.
     pub non_root_images: BTreeSet<String>,
 }

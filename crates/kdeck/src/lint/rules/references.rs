@@ -72,6 +72,7 @@ fn index(render: &Render) -> Index<'_> {
             _ => {}
         }
     }
+    ix.ingress_classes.extend(render.ingress_classes_elsewhere.iter().map(String::as_str));
     ix
 }
 

@@ -117,15 +117,9 @@ fn mount_token(spec: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::Catalogue;
-    use crate::store::Store;
-    use std::sync::Arc;
 
     fn rest() -> Rest {
-        let rest = Rest::new(Arc::new(Store::new()), Catalogue::new());
-        let ns = rest.catalogue.find("", "v1", "namespaces").unwrap();
-        rest.create(&ns, None, json!({"metadata": {"name": "team"}}), &Default::default()).unwrap();
-        rest
+        super::super::test_rest()
     }
 
     fn create(rest: &Rest, body: Value) -> Result<Value, ApiError> {

@@ -35,3 +35,12 @@ pub fn username(namespace: &str, name: &str) -> String {
 pub fn groups(namespace: &str) -> Vec<String> {
     vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{namespace}"), "system:authenticated".into()]
 }
+
+/// For the modules' tests: a sandbox API over an empty store, with namespace `team`.
+#[cfg(test)]
+pub(crate) fn test_rest() -> crate::rest::Rest {
+    let rest = crate::rest::Rest::new(std::sync::Arc::new(crate::store::Store::new()), crate::resources::Catalogue::new());
+    let ns = rest.catalogue.find("", "v1", "namespaces").unwrap();
+    rest.create(&ns, None, serde_json::json!({"metadata": {"name": "team"}}), &Default::default()).unwrap();
+    rest
+}

@@ -153,15 +153,10 @@ pub fn for_pod(rest: &Rest, pod: &Value, projection: &Value) -> Result<String, A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::Catalogue;
-    use crate::store::Store;
     use base64::Engine;
-    use std::sync::Arc;
 
     fn rest() -> Rest {
-        let rest = Rest::new(Arc::new(Store::new()), Catalogue::new());
-        let ns = rest.catalogue.find("", "v1", "namespaces").unwrap();
-        rest.create(&ns, None, json!({"metadata": {"name": "team"}}), &Default::default()).unwrap();
+        let rest = super::super::test_rest();
         let sa = rest.catalogue.find("", "v1", "serviceaccounts").unwrap();
         rest.create(&sa, Some("team"), json!({"metadata": {"name": "robot"}}), &Default::default()).unwrap();
         rest

@@ -240,15 +240,10 @@ fn verified_claims(token: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::Catalogue;
     use crate::rest::Rest;
-    use std::sync::Arc;
 
     fn rest() -> Rest {
-        let rest = Rest::new(Arc::new(Store::new()), Catalogue::new());
-        let ns = rest.catalogue.find("", "v1", "namespaces").unwrap();
-        rest.create(&ns, None, json!({"metadata": {"name": "team"}}), &Default::default()).unwrap();
-        rest
+        super::super::test_rest()
     }
 
     fn create(rest: &Rest, plural: &str, body: Value) -> Value {

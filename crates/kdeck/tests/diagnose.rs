@@ -548,3 +548,46 @@ async fn sarif_results_carry_the_file_and_line_of_objects_from_the_stack_render(
     let log = sarif(elsewhere.path());
     assert!(log["runs"][0]["invocations"].is_null() && result(&log, "service-selects-nothing")["locations"].as_array().unwrap().len() == 1, "{log}");
 }
+
+/// A CronJob whose run is stuck under `concurrencyPolicy: Forbid`: its schedule fires,
+/// no Job starts; the root cause is the Job that never finishes. The CronJob's last
+/// run is put 20 minutes back through its status, as a cluster would have it.
+#[tokio::test]
+async fn a_cronjob_that_missed_its_schedule_behind_a_stuck_job_is_reported() {
+    use k8s_openapi::api::batch::v1::{CronJob, Job};
+    let sandbox = TestSandbox::start("cron-missed");
+    let client = sandbox.client().await;
+    let ns = "nightly";
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap()).await.unwrap();
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), ns);
+    let template = json!({"spec": {"template": {"metadata": {"annotations": {"sandbox.kdeck.dev/run-seconds": "100000"}},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "report", "image": "example/report:1.0"}]}}}});
+    let cj: CronJob = serde_json::from_value(json!({"metadata": {"name": "report"},
+        "spec": {"schedule": "*/5 * * * *", "concurrencyPolicy": "Forbid", "jobTemplate": template}}))
+    .unwrap();
+    let cj = cronjobs.create(&PostParams::default(), &cj).await.unwrap();
+    let uid = cj.metadata.uid.clone().unwrap();
+    let mut job = template.clone();
+    job["metadata"] =
+        json!({"name": "report-stuck", "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "report", "uid": uid, "controller": true}]});
+    Api::<Job>::namespaced(client.clone(), ns).create(&PostParams::default(), &serde_json::from_value(job).unwrap()).await.unwrap();
+    let last = k8s_openapi::jiff::Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_mins(20);
+    let status = json!({"status": {"lastScheduleTime": last.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}});
+    cronjobs.patch_status("report", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+
+    let problems =
+        problems_until(&sandbox, ns, |p| p.iter().any(|p| p["rootCause"]["rule"] == "cronjob-missed" && evidence(p).contains("JobAlreadyActive"))).await;
+    let p = problems.iter().find(|p| p["rootCause"]["rule"] == "cronjob-missed").unwrap_or_else(|| panic!("{problems:?}"));
+    assert_eq!(p["id"], "cronjob-missed/nightly/job/report-stuck", "the stuck Job is the root cause: {p}");
+    assert!(p["rootCause"]["summary"].as_str().unwrap().contains("cronjob/report missed its run of"), "{p}");
+    assert!(p["rootCause"]["summary"].as_str().unwrap().contains("its Job report-stuck still runs and concurrencyPolicy is Forbid"), "{p}");
+    let seen = evidence(p);
+    assert!(seen.contains("schedule \"*/5 * * * *\", concurrencyPolicy Forbid"), "{seen}");
+    assert!(seen.contains("Not starting job because prior execution is running and concurrency policy is Forbid"), "{seen}");
+    assert!(p["fix"][0].as_str().unwrap().contains("kubectl -n nightly delete job report-stuck"), "{p}");
+
+    // Suspended, it is not missing anything.
+    cronjobs.patch("report", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"suspend": true}}))).await.unwrap();
+    let problems = problems_until(&sandbox, ns, |p| p.iter().all(|p| p["rootCause"]["rule"] != "cronjob-missed")).await;
+    assert!(problems.iter().all(|p| p["rootCause"]["rule"] != "cronjob-missed"), "{problems:?}");
+}

@@ -204,6 +204,7 @@ pub fn rule_description(rule: &str) -> &'static str {
         "externalsecret-error" => "An ExternalSecret cannot sync its Secret",
         "pod-deadline-exceeded" => "A pod was stopped at its activeDeadlineSeconds",
         "pod-failed" => "A pod ended with a failed container and will not run again",
+        "cronjob-missed" => "A CronJob missed its schedule",
         "networkpolicy-blocks" => "A NetworkPolicy keeps a client from a Service it uses",
         "memory-near-limit" => "A container uses nearly all of its memory limit",
         "cpu-throttled" => "A container uses all of its CPU limit and is throttled",

@@ -1,6 +1,6 @@
 //! Workloads, Jobs and nodes: a Job that failed (with its failed pods' last log
-//! lines), a rollout that stopped progressing for no pod-level reason found, a
-//! node that is not Ready or under pressure.
+//! lines), a CronJob that missed its schedule, a rollout that stopped progressing
+//! for no pod-level reason found, a node that is not Ready or under pressure.
 
 use serde_json::Value;
 
@@ -11,6 +11,7 @@ use crate::stack::readiness::{self, Verdict};
 
 pub fn analyze(scene: &Scene) -> Vec<Problem> {
     let mut out: Vec<Problem> = scene.all("batch", "Job").filter_map(|job| job_failed(scene, job)).collect();
+    out.extend(scene.all("batch", "CronJob").filter_map(|cj| cronjob_missed(scene, cj)));
     out.extend(scene.objects.list("", "Node", "").filter_map(node));
     out
 }
@@ -55,6 +56,81 @@ fn job_failed(scene: &Scene, job: &Value) -> Option<Problem> {
         _ => format!("read the failed pod's log (kdeck logs -n {ns} job/{} ), fix the cause, then delete the Job to run it again", name(job)),
     };
     Some(problem.fix(fix))
+}
+
+/// How long after a firing time a CronJob's Job may take to appear (the controller
+/// looks every 10 s; a busy one later).
+const CRON_SLACK_SECONDS: i64 = 90;
+
+/// A CronJob (not suspended) whose schedule fired since its last run, and longer ago
+/// than the controller needs, without a new Job: under `concurrencyPolicy: Forbid`,
+/// because a Job of an earlier run still runs; otherwise for the reason its events
+/// give. Schedules with a time zone other than UTC are not judged.
+fn cronjob_missed(scene: &Scene, cj: &Value) -> Option<Problem> {
+    let spec = &cj["spec"];
+    if spec["suspend"] == true || spec["timeZone"].as_str().is_some_and(|z| !matches!(z, "UTC" | "Etc/UTC")) {
+        return None;
+    }
+    let schedule = kdeck_sandbox::cron::Schedule::parse(spec["schedule"].as_str()?).ok()?;
+    let now = scene.now.as_second();
+    let last = crate::diagnose::scene::time(&cj["status"]["lastScheduleTime"]);
+    let since = last.or_else(|| crate::diagnose::scene::time(&cj["metadata"]["creationTimestamp"]))?.as_second();
+    let due = schedule.last_between(since, now - CRON_SLACK_SECONDS)?;
+    let ns = namespace(cj);
+    let object = reference(cj);
+    let missed = k8s_openapi::jiff::Timestamp::from_second(due).ok()?;
+    let ran = match last {
+        Some(t) => format!("last ran {} ago", crate::diagnose::scene::age(scene.now, t)),
+        None => "has never run".to_string(),
+    };
+    let summary_tail =
+        format!("missed its run of {} ({} ago) and {ran}", missed.strftime("%Y-%m-%d %H:%M UTC"), crate::diagnose::scene::age(scene.now, missed));
+    let mut evidence = vec![Evidence::new(
+        "field",
+        object.clone(),
+        format!("schedule {:?}, concurrencyPolicy {}", spec["schedule"].as_str().unwrap_or_default(), spec["concurrencyPolicy"].as_str().unwrap_or("Allow")),
+    )];
+    if let Some(event) = scene.event_text(cj, &["JobAlreadyActive", "MissSchedule", "FailedCreate", "UnparseableSchedule", "FailedNeedsStart"]) {
+        evidence.push(Evidence::new("event", object.clone(), event));
+    }
+    let stuck = cj["status"]["active"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| scene.get("batch", "Job", ns, r["name"].as_str().unwrap_or_default()))
+        .min_by_key(|job| job["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string());
+    let mut problem = match stuck.filter(|_| spec["concurrencyPolicy"] == "Forbid") {
+        Some(job) => {
+            let started = crate::diagnose::scene::time(&job["status"]["startTime"])
+                .map(|t| format!(", running for {}", crate::diagnose::scene::age(scene.now, t)))
+                .unwrap_or_default();
+            let mut p = Problem::new(
+                Severity::Error,
+                ns,
+                "cronjob-missed",
+                reference(job),
+                format!("{object} {summary_tail}: its Job {} still runs and concurrencyPolicy is Forbid", name(job)),
+            )
+            .affects(object.clone())
+            .link(object.clone(), "no new run while a Job is active (Forbid)")
+            .link(reference(job), format!("still active{started}"));
+            p = p.fix(format!(
+                "find why job/{} does not finish (kdeck diagnose job/{} -n {ns}); delete it to let the next run start (kubectl -n {ns} delete job {}), and give the template an activeDeadlineSeconds",
+                name(job),
+                name(job),
+                name(job)
+            ));
+            p
+        }
+        None => Problem::new(Severity::Warning, ns, "cronjob-missed", object.clone(), format!("{object} {summary_tail}")).fix(format!(
+            "kubectl -n {ns} describe cronjob {} shows the controller's reason; a CronJob that must catch up needs startingDeadlineSeconds large enough",
+            name(cj)
+        )),
+    };
+    for e in evidence {
+        problem = problem.evidence(e);
+    }
+    Some(problem)
 }
 
 /// Workloads whose readiness rule says Failed while no pod-level problem explains

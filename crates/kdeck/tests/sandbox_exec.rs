@@ -375,3 +375,27 @@ async fn a_deleted_claims_data_goes_with_it_and_a_new_claim_of_that_name_starts_
     let out = exec(&pods, "reader", &["ls", "-A", "/data"], &ap, None).await;
     assert_eq!((out.code(), out.stdout.as_str()), (0, ""), "{}", out.stderr);
 }
+
+/// Env values expand `$(NAME)` of the variables defined before them and of the
+/// Services' variables, `$$` is a literal `$`, as the kubelet makes them.
+#[tokio::test]
+async fn env_values_expand_earlier_variables_as_the_kubelet_does() {
+    let sandbox = TestSandbox::start("exec-env-expand");
+    let pods: Api<Pod> = Api::namespaced(sandbox.client().await, "default");
+    let env = json!([
+        {"name": "USER_NAME", "value": "app"},
+        {"name": "URL", "value": "postgres://$(USER_NAME)@db:5432/$(DB_NAME)"},
+        {"name": "DB_NAME", "value": "shop"},
+        {"name": "ESCAPED", "value": "$$(USER_NAME) costs $$5"},
+        {"name": "API", "value": "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"},
+    ]);
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "expand"},
+        "spec": {"containers": [{"name": "app", "image": "busybox", "env": env}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    wait_pod(&pods, "expand", "Running", |p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).await;
+    let out = common::exec(&pods, "expand", &["sh", "-c", "printf '%s|%s|%s' \"$URL\" \"$ESCAPED\" \"$API\""]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // DB_NAME comes after URL, so it stays as written there.
+    assert_eq!(out.stdout, "postgres://app@db:5432/$(DB_NAME)|$(USER_NAME) costs $5|https://10.96.0.1:443");
+}

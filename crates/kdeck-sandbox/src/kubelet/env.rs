@@ -83,16 +83,19 @@ pub(crate) fn field_ref(pod: &Value, path: &str) -> Option<String> {
 /// (envFrom first, then env, later entries winning).
 pub fn resolve(rest: &Rest, pod: &Value, container: &Value) -> Result<Vec<(String, String)>, EnvError> {
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let services = service_env(rest, pod);
     let mut vars: Vec<(String, String)> = Vec::new();
-    let mut set = |name: String, value: String| match vars.iter_mut().find(|(n, _)| *n == name) {
-        Some(existing) => existing.1 = value,
-        None => vars.push((name, value)),
-    };
+    fn set(vars: &mut Vec<(String, String)>, name: String, value: String) {
+        match vars.iter_mut().find(|(n, _)| *n == name) {
+            Some(existing) => existing.1 = value,
+            None => vars.push((name, value)),
+        }
+    }
     for from in container["envFrom"].as_array().into_iter().flatten() {
         let prefix = from["prefix"].as_str().unwrap_or_default();
         let (kind, r) = if from["secretRef"].is_object() { ("secret", &from["secretRef"]) } else { ("configmap", &from["configMapRef"]) };
         match source(rest, namespace, kind, r["name"].as_str().unwrap_or_default()) {
-            Ok(data) => data.iter().for_each(|(k, v)| set(format!("{prefix}{k}"), v.as_str().unwrap_or_default().to_string())),
+            Ok(data) => data.iter().for_each(|(k, v)| set(&mut vars, format!("{prefix}{k}"), v.as_str().unwrap_or_default().to_string())),
             Err(_) if r["optional"] == true => {}
             Err(e) => return Err(e),
         }
@@ -109,13 +112,22 @@ pub fn resolve(rest: &Rest, pod: &Value, container: &Value) -> Result<Vec<(Strin
                 field_ref(pod, from["fieldRef"]["fieldPath"].as_str().unwrap_or_default())
             }
         } else {
-            Some(var["value"].as_str().unwrap_or_default().to_string())
+            // `$(NAME)` of a variable defined before it (or of the Services' variables)
+            // is expanded, `$$` is a literal `$`, as the kubelet does; values from a
+            // reference are taken as they are.
+            let text = var["value"].as_str().unwrap_or_default();
+            Some(if text.contains('$') {
+                let known: Vec<(String, String)> = services.iter().chain(vars.iter()).cloned().collect();
+                expand(text, &known)
+            } else {
+                text.to_string()
+            })
         };
         if let Some(value) = value {
-            set(name, value);
+            set(&mut vars, name, value);
         }
     }
-    for (name, value) in service_env(rest, pod) {
+    for (name, value) in services {
         if !vars.iter().any(|(n, _)| *n == name) {
             vars.push((name, value));
         }
